@@ -1,0 +1,33 @@
+# Two entry points for a fresh clone: `make demo` and `make test`. Both create the environment themselves.
+SHELL := /bin/bash
+PY ?= python3.11
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := $(PY)
+UV := $(PY) -m uv
+
+.PHONY: setup demo test lint typecheck unit clean
+
+.venv/.synced: pyproject.toml uv.lock
+	@$(UV) --version >/dev/null 2>&1 || $(PY) -m pip install --quiet uv
+	$(UV) sync --frozen --extra dev
+	@touch $@
+
+setup: .venv/.synced
+
+demo: setup
+	.venv/bin/python -m obcp.demo
+
+lint: setup
+	.venv/bin/ruff check src tests bench
+	.venv/bin/ruff format --check src tests bench
+
+typecheck: setup
+	.venv/bin/mypy
+
+unit: setup
+	.venv/bin/pytest -q
+
+test: lint typecheck unit
+
+clean:
+	rm -rf .venv var

@@ -1,0 +1,3 @@
+from obcp.cli.main import main
+
+main()

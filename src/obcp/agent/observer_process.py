@@ -1,0 +1,501 @@
+"""Start, stop, find and report one configured seekdb observer process.
+
+The rules come from seekdb.md: a missing base dir is silently bootstrapped as a new empty database, a
+failed first start poisons the directory, SIGTERM acts as SIGKILL, several failures exit 1 with an empty
+log, and a busy port is not named in the log. Data of an initialised observer is never deleted or moved.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from obcp.agent.config import ObserverConfig
+from obcp.agent.errors import ObserverOperationError
+from obcp.agent.ports import listening_ports, port_holder, port_is_free
+from obcp.agent.readiness import answers_handshake, answers_select_1, set_root_password
+from obcp.agent.seekdb_log import error_lines, log_size, read_since, seekdb_log_path, tail
+
+log = logging.getLogger("obcp.agent")
+
+# Written before a first start and removed once it is ready: if it is still there, the directory holds a
+# first initialisation that never completed (failed, killed, agent crashed) and may be wiped for a retry.
+INIT_MARKER = "obcp-init-incomplete"
+STDOUT_FILE = "obcp-seekdb-stdout.log"
+# What seekdb prints on stdout for every start; anything else there is a message worth showing.
+_STDOUT_BOILERPLATE = ("Starting seekdb", "Change working directory", "The log file is in")
+EMPTY_LOG_HINT = (
+    "it exited with an empty log, which usually means a bad parameter value (for example memory_budget "
+    "below 1G) or missing or corrupt data files (store/sstable/block_file, store/redo, meta.db)"
+)
+POLL_SECONDS = 0.1
+PORT_RELEASE_SECONDS = 10.0
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
+
+
+def _describe_exit(code: int) -> str:
+    return f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+
+
+@dataclass
+class TrackedProcess:
+    pid: int
+    create_time: float
+    # Set when this agent started the process: it must reap it, and it learns its exit code.
+    popen: subprocess.Popen[bytes] | None = None
+
+
+@dataclass
+class LastExit:
+    pid: int
+    code: int | None
+    at: float
+    by_agent: bool
+
+    def to_json(self) -> dict[str, Any]:
+        if self.by_agent:
+            how = "stopped by the agent"
+        elif self.code is None:
+            how = "exited while not started by this agent (exit code unknown)"
+        else:
+            how = f"{_describe_exit(self.code)} without being asked to stop"
+        return {"pid": self.pid, "exitCode": self.code, "at": _iso(self.at), "description": how}
+
+
+@dataclass
+class OperationResult:
+    message: str
+    changed: bool
+    elapsed_seconds: float
+
+
+class ObserverProcess:
+    def __init__(self, config: ObserverConfig, host_label: str) -> None:
+        self.config = config
+        self.host_label = host_label
+        self._op_lock = threading.Lock()
+        self._state_lock = threading.Lock()
+        self._tracked: TrackedProcess | None = None
+        self._last_exit: LastExit | None = None
+        self._operation: str | None = None
+
+    # -- paths -------------------------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def base_dir(self) -> Path:
+        return self.config.base_dir
+
+    @property
+    def meta_db(self) -> Path:
+        return self.base_dir / "store" / "sstable" / "meta.db"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.base_dir / "run" / "seekdb.pid"
+
+    @property
+    def init_marker(self) -> Path:
+        return self.base_dir / INIT_MARKER
+
+    def is_initialised(self) -> bool:
+        return self.meta_db.is_file() and not self.init_marker.exists()
+
+    # -- finding the process -----------------------------------------------------------------------------
+
+    def running_process(self) -> psutil.Process | None:
+        """The observer's live process: the one this agent tracks, else one found through the pid file."""
+        with self._state_lock:
+            if self._tracked is not None:
+                proc = self._alive(self._tracked)
+                if proc is not None:
+                    return proc
+                self._forget_tracked(by_agent=self._operation == "stopping")
+            found = self._discover()
+            if found is None:
+                return None
+            self._tracked = found
+            log.info("observer %s: adopted running pid %d (base dir %s)", self.name, found.pid, self.base_dir)
+            try:
+                return psutil.Process(found.pid)
+            except psutil.NoSuchProcess:
+                self._tracked = None
+                return None
+
+    def _alive(self, tracked: TrackedProcess) -> psutil.Process | None:
+        if tracked.popen is not None and tracked.popen.poll() is not None:
+            return None
+        try:
+            proc = psutil.Process(tracked.pid)
+            # A different start time means the pid was reused by another process.
+            if abs(proc.create_time() - tracked.create_time) > 0.01:
+                return None
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                return None
+            return proc
+        except psutil.NoSuchProcess:
+            return None
+
+    def _forget_tracked(self, by_agent: bool) -> None:
+        tracked = self._tracked
+        if tracked is None:
+            return
+        code = tracked.popen.poll() if tracked.popen is not None else None
+        self._last_exit = LastExit(tracked.pid, code, time.time(), by_agent)
+        if not by_agent:
+            log.warning(
+                "observer %s: pid %d %s", self.name, tracked.pid, self._last_exit.to_json()["description"]
+            )
+        self._tracked = None
+
+    def _discover(self) -> TrackedProcess | None:
+        """seekdb keeps `run/seekdb.pid` after it exits, so the pid is only believed if that process runs
+        with the base dir as its cwd and was created before the pid file was written."""
+        try:
+            pid = int(self.pid_file.read_text().strip())
+            written = self.pid_file.stat().st_mtime
+            proc = psutil.Process(pid)
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                return None
+            if os.path.realpath(proc.cwd()) != os.path.realpath(self.base_dir):
+                return None
+            created = proc.create_time()
+        except (OSError, ValueError, psutil.Error):
+            return None
+        if created > written + 1.0:
+            return None
+        return TrackedProcess(pid, created)
+
+    # -- status ------------------------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        proc = self.running_process()
+        result: dict[str, Any] = {
+            "name": self.name,
+            "kind": self.config.kind,
+            "host": self.host_label,
+            "baseDir": str(self.base_dir),
+            "sqlPort": self.config.sql_port,
+            "initialised": self.is_initialised(),
+            "running": False,
+        }
+        try:
+            result["binary"] = str(self.config.resolved_binary())
+        except RuntimeError as exc:
+            result["binary"] = None
+            result["binaryProblem"] = str(exc)
+        if self._operation is not None:
+            result["operation"] = self._operation
+        if proc is not None:
+            try:
+                with proc.oneshot():
+                    result.update(
+                        running=True,
+                        pid=proc.pid,
+                        startedAt=_iso(proc.create_time()),
+                        rssBytes=proc.memory_info().rss,
+                        binary=proc.exe(),
+                    )
+                result["listeningPorts"] = listening_ports(proc)
+            except psutil.Error:
+                result["running"] = False
+        if self._last_exit is not None:
+            result["lastExit"] = self._last_exit.to_json()
+        return result
+
+    def log_tail(self, lines: int) -> list[str]:
+        return tail(seekdb_log_path(self.base_dir), lines)
+
+    # -- start -------------------------------------------------------------------------------------------
+
+    def start(
+        self, initialize: bool, root_password: str | None, timeout: float | None = None
+    ) -> OperationResult:
+        with self._op_lock:
+            self._operation = "starting"
+            try:
+                return self._start(initialize, root_password, timeout or self.config.start_timeout)
+            finally:
+                self._operation = None
+
+    def _start(self, initialize: bool, root_password: str | None, timeout: float) -> OperationResult:
+        t0 = time.monotonic()
+        proc = self.running_process()
+        if proc is not None:
+            return OperationResult(f"observer {self.name} is already running as pid {proc.pid}", False, 0.0)
+        first = self._check_data(initialize)
+        binary = self.config.resolved_binary()
+        if not os.access(binary, os.X_OK):
+            raise ObserverOperationError(
+                "binary_missing", f"the seekdb binary {binary} does not exist or is not executable"
+            )
+        port = self.config.sql_port
+        if not port_is_free(port):
+            raise ObserverOperationError("port_in_use", f"port {port} is held by {port_holder(port)}")
+
+        (self.base_dir / "log").mkdir(parents=True, exist_ok=True)
+        if first:
+            self.init_marker.write_text("a first start by obcp agent has not completed yet\n")
+        argv = [str(binary), "--nodaemon", "--base-dir", str(self.base_dir), "--port", str(port)]
+        if first:
+            argv += ["--log-level", self.config.log_level]
+            for key, value in self.config.parameters.items():
+                argv += ["--parameter", f"{key}={value}"]
+            for key, value in self.config.variables.items():
+                argv += ["--variable", f"{key}={value}"]
+        log_file = seekdb_log_path(self.base_dir)
+        log_offset = log_size(log_file)
+        stdout_path = self.base_dir / "log" / STDOUT_FILE
+        env = {**os.environ, "TELEMETRY_ENABLED": "false"}
+        with stdout_path.open("wb") as stdout:
+            # Its own session: the observer must outlive the agent and not get the agent's SIGHUP.
+            popen = subprocess.Popen(
+                argv,
+                cwd=self.base_dir,
+                stdin=subprocess.DEVNULL,
+                stdout=stdout,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+                close_fds=True,
+            )
+        try:
+            created = psutil.Process(popen.pid).create_time()
+        except psutil.NoSuchProcess:
+            created = time.time()
+        tracked = TrackedProcess(popen.pid, created, popen)
+        with self._state_lock:
+            self._tracked = tracked
+        log.info("observer %s: started pid %d (%s)", self.name, popen.pid, "first start" if first else "start")
+
+        deadline = t0 + timeout
+        while True:
+            code = popen.poll()
+            if code is not None:
+                with self._state_lock:
+                    self._forget_tracked(by_agent=False)
+                raise self._early_exit_error(code, time.monotonic() - t0, first, log_file, log_offset)
+            if self._ready(popen.pid, root_password if not first else None):
+                break
+            if time.monotonic() > deadline:
+                return self._not_ready(tracked, first, timeout)
+            time.sleep(POLL_SECONDS)
+
+        if first:
+            if root_password:
+                try:
+                    set_root_password(port, root_password)
+                except Exception as exc:
+                    self._kill_quietly(tracked)
+                    self._clean_failed_init()
+                    raise ObserverOperationError(
+                        "init_failed",
+                        f"the first start succeeded but setting root's password failed ({type(exc).__name__}"
+                        f": {_mysql_error_text(exc)}); the observer was stopped and the new data removed",
+                        500,
+                    ) from None
+            self.init_marker.unlink(missing_ok=True)
+        elapsed = time.monotonic() - t0
+        what = "initialised and started" if first else "started"
+        return OperationResult(
+            f"observer {self.name} {what} as pid {popen.pid}; SQL port {port} ready after {elapsed:.2f} s",
+            True,
+            elapsed,
+        )
+
+    def _check_data(self, initialize: bool) -> bool:
+        """Whether this start is a first start (bootstrap); raise if the directory must not be started."""
+        base = self.base_dir
+        if self.init_marker.exists():
+            if not initialize:
+                raise ObserverOperationError(
+                    "init_incomplete",
+                    f"the base dir {base} holds a first initialisation that never completed; start with "
+                    "initialize=true to remove it (store/ and etc/) and initialise again",
+                )
+            self._clean_failed_init()
+            return True
+        if self.meta_db.is_file():
+            return False
+        if (base / "store").exists() or (base / "etc").exists():
+            raise ObserverOperationError(
+                "data_incomplete",
+                f"the base dir {base} has store/ or etc/ but no store/sstable/meta.db: its data files are "
+                "missing or damaged; the agent will neither start nor touch it, inspect it by hand",
+            )
+        if not initialize:
+            raise ObserverOperationError(
+                "not_initialised",
+                f"the base dir {base} holds no initialised data (store/sstable/meta.db is missing); refusing "
+                "to start it, because seekdb would silently bootstrap a new empty database there. "
+                "To create a new observer, start with initialize=true",
+            )
+        return True
+
+    def _ready(self, pid: int, root_password: str | None) -> bool:
+        port = self.config.sql_port
+        if root_password:
+            if not answers_select_1(port, root_password):
+                return False
+        elif not answers_handshake(port):
+            return False
+        # The answer must come from our process, not from something that took the port meanwhile.
+        try:
+            return port in listening_ports(psutil.Process(pid))
+        except psutil.NoSuchProcess:
+            return False
+
+    def _early_exit_error(
+        self, code: int, elapsed: float, first: bool, log_file: Path, log_offset: int
+    ) -> ObserverOperationError:
+        parts = [f"seekdb {_describe_exit(code)} {elapsed:.1f} s after start"]
+        said = self._stdout_lines()
+        errors = error_lines(read_since(log_file, log_offset))
+        if code == 96:
+            parts.append("seekdb reports that this base dir is already in use by another seekdb process")
+        if said:
+            parts.append("it printed: " + " | ".join(said))
+        if errors:
+            parts.append(f"ERROR lines of {log_file}: " + " | ".join(errors))
+        elif not said:
+            parts.append(EMPTY_LOG_HINT)
+        if first:
+            settings = ", ".join(f"{k}={v}" for k, v in self.config.parameters.items())
+            parts.append(f"first-start parameters: {settings}")
+            self._clean_failed_init()
+            parts.append("the failed first initialisation was removed (store/ and etc/) so a retry can work")
+        return ObserverOperationError("exited", "; ".join(parts), 500)
+
+    def _stdout_lines(self) -> list[str]:
+        try:
+            text = (self.base_dir / "log" / STDOUT_FILE).read_text(errors="replace")
+        except OSError:
+            return []
+        lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+        return [ln[:300] for ln in lines if not ln.startswith(_STDOUT_BOILERPLATE)][-5:]
+
+    def _not_ready(self, tracked: TrackedProcess, first: bool, timeout: float) -> OperationResult:
+        port = self.config.sql_port
+        if first:
+            self._kill_quietly(tracked)
+            self._clean_failed_init()
+            raise ObserverOperationError(
+                "not_ready",
+                f"the first start did not answer on SQL port {port} within {timeout:.0f} s; pid "
+                f"{tracked.pid} was killed and the incomplete initialisation removed (store/ and etc/)",
+                504,
+            )
+        raise ObserverOperationError(
+            "not_ready",
+            f"pid {tracked.pid} is running but its SQL port {port} did not answer within {timeout:.0f} s; "
+            "it was left running (a large redo replay can take long): check its status and log",
+            504,
+        )
+
+    def _clean_failed_init(self) -> None:
+        """Only ever called for a first start that did not complete: the data is ours and poisoned."""
+        for sub in ("store", "etc"):
+            shutil.rmtree(self.base_dir / sub, ignore_errors=True)
+        self.init_marker.unlink(missing_ok=True)
+        log.warning("observer %s: removed store/ and etc/ of a failed first start", self.name)
+
+    def _kill_quietly(self, tracked: TrackedProcess) -> None:
+        with self._state_lock:
+            proc = self._alive(tracked)
+            if proc is not None:
+                try:
+                    proc.kill()
+                except psutil.NoSuchProcess:
+                    pass
+            if tracked.popen is not None:
+                try:
+                    tracked.popen.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    pass
+            if self._tracked is tracked:
+                self._forget_tracked(by_agent=True)
+
+    # -- stop --------------------------------------------------------------------------------------------
+
+    def stop(self, grace: float | None = None) -> OperationResult:
+        with self._op_lock:
+            self._operation = "stopping"
+            try:
+                return self._stop(grace or self.config.stop_grace)
+            finally:
+                self._operation = None
+
+    def _stop(self, grace: float) -> OperationResult:
+        t0 = time.monotonic()
+        proc = self.running_process()
+        if proc is None:
+            return OperationResult(f"observer {self.name} is not running", False, 0.0)
+        with self._state_lock:
+            tracked = self._tracked
+        assert tracked is not None
+        pid = proc.pid
+        try:
+            # psutil checks the create time before signalling, so a reused pid is never hit.
+            proc.terminate()
+        except psutil.NoSuchProcess:
+            pass
+        escalated = False
+        if not self._wait_gone(tracked, grace):
+            escalated = True
+            log.warning("observer %s: pid %d still there after %.0f s, sending SIGKILL", self.name, pid, grace)
+            try:
+                proc.kill()
+            except psutil.NoSuchProcess:
+                pass
+            if not self._wait_gone(tracked, 10.0):
+                raise ObserverOperationError(
+                    "stop_failed", f"pid {pid} survived SIGTERM and SIGKILL (uninterruptible I/O?)", 500
+                )
+        with self._state_lock:
+            if self._tracked is tracked:
+                self._forget_tracked(by_agent=True)
+        port = self.config.sql_port
+        port_deadline = time.monotonic() + PORT_RELEASE_SECONDS
+        while not port_is_free(port):
+            if time.monotonic() > port_deadline:
+                raise ObserverOperationError(
+                    "port_not_released",
+                    f"pid {pid} is gone but port {port} is still held by {port_holder(port)}",
+                    500,
+                )
+            time.sleep(0.05)
+        elapsed = time.monotonic() - t0
+        how = "SIGKILL after the grace period" if escalated else "SIGTERM"
+        return OperationResult(f"observer {self.name} (pid {pid}) stopped by {how} in {elapsed:.2f} s", True, elapsed)
+
+    def _wait_gone(self, tracked: TrackedProcess, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._state_lock:
+                if self._alive(tracked) is None:
+                    return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+
+
+def _mysql_error_text(exc: BaseException) -> str:
+    # pymysql errors are (code, text); the text never holds the password we sent.
+    args = getattr(exc, "args", ())
+    return str(args[1]) if len(args) > 1 else str(exc)

@@ -1,0 +1,1 @@
+"""The HTTP API: OCP's v2 wire format."""

@@ -1,0 +1,69 @@
+"""The FastAPI application: middlewares, error mapping, routers, and the metadb and engine in its lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+
+from obcp import __version__
+from obcp.api import errors
+from obcp.api.auth import Authenticator, AuthMiddleware
+from obcp.api.middleware import BodyLimitMiddleware, TraceMiddleware
+from obcp.api.routes import clusters, hosts, iam, system
+from obcp.config import Settings
+from obcp.iam.store import ensure_defaults
+from obcp.meta.db import Database
+from obcp.secretbox import SecretBox
+
+log = logging.getLogger("obcp.server")
+
+ROUTERS = [system.router, iam.router, hosts.router, clusters.router]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The app; migrations are applied by the caller (`obcp server`, tests) before it starts."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database(settings.resolved_db_url())
+        box = SecretBox.from_file(settings.resolved_secret_key_file())
+        app.state.settings = settings
+        app.state.db = db
+        app.state.secretbox = box
+        app.state.authenticator = Authenticator(db, box, settings.auth_cache_seconds)
+        generated = await ensure_defaults(db, settings.admin_password)
+        if generated:
+            # Printed once, on the console only: it is never stored in clear or logged again.
+            print(f"obcp: created user 'admin' with the generated password: {generated}", flush=True)
+        try:
+            yield
+        finally:
+            await db.dispose()
+
+    app = FastAPI(
+        title="obcp",
+        version=__version__,
+        description="An open, OCP-compatible control plane for OceanBase.",
+        lifespan=lifespan,
+        openapi_url="/api/v2/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+    )
+    errors.install(app)
+    for router in ROUTERS:
+        app.include_router(router)
+
+    @app.get("/api/v2/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/api/v2/openapi.json", title="obcp API")
+
+    app.add_middleware(AuthMiddleware, authenticator_of=lambda: app.state.authenticator)
+    app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(TraceMiddleware)
+    return app

@@ -1,0 +1,146 @@
+"""HTTP Basic authentication (in a middleware, so it precedes everything else) and permission checks.
+
+Verifying an argon2id hash costs ~20 ms of CPU, so it runs in a thread, and a verified credential is cached
+for a short while keyed by an HMAC of user and password. The cached entry also holds the password hash it
+was verified against, so a password change (on any replica) invalidates it at once.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+from fastapi import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from obcp.api.envelope import error_response
+from obcp.errors import ErrorCode, ObcpError
+from obcp.iam import store
+from obcp.iam.passwords import verify_password
+from obcp.iam.store import Principal
+from obcp.meta.db import Database
+from obcp.secretbox import SecretBox
+
+# Routes under /api that answer without credentials (OCP's default whitelist has /api/v2/time too).
+PUBLIC_PATHS = frozenset({"/api/v2/time", "/api/v2/openapi.json", "/api/v2/docs"})
+
+
+@dataclass
+class _CacheEntry:
+    user_id: int
+    password_hash: str
+    expires: float
+
+
+class Authenticator:
+    def __init__(self, db: Database, box: SecretBox, ttl: float) -> None:
+        self.db = db
+        self.box = box
+        self.ttl = ttl
+        self._cache: dict[str, _CacheEntry] = {}
+
+    async def basic(self, username: str, password: str) -> Principal | None:
+        async with self.db.read() as conn:
+            user = await store.find_user(conn, username)
+            if user is None or not user.enabled:
+                # Spend the same time as a real check so a caller cannot probe which user names exist.
+                await anyio.to_thread.run_sync(verify_password, _DUMMY_HASH, password)
+                return None
+            key = self.box.mac(f"{username}\0{password}")
+            entry = self._cache.get(key)
+            now = time.monotonic()
+            if not (entry and entry.expires > now and entry.password_hash == user.password_hash):
+                if not await anyio.to_thread.run_sync(verify_password, user.password_hash, password):
+                    return None
+                if len(self._cache) > 10_000:
+                    self._cache.clear()
+                self._cache[key] = _CacheEntry(user.id, user.password_hash, now + self.ttl)
+            return await store.principal(conn, user)
+
+
+def _dummy_hash() -> str:
+    from obcp.iam.passwords import hash_password
+
+    return hash_password("obcp-timing-equaliser")
+
+
+_DUMMY_HASH = _dummy_hash()
+
+
+def parse_basic(header: str) -> tuple[str, str] | None:
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic" or not value:
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    username, sep, password = decoded.partition(":")
+    return (username, password) if sep else None
+
+
+class AuthMiddleware:
+    """Every /api path outside PUBLIC_PATHS needs valid credentials, checked before routing and validation."""
+
+    def __init__(self, app: ASGIApp, authenticator_of: Callable[[], Authenticator]) -> None:
+        self.app = app
+        self.authenticator_of = authenticator_of
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not _protected(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        header = ""
+        for name, value in scope.get("headers", []):
+            if name == b"authorization":
+                header = value.decode("latin-1")
+                break
+        creds = parse_basic(header) if header else None
+        principal = await self.authenticator_of().basic(*creds) if creds else None
+        if principal is None:
+            code = ErrorCode.NOT_LOGGED_IN
+            response = error_response(code.http_status, code.code, code.format())
+            await response(scope, receive, send)
+            return
+        scope.setdefault("state", {})["principal"] = principal
+        await self.app(scope, receive, send)
+
+
+def _protected(path: str) -> bool:
+    return path.startswith("/api/") and path not in PUBLIC_PATHS
+
+
+def current_principal(request: Request) -> Principal:
+    principal = getattr(request.state, "principal", None)
+    if principal is None:  # only reachable for a route mounted outside /api
+        raise ObcpError(ErrorCode.NOT_LOGGED_IN)
+    assert isinstance(principal, Principal)
+    return principal
+
+
+PermissionDependency = Callable[[Request], Awaitable[Principal]]
+
+
+def require(template: str) -> PermissionDependency:
+    """A dependency that answers 403 (3100) unless the caller holds `template` formatted with path params."""
+
+    async def dependency(request: Request) -> Principal:
+        principal = current_principal(request)
+        params: dict[str, Any] = dict(request.path_params)
+        needed = template.format(**params)
+        if not principal.can(needed):
+            raise ObcpError(ErrorCode.NOT_AUTHORIZED, needed)
+        return principal
+
+    dependency.permission_template = template  # type: ignore[attr-defined]
+    return dependency
+
+
+async def authenticated(request: Request) -> Principal:
+    """For a caller's own resources (its profile, its password): any logged-in user."""
+    return current_principal(request)

@@ -1,0 +1,86 @@
+"""Every error leaves as an OCP error envelope with a numeric code; nothing leaves as a bare 500 page."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from obcp.api.envelope import error_response
+from obcp.errors import ErrorCode, ObcpError
+
+log = logging.getLogger("obcp.api")
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or str(loc[0] if loc else "body")
+
+
+def _validation_message(errors: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
+    subs: list[dict[str, Any]] = []
+    for err in errors:
+        loc = tuple(err.get("loc", ()))
+        kind = err.get("type", "")
+        if kind == "json_invalid":
+            subs.append({"object": "body", "field": "body", "message": "the body is not valid JSON"})
+            continue
+        sub: dict[str, Any] = {
+            "object": str(loc[0]) if loc else "request",
+            "field": _field(loc),
+            "message": err.get("msg", "invalid"),
+        }
+        value = err.get("input")
+        # Echo small scalar values only: an echoed password or key would be a leak.
+        small = isinstance(value, int | float | bool) or (isinstance(value, str) and len(value) <= 64)
+        secret = "password" in sub["field"].lower() or "key" in sub["field"].lower()
+        if small and not secret:
+            sub["rejectedValue"] = value
+        subs.append(sub)
+    summary = "; ".join(f"{s['field']}: {s['message']}" for s in subs)
+    return summary, subs
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(ObcpError)
+    async def _obcp(_: Request, exc: ObcpError) -> Response:
+        code = exc.error_code
+        return error_response(
+            code.http_status,
+            code.code,
+            exc.message,
+            target=exc.target,
+            sub_errors=exc.sub_errors,
+            debug_message=exc.debug_message,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> Response:
+        summary, subs = _validation_message(list(exc.errors()))
+        code = ErrorCode.ILLEGAL_ARGUMENT
+        return error_response(code.http_status, code.code, code.format(summary), sub_errors=subs)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404:
+            return error_response(
+                404, ErrorCode.NOT_FOUND.code, f"No API at {request.method} {request.url.path}."
+            )
+        if exc.status_code == 405:
+            code = ErrorCode.METHOD_NOT_SUPPORTED
+            return error_response(405, code.code, code.format(f"{request.method} {request.url.path}"))
+        code = ErrorCode.BAD_REQUEST
+        return error_response(exc.status_code, code.code, code.format(str(exc.detail)))
+
+    @app.exception_handler(Exception)
+    async def _unhandled(request: Request, exc: Exception) -> Response:
+        # The exception text may quote SQL parameters or secrets: it goes to the server log only.
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        code = ErrorCode.UNKNOWN
+        return error_response(
+            500, code.code, code.format(type(exc).__name__, "see the server log for this traceId")
+        )

@@ -1,0 +1,230 @@
+"""OceanBase clusters, zones and servers (`/api/v2/ob/clusters/...`), and taking over a running cluster."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field, model_validator
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from obcp.api.auth import require
+from obcp.api.envelope import OcpJSONResponse, iterable, ok, paged
+from obcp.api.paging import PageQuery, page_query
+from obcp.api.params import IdPath, NamePath
+from obcp.errors import ErrorCode, ObcpError
+from obcp.iam.store import Principal
+from obcp.meta import inventory
+from obcp.meta.db import now_ms
+from obcp.meta.tables import compute_host, ob_cluster, ob_server, ob_zone
+
+router = APIRouter(tags=["clusters"])
+
+NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_\-]{0,127}$"
+
+
+class ServerSpec(BaseModel):
+    hostId: int = Field(ge=1, le=2**63 - 1, description="a registered host")
+    sqlPort: int = Field(ge=1, le=65535)
+    rpcPort: int = Field(2882, ge=1, le=65535)
+    observerName: str = Field(
+        min_length=1, max_length=128, description="the observer's name on the host's agent"
+    )
+
+
+class ZoneSpec(BaseModel):
+    name: str = Field(pattern=NAME_PATTERN)
+    idcName: str | None = Field(None, max_length=128)
+    regionName: str | None = Field(None, max_length=128)
+    servers: list[ServerSpec] = Field(min_length=1, max_length=256)
+
+
+class TakeoverRequest(BaseModel):
+    name: str = Field(pattern=NAME_PATTERN, description="the cluster's name in obcp")
+    rootPassword: str = Field(
+        max_length=128, description="password of root@sys (write-only, stored encrypted)"
+    )
+    obClusterId: int | None = Field(None, ge=1, le=2**63 - 1, description="OceanBase's own cluster id")
+    obVersion: str | None = Field(None, max_length=64)
+    zones: list[ZoneSpec] = Field(min_length=1, max_length=64)
+
+    @model_validator(mode="after")
+    def _unique(self) -> TakeoverRequest:
+        names = [z.name for z in self.zones]
+        if len(set(names)) != len(names):
+            raise ValueError("zone names must be unique")
+        endpoints = [(s.hostId, s.sqlPort) for z in self.zones for s in z.servers]
+        if len(set(endpoints)) != len(endpoints):
+            raise ValueError("two servers have the same host and SQL port")
+        observers = [(s.hostId, s.observerName) for z in self.zones for s in z.servers]
+        if len(set(observers)) != len(observers):
+            raise ValueError("two servers have the same host and observer name")
+        return self
+
+
+def _statuses(values: list[str] | None) -> list[str]:
+    wanted = [v.strip().upper() for raw in values or [] for v in raw.split(",") if v.strip()]
+    unknown = [v for v in wanted if v not in inventory.CLUSTER_STATUSES]
+    if unknown:
+        raise ObcpError(
+            ErrorCode.ILLEGAL_ARGUMENT,
+            f"status {', '.join(unknown)} (one of {', '.join(inventory.CLUSTER_STATUSES)})",
+        )
+    return wanted
+
+
+@router.get("/api/v2/ob/clusters", summary="List clusters")
+async def list_clusters(
+    request: Request,
+    name: str | None = Query(None, max_length=128, description="part of the cluster name, case-insensitive"),
+    status: list[str] | None = Query(None, description="statuses, e.g. RUNNING,RESTARTING"),
+    withStandby: bool = Query(False),
+    pq: PageQuery = Depends(page_query),
+    _: Principal = Depends(require("CLUSTER:*:READ")),
+) -> OcpJSONResponse:
+    where = []
+    if name:
+        where.append(func.lower(ob_cluster.c.name).contains(name.lower(), autoescape=True))
+    statuses = _statuses(status)
+    if statuses:
+        where.append(ob_cluster.c.status.in_(statuses))
+    async with request.app.state.db.read() as conn:
+        total = (await conn.execute(select(func.count()).select_from(ob_cluster).where(*where))).scalar_one()
+        query = pq.apply(
+            select(ob_cluster).where(*where),
+            {
+                "id": ob_cluster.c.id,
+                "name": ob_cluster.c.name,
+                "status": ob_cluster.c.status,
+                "createTime": ob_cluster.c.created_at,
+            },
+            ob_cluster.c.id,
+        )
+        rows = list((await conn.execute(query)).all())
+        views = await inventory.cluster_views(conn, rows)
+    return paged(views, pq.result_page(total))
+
+
+@router.get("/api/v2/ob/clusters/{id}", summary="A cluster with its zones and servers")
+async def get_cluster(
+    request: Request, id: IdPath, _: Principal = Depends(require("CLUSTER:{id}:READ"))
+) -> OcpJSONResponse:
+    async with request.app.state.db.read() as conn:
+        row = await inventory.get_cluster(conn, id)
+        return ok((await inventory.cluster_views(conn, [row]))[0])
+
+
+@router.get("/api/v2/ob/clusters/{id}/zones", summary="Zones of a cluster")
+async def list_zones(
+    request: Request, id: IdPath, _: Principal = Depends(require("CLUSTER:{id}:READ"))
+) -> OcpJSONResponse:
+    async with request.app.state.db.read() as conn:
+        row = await inventory.get_cluster(conn, id)
+        return iterable((await inventory.cluster_views(conn, [row]))[0]["zones"])
+
+
+@router.get("/api/v2/ob/clusters/{id}/servers", summary="Servers of a cluster")
+async def list_servers(
+    request: Request, id: IdPath, _: Principal = Depends(require("CLUSTER:{id}:READ"))
+) -> OcpJSONResponse:
+    async with request.app.state.db.read() as conn:
+        await inventory.get_cluster(conn, id)
+        servers = await inventory.servers_of(conn, [id])
+    return iterable([inventory.server_json(s, s.zone_name, s.address, s.host_name) for s in servers])
+
+
+@router.get("/api/v2/ob/clusters/{id}/zones/{zoneName}/servers", summary="Servers of a zone")
+async def list_zone_servers(
+    request: Request, id: IdPath, zoneName: NamePath, _: Principal = Depends(require("CLUSTER:{id}:READ"))
+) -> OcpJSONResponse:
+    async with request.app.state.db.read() as conn:
+        await inventory.get_cluster(conn, id)
+        zone = await inventory.zone_by_name(conn, id, zoneName)
+        servers = await inventory.servers_of(conn, [id], zone_id=zone.id)
+    return iterable([inventory.server_json(s, s.zone_name, s.address, s.host_name) for s in servers])
+
+
+@router.post("/api/v2/ob/clusters/takeover", summary="Take over a running cluster (obcp extension)")
+async def takeover(
+    request: Request, body: TakeoverRequest, principal: Principal = Depends(require("CLUSTER:*:CREATE"))
+) -> OcpJSONResponse:
+    now = now_ms()
+    box = request.app.state.secretbox
+    host_ids = sorted({s.hostId for z in body.zones for s in z.servers})
+    try:
+        async with request.app.state.db.tx() as conn:
+            if (await conn.execute(select(ob_cluster.c.id).where(ob_cluster.c.name == body.name))).first():
+                raise ObcpError(ErrorCode.CLUSTER_EXISTS, body.name)
+            known = {
+                r.id
+                for r in (
+                    await conn.execute(select(compute_host.c.id).where(compute_host.c.id.in_(host_ids)))
+                )
+            }
+            missing = [h for h in host_ids if h not in known]
+            if missing:
+                raise ObcpError(ErrorCode.HOST_NOT_FOUND, ", ".join(map(str, missing)))
+            taken = (
+                await conn.execute(
+                    select(ob_server.c.host_id, ob_server.c.sql_port, ob_cluster.c.name)
+                    .join(ob_cluster, ob_cluster.c.id == ob_server.c.cluster_id)
+                    .where(ob_server.c.host_id.in_(host_ids))
+                )
+            ).all()
+            wanted = {(s.hostId, s.sqlPort) for z in body.zones for s in z.servers}
+            for t in taken:
+                if (t.host_id, t.sql_port) in wanted:
+                    raise ObcpError(
+                        ErrorCode.ILLEGAL_ARGUMENT,
+                        f"servers (host {t.host_id} port {t.sql_port} already belongs to cluster {t.name})",
+                    )
+            result = await conn.execute(
+                ob_cluster.insert().values(
+                    name=body.name,
+                    ob_cluster_id=body.obClusterId or 1,
+                    ob_version=body.obVersion,
+                    type="PRIMARY",
+                    status="RUNNING",
+                    root_password_enc=box.encrypt(body.rootPassword),
+                    creator=principal.username,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            cluster_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+            for zone in body.zones:
+                zr = await conn.execute(
+                    ob_zone.insert().values(
+                        cluster_id=cluster_id,
+                        name=zone.name,
+                        idc_name=zone.idcName,
+                        region_name=zone.regionName,
+                        status="RUNNING",
+                        inner_status="ACTIVE",
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+                zone_id = int(zr.inserted_primary_key[0])  # type: ignore[index]
+                await conn.execute(
+                    ob_server.insert(),
+                    [
+                        {
+                            "cluster_id": cluster_id,
+                            "zone_id": zone_id,
+                            "host_id": s.hostId,
+                            "sql_port": s.sqlPort,
+                            "rpc_port": s.rpcPort,
+                            "observer_name": s.observerName,
+                            "status": "RUNNING",
+                            "inner_status": "ACTIVE",
+                            "created_at": now,
+                            "updated_at": now,
+                        }
+                        for s in zone.servers
+                    ],
+                )
+            row = await inventory.get_cluster(conn, cluster_id)
+            view = (await inventory.cluster_views(conn, [row]))[0]
+    except IntegrityError as exc:  # a concurrent takeover with the same name or endpoints won the race
+        raise ObcpError(ErrorCode.CLUSTER_EXISTS, body.name) from exc
+    return ok(view)

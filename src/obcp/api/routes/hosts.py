@@ -1,0 +1,149 @@
+"""Hosts and their agents (`/api/v2/compute/hosts`). The agent key is write-only."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field, field_validator
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from obcp.api.auth import require
+from obcp.api.envelope import OcpJSONResponse, no_data, ok, paged
+from obcp.api.paging import PageQuery, page_query
+from obcp.api.params import IdPath
+from obcp.errors import ErrorCode, ObcpError
+from obcp.iam.store import Principal
+from obcp.meta.db import now_ms
+from obcp.meta.inventory import host_json
+from obcp.meta.tables import compute_host, ob_cluster, ob_server
+
+router = APIRouter(tags=["hosts"])
+
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9\-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)*$"
+)
+
+
+class HostCreate(BaseModel):
+    address: str = Field(max_length=64, description="IP address (or DNS name) of the host")
+    agentPort: int = Field(ge=1, le=65535, description="port of the obcp agent on the host")
+    agentKey: str = Field(min_length=16, max_length=256, description="the agent's signing key (write-only)")
+    name: str | None = Field(None, min_length=1, max_length=128, description="defaults to the address")
+    description: str | None = Field(None, max_length=255)
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        value = value.strip()
+        try:
+            return str(ipaddress.ip_address(value))
+        except ValueError:
+            if _HOSTNAME.match(value):
+                return value.lower()
+        raise ValueError("must be an IP address or a host name")
+
+
+async def _services(request: Request, host_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    query = (
+        select(ob_server.c.host_id, ob_cluster.c.id, ob_cluster.c.name, ob_cluster.c.ob_version)
+        .join(ob_cluster, ob_cluster.c.id == ob_server.c.cluster_id)
+        .where(ob_server.c.host_id.in_(host_ids))
+    )
+    result: dict[int, list[dict[str, Any]]] = {h: [] for h in host_ids}
+    async with request.app.state.db.read() as conn:
+        for row in (await conn.execute(query)).all():
+            entry = {"type": "OB_CLUSTER", "name": f"{row.name}:{row.id}", "version": row.ob_version}
+            if entry not in result[row.host_id]:
+                result[row.host_id].append(entry)
+    return result
+
+
+@router.get("/api/v2/compute/hosts", summary="List hosts")
+async def list_hosts(
+    request: Request,
+    keyword: str | None = Query(None, max_length=128, description="part of the name or address"),
+    pq: PageQuery = Depends(page_query),
+    _: Principal = Depends(require("HOST:*:READ")),
+) -> OcpJSONResponse:
+    where = []
+    if keyword:
+        where.append(
+            or_(compute_host.c.name.ilike(f"%{keyword}%"), compute_host.c.address.ilike(f"%{keyword}%"))
+        )
+    async with request.app.state.db.read() as conn:
+        total = (
+            await conn.execute(select(func.count()).select_from(compute_host).where(*where))
+        ).scalar_one()
+        query = pq.apply(
+            select(compute_host).where(*where),
+            {"id": compute_host.c.id, "name": compute_host.c.name, "createTime": compute_host.c.created_at},
+            compute_host.c.id,
+        )
+        rows = (await conn.execute(query)).all()
+    services = await _services(request, [r.id for r in rows])
+    return paged([host_json(r, services[r.id]) for r in rows], pq.result_page(total))
+
+
+@router.get("/api/v2/compute/hosts/{hostId}", summary="A host")
+async def get_host(
+    request: Request, hostId: IdPath, _: Principal = Depends(require("HOST:{hostId}:READ"))
+) -> OcpJSONResponse:
+    async with request.app.state.db.read() as conn:
+        row = (await conn.execute(select(compute_host).where(compute_host.c.id == hostId))).first()
+    if row is None:
+        raise ObcpError(ErrorCode.HOST_NOT_FOUND, hostId)
+    return ok(host_json(row, (await _services(request, [hostId]))[hostId]))
+
+
+@router.post("/api/v2/compute/hosts", summary="Register a host and its agent")
+async def create_host(
+    request: Request, body: HostCreate, _: Principal = Depends(require("HOST:*:CREATE"))
+) -> OcpJSONResponse:
+    now = now_ms()
+    values = {
+        "name": body.name or body.address,
+        "address": body.address,
+        "agent_port": body.agentPort,
+        "agent_key_enc": request.app.state.secretbox.encrypt(body.agentKey),
+        "description": body.description,
+        "created_at": now,
+        "updated_at": now,
+    }
+    try:
+        async with request.app.state.db.tx() as conn:
+            exists = (
+                await conn.execute(select(compute_host.c.id).where(compute_host.c.address == body.address))
+            ).first()
+            if exists is not None:
+                raise ObcpError(ErrorCode.HOST_EXISTS, body.address, body.agentPort)
+            result = await conn.execute(compute_host.insert().values(**values))
+            host_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+            row = (await conn.execute(select(compute_host).where(compute_host.c.id == host_id))).one()
+    except IntegrityError as exc:  # a concurrent registration of the same address won the race
+        raise ObcpError(ErrorCode.HOST_EXISTS, body.address, body.agentPort) from exc
+    return ok(host_json(row))
+
+
+@router.delete("/api/v2/compute/hosts/{hostId}", summary="Delete a host that runs no managed observer")
+async def delete_host(
+    request: Request, hostId: IdPath, _: Principal = Depends(require("HOST:{hostId}:DELETE"))
+) -> OcpJSONResponse:
+    async with request.app.state.db.tx() as conn:
+        row = (await conn.execute(select(compute_host).where(compute_host.c.id == hostId))).first()
+        if row is None:
+            raise ObcpError(ErrorCode.HOST_NOT_FOUND, hostId)
+        used = (
+            await conn.execute(
+                select(ob_server.c.id, ob_cluster.c.name)
+                .join(ob_cluster, ob_cluster.c.id == ob_server.c.cluster_id)
+                .where(ob_server.c.host_id == hostId)
+            )
+        ).first()
+        if used is not None:
+            raise ObcpError(ErrorCode.HOST_IN_USE, row.address, f"OBServer {used.id} of cluster {used.name}")
+        await conn.execute(delete(compute_host).where(compute_host.c.id == hostId))
+    return no_data()

@@ -1,0 +1,284 @@
+"""Users, roles, the current user and passwords (`/api/v2/iam/...`)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import anyio
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from obcp.api.auth import authenticated, require
+from obcp.api.envelope import OcpJSONResponse, no_data, ok, paged
+from obcp.api.paging import PageQuery, page_query
+from obcp.api.params import IdPath
+from obcp.errors import ErrorCode, ObcpError
+from obcp.iam import store
+from obcp.iam.passwords import check_strength, hash_password, verify_password
+from obcp.iam.store import ADMIN_USER, Principal
+from obcp.meta.db import now_ms
+from obcp.meta.tables import iam_role, iam_user, iam_user_role
+from obcp.timefmt import iso_ms
+
+router = APIRouter(tags=["iam"])
+
+USERNAME_PATTERN = r"^[A-Za-z][A-Za-z0-9._\-]{1,62}[A-Za-z0-9]$"
+ROLE_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{0,30}[A-Za-z0-9]$"
+
+
+class UserCreate(BaseModel):
+    username: str = Field(pattern=USERNAME_PATTERN, description="3 to 64 characters, starting with a letter")
+    password: str = Field(min_length=1, max_length=128, description="write-only")
+    email: str | None = Field(None, max_length=255)
+    description: str | None = Field(None, max_length=255)
+    roles: list[str] = Field(default_factory=list, max_length=100, description="role names")
+
+
+class RolesUpdate(BaseModel):
+    roles: list[str] = Field(max_length=100, description="the user's complete list of role names")
+
+
+class PasswordReset(BaseModel):
+    password: str = Field(min_length=1, max_length=128, description="the new password (write-only)")
+
+
+class PasswordChange(BaseModel):
+    currentPassword: str = Field(min_length=1, max_length=128)
+    newPassword: str = Field(min_length=1, max_length=128)
+
+
+class RoleCreate(BaseModel):
+    name: str = Field(pattern=ROLE_PATTERN, description="2 to 32 letters, digits and underscores")
+    description: str | None = Field(None, max_length=255)
+    permissions: list[str] = Field(
+        max_length=200, description='permission expressions, e.g. "CLUSTER:*:READ"'
+    )
+
+
+class RoleUpdate(BaseModel):
+    description: str | None = Field(None, max_length=255)
+    permissions: list[str] = Field(max_length=200)
+
+
+def _user_json(row: Any, roles: list[Any]) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "username": row.username,
+        "email": row.email,
+        "description": row.description,
+        "enabled": bool(row.enabled),
+        "roles": [{"id": r.id, "name": r.name} for r in roles],
+        "createTime": iso_ms(row.created_at),
+        "updateTime": iso_ms(row.updated_at),
+    }
+
+
+def _role_json(row: Any) -> dict[str, Any]:
+    data = store.role_json(row)
+    data["createTime"] = iso_ms(row.created_at)
+    data["updateTime"] = iso_ms(row.updated_at)
+    return data
+
+
+async def _user_view(conn: AsyncConnection, user_id: int) -> dict[str, Any]:
+    row = await store.get_user(conn, user_id)
+    roles = (await store.roles_of(conn, [user_id]))[user_id]
+    return _user_json(row, roles)
+
+
+def _new_password_hash_checked(password: str) -> str:
+    problem = check_strength(password)
+    if problem:
+        raise ObcpError(ErrorCode.PASSWORD_INVALID, problem)
+    return hash_password(password)
+
+
+@router.get("/api/v2/iam/users", summary="List users")
+async def list_users(
+    request: Request,
+    keyword: str | None = Query(None, max_length=64),
+    pq: PageQuery = Depends(page_query),
+    _: Principal = Depends(require("USER:*:READ")),
+) -> OcpJSONResponse:
+    where = []
+    if keyword:
+        where.append(iam_user.c.username.ilike(f"%{keyword}%"))
+    async with request.app.state.db.read() as conn:
+        total = (await conn.execute(select(func.count()).select_from(iam_user).where(*where))).scalar_one()
+        query = pq.apply(
+            select(iam_user).where(*where),
+            {"id": iam_user.c.id, "username": iam_user.c.username, "createTime": iam_user.c.created_at},
+            iam_user.c.id,
+        )
+        rows = (await conn.execute(query)).all()
+        roles = await store.roles_of(conn, [r.id for r in rows])
+    return paged([_user_json(r, roles[r.id]) for r in rows], pq.result_page(total))
+
+
+@router.post("/api/v2/iam/users", summary="Create a user")
+async def create_user(
+    request: Request, body: UserCreate, _: Principal = Depends(require("USER:*:CREATE"))
+) -> OcpJSONResponse:
+    password_hash = await anyio.to_thread.run_sync(_new_password_hash_checked, body.password)
+    async with request.app.state.db.tx() as conn:
+        user_id = await store.create_user(
+            conn, body.username, password_hash, body.roles, email=body.email, description=body.description
+        )
+        return ok(await _user_view(conn, user_id))
+
+
+@router.get("/api/v2/iam/users/{userId}", summary="A user")
+async def get_user(
+    request: Request, userId: IdPath, _: Principal = Depends(require("USER:{userId}:READ"))
+) -> OcpJSONResponse:
+    async with request.app.state.db.read() as conn:
+        return ok(await _user_view(conn, userId))
+
+
+@router.delete("/api/v2/iam/users/{userId}", summary="Delete a user")
+async def delete_user(
+    request: Request, userId: IdPath, me: Principal = Depends(require("USER:{userId}:DELETE"))
+) -> OcpJSONResponse:
+    async with request.app.state.db.tx() as conn:
+        row = await store.get_user(conn, userId)
+        if row.username == ADMIN_USER:
+            raise ObcpError(ErrorCode.USER_BUILTIN, ADMIN_USER)
+        if row.id == me.id:
+            raise ObcpError(ErrorCode.DELETE_SELF)
+        await conn.execute(delete(iam_user_role).where(iam_user_role.c.user_id == userId))
+        await conn.execute(delete(iam_user).where(iam_user.c.id == userId))
+    return no_data()
+
+
+@router.put("/api/v2/iam/users/{userId}/roles", summary="Set the roles of a user")
+async def set_roles(
+    request: Request,
+    userId: IdPath,
+    body: RolesUpdate,
+    _: Principal = Depends(require("USER:{userId}:UPDATE")),
+) -> OcpJSONResponse:
+    async with request.app.state.db.tx() as conn:
+        row = await store.get_user(conn, userId)
+        if row.username == ADMIN_USER and "ADMIN" not in body.roles:
+            raise ObcpError(ErrorCode.ILLEGAL_ARGUMENT, "roles (the built-in admin keeps the ADMIN role)")
+        await store.set_user_roles(conn, userId, body.roles)
+        await conn.execute(update(iam_user).where(iam_user.c.id == userId).values(updated_at=now_ms()))
+        return ok(await _user_view(conn, userId))
+
+
+@router.post("/api/v2/iam/users/{userId}/changePassword", summary="Set a user's password (administrators)")
+async def reset_password(
+    request: Request,
+    userId: IdPath,
+    body: PasswordReset,
+    _: Principal = Depends(require("USER:{userId}:UPDATE")),
+) -> OcpJSONResponse:
+    password_hash = await anyio.to_thread.run_sync(_new_password_hash_checked, body.password)
+    async with request.app.state.db.tx() as conn:
+        await store.get_user(conn, userId)
+        await store.set_password_hash(conn, userId, password_hash)
+    return no_data()
+
+
+@router.get("/api/v2/iam/current/user", summary="The current user")
+async def current_user(request: Request, me: Principal = Depends(authenticated)) -> OcpJSONResponse:
+    async with request.app.state.db.read() as conn:
+        view = await _user_view(conn, me.id)
+    view["permissions"] = sorted(me.permissions)
+    return ok(view)
+
+
+@router.post("/api/v2/iam/current/user/changePassword", summary="Change one's own password")
+async def change_own_password(
+    request: Request, body: PasswordChange, me: Principal = Depends(authenticated)
+) -> OcpJSONResponse:
+    async with request.app.state.db.read() as conn:
+        row = await store.get_user(conn, me.id)
+    if not await anyio.to_thread.run_sync(verify_password, row.password_hash, body.currentPassword):
+        raise ObcpError(ErrorCode.WRONG_PASSWORD)
+    password_hash = await anyio.to_thread.run_sync(_new_password_hash_checked, body.newPassword)
+    async with request.app.state.db.tx() as conn:
+        await store.set_password_hash(conn, me.id, password_hash)
+    return no_data()
+
+
+@router.get("/api/v2/iam/roles", summary="List roles")
+async def list_roles(
+    request: Request,
+    keyword: str | None = Query(None, max_length=64),
+    pq: PageQuery = Depends(page_query),
+    _: Principal = Depends(require("ROLE:*:READ")),
+) -> OcpJSONResponse:
+    where = [or_(iam_role.c.name.ilike(f"%{keyword}%"))] if keyword else []
+    async with request.app.state.db.read() as conn:
+        total = (await conn.execute(select(func.count()).select_from(iam_role).where(*where))).scalar_one()
+        query = pq.apply(
+            select(iam_role).where(*where), {"id": iam_role.c.id, "name": iam_role.c.name}, iam_role.c.id
+        )
+        rows = (await conn.execute(query)).all()
+    return paged([_role_json(r) for r in rows], pq.result_page(total))
+
+
+@router.post("/api/v2/iam/roles", summary="Create a role")
+async def create_role(
+    request: Request, body: RoleCreate, _: Principal = Depends(require("ROLE:*:CREATE"))
+) -> OcpJSONResponse:
+    async with request.app.state.db.tx() as conn:
+        role_id = await store.create_role(conn, body.name, body.description, body.permissions)
+        row = (await conn.execute(select(iam_role).where(iam_role.c.id == role_id))).one()
+        return ok(_role_json(row))
+
+
+async def _role_row(conn: AsyncConnection, role_id: int) -> Any:
+    row = (await conn.execute(select(iam_role).where(iam_role.c.id == role_id))).first()
+    if row is None:
+        raise ObcpError(ErrorCode.NOT_FOUND, "role", f"id={role_id}")
+    return row
+
+
+@router.get("/api/v2/iam/roles/{roleId}", summary="A role")
+async def get_role(
+    request: Request, roleId: IdPath, _: Principal = Depends(require("ROLE:{roleId}:READ"))
+) -> OcpJSONResponse:
+    async with request.app.state.db.read() as conn:
+        return ok(_role_json(await _role_row(conn, roleId)))
+
+
+@router.put("/api/v2/iam/roles/{roleId}", summary="Change a role's permissions")
+async def update_role(
+    request: Request,
+    roleId: IdPath,
+    body: RoleUpdate,
+    _: Principal = Depends(require("ROLE:{roleId}:UPDATE")),
+) -> OcpJSONResponse:
+    store.check_permissions(body.permissions)
+    async with request.app.state.db.tx() as conn:
+        row = await _role_row(conn, roleId)
+        if row.builtin:
+            raise ObcpError(ErrorCode.ROLE_BUILTIN, row.name)
+        await conn.execute(
+            update(iam_role)
+            .where(iam_role.c.id == roleId)
+            .values(
+                description=body.description,
+                permissions=json.dumps(sorted(set(body.permissions))),
+                updated_at=now_ms(),
+            )
+        )
+        return ok(_role_json(await _role_row(conn, roleId)))
+
+
+@router.delete("/api/v2/iam/roles/{roleId}", summary="Delete a role")
+async def delete_role(
+    request: Request, roleId: IdPath, _: Principal = Depends(require("ROLE:{roleId}:DELETE"))
+) -> OcpJSONResponse:
+    async with request.app.state.db.tx() as conn:
+        row = await _role_row(conn, roleId)
+        if row.builtin:
+            raise ObcpError(ErrorCode.ROLE_BUILTIN, row.name)
+        await conn.execute(delete(iam_user_role).where(iam_user_role.c.role_id == roleId))
+        await conn.execute(delete(iam_role).where(iam_role.c.id == roleId))
+    return no_data()

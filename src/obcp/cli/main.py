@@ -1,0 +1,80 @@
+"""The `obcp` command: `obcp server`, `obcp db upgrade`, and the sub-commands registered below."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import typer
+
+from obcp import __version__
+from obcp.config import Settings
+
+app = typer.Typer(help="obcp: an open, OCP-compatible control plane for OceanBase.", no_args_is_help=True)
+db_app = typer.Typer(help="The metadb.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+def _settings(home: Path | None, db_url: str | None, **extra: object) -> Settings:
+    overrides: dict[str, object] = {k: v for k, v in extra.items() if v is not None}
+    if home is not None:
+        overrides["home"] = home
+    if db_url is not None:
+        overrides["db_url"] = db_url
+    return Settings(**overrides)  # type: ignore[arg-type]
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+@app.command()
+def server(
+    host: str = typer.Option(None, envvar="OBCP_HOST", help="listen address [default: 127.0.0.1]"),
+    port: int = typer.Option(None, envvar="OBCP_PORT", help="listen port [default: 8080]"),
+    db_url: str = typer.Option(None, envvar="OBCP_DB_URL", help="metadb URL [default: SQLite in OBCP_HOME]"),
+    home: Path = typer.Option(None, envvar="OBCP_HOME", help="data directory [default: ./var]"),
+    log_level: str = typer.Option("info", envvar="OBCP_LOG_LEVEL"),
+) -> None:
+    """Run the API server (applies the metadb migrations first). Stops gracefully on SIGTERM."""
+    import uvicorn
+
+    from obcp.api.app import create_app
+    from obcp.meta.db import redacted
+    from obcp.meta.migrate import upgrade
+
+    settings = _settings(home, db_url, host=host, port=port, log_level=log_level)
+    settings.home.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    url = settings.resolved_db_url()
+    typer.echo(f"obcp: metadb {redacted(url)}")
+    upgrade(url)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        timeout_graceful_shutdown=10,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    db_url: str = typer.Option(None, envvar="OBCP_DB_URL", help="metadb URL [default: SQLite in OBCP_HOME]"),
+    home: Path = typer.Option(None, envvar="OBCP_HOME", help="data directory [default: ./var]"),
+) -> None:
+    """Apply the metadb migrations and exit."""
+    from obcp.meta.db import redacted
+    from obcp.meta.migrate import upgrade
+
+    settings = _settings(home, db_url)
+    settings.home.mkdir(parents=True, exist_ok=True)
+    url = settings.resolved_db_url()
+    upgrade(url)
+    typer.echo(f"obcp: metadb {redacted(url)} is at the latest revision")
+
+
+def main() -> None:
+    app()

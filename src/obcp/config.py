@@ -1,0 +1,37 @@
+"""Settings of the obcp server, read from OBCP_* environment variables (and CLI flags that override them)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OBCP_", extra="ignore")
+
+    home: Path = Field(
+        default=Path("./var"), description="directory for the SQLite metadb and the secret key"
+    )
+    host: str = "127.0.0.1"
+    port: int = 8080
+    db_url: str | None = Field(default=None, description="SQLAlchemy URL of the metadb")
+    admin_password: str | None = None
+    # A server replica's name in task executor columns and lease owners; defaults to host:port.
+    server_id: str | None = None
+    # Seconds a verified Basic credential stays cached, so a client polling with Basic is not throttled.
+    auth_cache_seconds: float = 60.0
+    log_level: str = "info"
+    secret_key_file: Path | None = None
+
+    def resolved_db_url(self) -> str:
+        if self.db_url:
+            return self.db_url
+        return f"sqlite+aiosqlite:///{(self.home / 'obcp.db').resolve()}"
+
+    def resolved_secret_key_file(self) -> Path:
+        return self.secret_key_file or self.home / "secret.key"
+
+    def resolved_server_id(self) -> str:
+        return self.server_id or f"{self.host}:{self.port}"

@@ -1,0 +1,1 @@
+"""Users, roles, OCP permission expressions, password hashing and credential verification."""

@@ -1,0 +1,203 @@
+"""Users and roles in the metadb."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from obcp.errors import ErrorCode, ObcpError
+from obcp.iam.passwords import hash_password
+from obcp.iam.permissions import DEFAULT_ROLES, allows, validate
+from obcp.meta.db import Database, now_ms
+from obcp.meta.tables import iam_role, iam_user, iam_user_role
+
+ADMIN_USER = "admin"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller of a request."""
+
+    id: int
+    username: str
+    roles: tuple[str, ...]
+    permissions: frozenset[str] = field(default_factory=frozenset)
+
+    def can(self, permission: str) -> bool:
+        return allows(self.permissions, permission)
+
+
+def role_json(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "description": row.description,
+        "permissions": json.loads(row.permissions),
+        "builtin": bool(row.builtin),
+        "createTime": row.created_at,
+        "updateTime": row.updated_at,
+    }
+
+
+async def roles_of(conn: AsyncConnection, user_ids: list[int]) -> dict[int, list[Any]]:
+    rows = (
+        await conn.execute(
+            select(iam_user_role.c.user_id, iam_role)
+            .join(iam_role, iam_role.c.id == iam_user_role.c.role_id)
+            .where(iam_user_role.c.user_id.in_(user_ids))
+            .order_by(iam_role.c.name)
+        )
+    ).all()
+    result: dict[int, list[Any]] = {uid: [] for uid in user_ids}
+    for row in rows:
+        result[row.user_id].append(row)
+    return result
+
+
+async def principal(conn: AsyncConnection, user_row: Any) -> Principal:
+    roles = (await roles_of(conn, [user_row.id]))[user_row.id]
+    perms: set[str] = set()
+    for r in roles:
+        perms.update(json.loads(r.permissions))
+    return Principal(user_row.id, user_row.username, tuple(r.name for r in roles), frozenset(perms))
+
+
+async def find_user(conn: AsyncConnection, username: str) -> Any:
+    return (await conn.execute(select(iam_user).where(iam_user.c.username == username))).first()
+
+
+async def get_user(conn: AsyncConnection, user_id: int) -> Any:
+    row = (await conn.execute(select(iam_user).where(iam_user.c.id == user_id))).first()
+    if row is None:
+        raise ObcpError(ErrorCode.NOT_FOUND, "user", f"id={user_id}")
+    return row
+
+
+async def role_ids(conn: AsyncConnection, names: list[str]) -> list[int]:
+    rows = (
+        await conn.execute(select(iam_role.c.id, iam_role.c.name).where(iam_role.c.name.in_(names)))
+    ).all()
+    found = {r.name: r.id for r in rows}
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise ObcpError(ErrorCode.NOT_FOUND, "role", ", ".join(missing))
+    return [found[n] for n in names]
+
+
+async def set_user_roles(conn: AsyncConnection, user_id: int, names: list[str]) -> None:
+    ids = await role_ids(conn, sorted(set(names)))
+    await conn.execute(delete(iam_user_role).where(iam_user_role.c.user_id == user_id))
+    if ids:
+        await conn.execute(insert(iam_user_role), [{"user_id": user_id, "role_id": rid} for rid in ids])
+
+
+async def create_user(
+    conn: AsyncConnection,
+    username: str,
+    password_hash: str,
+    roles: list[str],
+    email: str | None = None,
+    description: str | None = None,
+) -> int:
+    if await find_user(conn, username) is not None:
+        raise ObcpError(ErrorCode.NAME_EXISTS, "user", username)
+    now = now_ms()
+    result = await conn.execute(
+        insert(iam_user).values(
+            username=username,
+            password_hash=password_hash,
+            email=email,
+            description=description,
+            enabled=True,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    user_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+    await set_user_roles(conn, user_id, roles)
+    return user_id
+
+
+def check_permissions(expressions: list[str]) -> None:
+    for expr in expressions:
+        if not validate(expr):
+            raise ObcpError(ErrorCode.PERMISSION_INVALID, expr)
+
+
+async def create_role(
+    conn: AsyncConnection, name: str, description: str | None, permissions: list[str]
+) -> int:
+    check_permissions(permissions)
+    exists = (await conn.execute(select(iam_role.c.id).where(iam_role.c.name == name))).first()
+    if exists is not None:
+        raise ObcpError(ErrorCode.NAME_EXISTS, "role", name)
+    now = now_ms()
+    result = await conn.execute(
+        insert(iam_role).values(
+            name=name,
+            description=description,
+            permissions=json.dumps(sorted(set(permissions))),
+            builtin=False,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
+async def ensure_defaults(db: Database, admin_password: str | None) -> str | None:
+    """Create the default roles and the `admin` user if missing; returns a generated admin password, if any.
+
+    Safe when several replicas start at once: a duplicate insert by another replica is ignored.
+    """
+    from sqlalchemy.exc import IntegrityError
+
+    now = now_ms()
+    for name, (description, perms) in DEFAULT_ROLES.items():
+        try:
+            async with db.tx() as conn:
+                if (await conn.execute(select(iam_role.c.id).where(iam_role.c.name == name))).first() is None:
+                    await conn.execute(
+                        insert(iam_role).values(
+                            name=name,
+                            description=description,
+                            permissions=json.dumps(perms),
+                            builtin=True,
+                            created_at=now,
+                            updated_at=now,
+                        )
+                    )
+        except IntegrityError:
+            pass
+    generated = None
+    async with db.read() as conn:
+        exists = await find_user(conn, ADMIN_USER) is not None
+    if not exists:
+        password = admin_password
+        if not password:
+            password = generated = secrets.token_urlsafe(12)
+        try:
+            async with db.tx() as conn:
+                await create_user(
+                    conn, ADMIN_USER, hash_password(password), ["ADMIN"], description="built-in"
+                )
+        except (IntegrityError, ObcpError):
+            generated = None
+    return generated
+
+
+async def count_users(conn: AsyncConnection) -> int:
+    return int((await conn.execute(select(func.count()).select_from(iam_user))).scalar_one())
+
+
+async def set_password_hash(conn: AsyncConnection, user_id: int, password_hash: str) -> None:
+    await conn.execute(
+        update(iam_user)
+        .where(iam_user.c.id == user_id)
+        .values(password_hash=password_hash, updated_at=now_ms())
+    )

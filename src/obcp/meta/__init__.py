@@ -1,0 +1,1 @@
+"""The metadb: tables, engine set-up, migrations."""

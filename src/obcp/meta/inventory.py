@@ -1,0 +1,231 @@
+"""Hosts, clusters, zones and servers in the metadb, and their OCP JSON views."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from obcp.errors import ErrorCode, ObcpError
+from obcp.meta.tables import compute_host, ob_cluster, ob_server, ob_zone
+from obcp.timefmt import iso_ms
+
+# OCP's status values (ocp-compat-research.md §7).
+CLUSTER_STATUSES = (
+    "RUNNING",
+    "CREATING",
+    "DELETING",
+    "STARTING",
+    "RESTARTING",
+    "STOPPING",
+    "STOPPED",
+    "TAKINGOVER",
+    "MOVINGOUT",
+    "SWITCHOVER",
+    "FAILOVER",
+    "OPERATING",
+    "UNAVAILABLE",
+)
+ZONE_STATUSES = (
+    "RUNNING",
+    "UNAVAILABLE",
+    "SERVICE_STOPPED",
+    "STOPPED",
+    "DELETED",
+    "CREATING",
+    "STOPPING",
+    "STARTING",
+    "RESTARTING",
+    "DELETING",
+    "OPERATING",
+)
+SERVER_STATUSES = (
+    "RUNNING",
+    "UNAVAILABLE",
+    "SERVICE_STOPPED",
+    "PROCESS_STOPPED",
+    "DELETED",
+    "CREATING",
+    "SERVICE_STOPPING",
+    "PROCESS_STOPPING",
+    "STOPPING",
+    "STOPPED",
+    "STARTING",
+    "RESTARTING",
+    "DELETING",
+    "OPERATING",
+)
+
+
+@dataclass(frozen=True)
+class ServerRef:
+    """An observer as the operations layer needs it: where it is and which agent controls it."""
+
+    id: int
+    cluster_id: int
+    zone_id: int
+    zone_name: str
+    host_id: int
+    address: str
+    sql_port: int
+    rpc_port: int
+    observer_name: str
+    agent_port: int
+    agent_key_enc: str
+    status: str
+
+
+def host_json(row: Any, services: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "address": row.address,
+        "innerIpAddress": row.address,
+        "agentPort": row.agent_port,
+        "description": row.description,
+        "status": "ONLINE",
+        "services": services or [],
+        "createTime": iso_ms(row.created_at),
+        "updateTime": iso_ms(row.updated_at),
+    }
+
+
+def server_json(row: Any, zone_name: str, address: str, hostname: str | None = None) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "clusterId": row.cluster_id,
+        "hostId": row.host_id,
+        "hostName": hostname,
+        "ip": address,
+        "port": row.rpc_port,
+        "sqlPort": row.sql_port,
+        "observerName": row.observer_name,
+        "zoneName": zone_name,
+        "status": row.status,
+        "innerStatus": row.inner_status,
+        "updateTime": iso_ms(row.updated_at),
+    }
+
+
+async def get_cluster(conn: AsyncConnection, cluster_id: int) -> Any:
+    row = (await conn.execute(select(ob_cluster).where(ob_cluster.c.id == cluster_id))).first()
+    if row is None:
+        raise ObcpError(ErrorCode.CLUSTER_NOT_FOUND, cluster_id)
+    return row
+
+
+async def zones_of(conn: AsyncConnection, cluster_ids: list[int]) -> list[Any]:
+    query = select(ob_zone).where(ob_zone.c.cluster_id.in_(cluster_ids)).order_by(ob_zone.c.id)
+    return list((await conn.execute(query)).all())
+
+
+async def servers_of(conn: AsyncConnection, cluster_ids: list[int], zone_id: int | None = None) -> list[Any]:
+    query = (
+        select(
+            ob_server,
+            ob_zone.c.name.label("zone_name"),
+            compute_host.c.address,
+            compute_host.c.name.label("host_name"),
+        )
+        .join(ob_zone, ob_zone.c.id == ob_server.c.zone_id)
+        .join(compute_host, compute_host.c.id == ob_server.c.host_id)
+        .where(ob_server.c.cluster_id.in_(cluster_ids))
+        .order_by(ob_server.c.id)
+    )
+    if zone_id is not None:
+        query = query.where(ob_server.c.zone_id == zone_id)
+    return list((await conn.execute(query)).all())
+
+
+async def cluster_views(conn: AsyncConnection, clusters: list[Any]) -> list[dict[str, Any]]:
+    """OCP's ObCluster objects with their zones and servers, for several clusters in three queries."""
+    ids = [c.id for c in clusters]
+    if not ids:
+        return []
+    zones = await zones_of(conn, ids)
+    servers = await servers_of(conn, ids)
+    views = []
+    for c in clusters:
+        zone_views = []
+        for z in (z for z in zones if z.cluster_id == c.id):
+            zs = [s for s in servers if s.zone_id == z.id]
+            zone_views.append(
+                {
+                    "clusterId": c.id,
+                    "obClusterId": c.ob_cluster_id,
+                    "name": z.name,
+                    "idcName": z.idc_name,
+                    "regionName": z.region_name,
+                    "status": z.status,
+                    "innerStatus": z.inner_status,
+                    "serverCount": len(zs),
+                    "hostCount": len({s.host_id for s in zs}),
+                    "servers": [server_json(s, z.name, s.address, s.host_name) for s in zs],
+                    "createTime": iso_ms(z.created_at),
+                    "updateTime": iso_ms(z.updated_at),
+                }
+            )
+        cs = [s for s in servers if s.cluster_id == c.id]
+        views.append(
+            {
+                "id": c.id,
+                "name": c.name,
+                "obClusterId": c.ob_cluster_id,
+                "obVersion": c.ob_version,
+                "type": c.type,
+                "status": c.status,
+                "creator": c.creator,
+                "serverCount": len(cs),
+                "regionCount": len({z.region_name for z in zones if z.cluster_id == c.id and z.region_name})
+                or 1,
+                "zones": zone_views,
+                "standbyClusters": [],
+                "createTime": iso_ms(c.created_at),
+                "updateTime": iso_ms(c.updated_at),
+            }
+        )
+    return views
+
+
+async def zone_by_name(conn: AsyncConnection, cluster_id: int, zone_name: str) -> Any:
+    query = select(ob_zone).where(ob_zone.c.cluster_id == cluster_id, ob_zone.c.name == zone_name)
+    row = (await conn.execute(query)).first()
+    if row is None:
+        raise ObcpError(ErrorCode.ZONE_NOT_FOUND, cluster_id, zone_name)
+    return row
+
+
+async def server_refs(conn: AsyncConnection, cluster_id: int) -> list[ServerRef]:
+    """Every observer of a cluster with its agent's address and (encrypted) key, for the operations layer."""
+    query = (
+        select(
+            ob_server,
+            ob_zone.c.name.label("zone_name"),
+            compute_host.c.address,
+            compute_host.c.agent_port,
+            compute_host.c.agent_key_enc,
+        )
+        .join(ob_zone, ob_zone.c.id == ob_server.c.zone_id)
+        .join(compute_host, compute_host.c.id == ob_server.c.host_id)
+        .where(ob_server.c.cluster_id == cluster_id)
+        .order_by(ob_zone.c.id, ob_server.c.id)
+    )
+    return [
+        ServerRef(
+            id=r.id,
+            cluster_id=r.cluster_id,
+            zone_id=r.zone_id,
+            zone_name=r.zone_name,
+            host_id=r.host_id,
+            address=r.address,
+            sql_port=r.sql_port,
+            rpc_port=r.rpc_port,
+            observer_name=r.observer_name,
+            agent_port=r.agent_port,
+            agent_key_enc=r.agent_key_enc,
+            status=r.status,
+        )
+        for r in (await conn.execute(query)).all()
+    ]

@@ -1,0 +1,132 @@
+"""Every metadb table, as SQLAlchemy Core. The Alembic migrations create exactly these (a test compares them).
+
+Times are BIGINT epoch milliseconds: portable across SQLite, MySQL/OceanBase and PostgreSQL, and the same
+unit as task leases. Ids are autoincrement integers.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects import mysql, sqlite
+
+# SQLite only autoincrements an INTEGER PRIMARY KEY; everywhere else the id is a BIGINT.
+Id = BigInteger().with_variant(sqlite.INTEGER(), "sqlite")
+# Long text (JSON documents, logs): MEDIUMTEXT on MySQL, where TEXT stops at 64 KiB.
+LongText = Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+iam_user = Table(
+    "iam_user",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("email", String(255), nullable=True),
+    Column("description", String(255), nullable=True),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+iam_role = Table(
+    "iam_role",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("description", String(255), nullable=True),
+    # JSON list of permission expressions, e.g. ["CLUSTER:*:READ", "TASK:*:*"].
+    Column("permissions", Text, nullable=False),
+    Column("builtin", Boolean, nullable=False, default=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+iam_user_role = Table(
+    "iam_user_role",
+    metadata,
+    Column("user_id", Id, ForeignKey("iam_user.id", ondelete="CASCADE"), primary_key=True),
+    Column("role_id", Id, ForeignKey("iam_role.id", ondelete="CASCADE"), primary_key=True),
+)
+
+compute_host = Table(
+    "compute_host",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False),
+    Column("address", String(64), nullable=False, unique=True),
+    Column("agent_port", Integer, nullable=False),
+    # The agent key, encrypted with the server's secret key; never returned by the API.
+    Column("agent_key_enc", Text, nullable=False),
+    Column("description", String(255), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+ob_cluster = Table(
+    "ob_cluster",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("ob_cluster_id", BigInteger, nullable=False),
+    Column("ob_version", String(64), nullable=True),
+    Column("type", String(16), nullable=False, default="PRIMARY"),
+    Column("status", String(32), nullable=False),
+    # The root@sys password, encrypted with the server's secret key; never returned by the API.
+    Column("root_password_enc", Text, nullable=False),
+    Column("creator", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+ob_zone = Table(
+    "ob_zone",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("cluster_id", Id, ForeignKey("ob_cluster.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("idc_name", String(128), nullable=True),
+    Column("region_name", String(128), nullable=True),
+    Column("status", String(32), nullable=False),
+    Column("inner_status", String(32), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    UniqueConstraint("cluster_id", "name"),
+)
+
+ob_server = Table(
+    "ob_server",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("cluster_id", Id, ForeignKey("ob_cluster.id", ondelete="CASCADE"), nullable=False),
+    Column("zone_id", Id, ForeignKey("ob_zone.id", ondelete="CASCADE"), nullable=False),
+    Column("host_id", Id, ForeignKey("compute_host.id"), nullable=False),
+    Column("sql_port", Integer, nullable=False),
+    Column("rpc_port", Integer, nullable=False),
+    # The observer's name in its host agent's configuration.
+    Column("observer_name", String(128), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("inner_status", String(32), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    UniqueConstraint("host_id", "sql_port"),
+    UniqueConstraint("host_id", "observer_name"),
+)

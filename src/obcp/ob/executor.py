@@ -1,0 +1,34 @@
+"""The one interface the rest of `obcp.ob` talks to OceanBase through.
+
+`ObConnection` implements it over the MySQL protocol; tests implement it with a scripted stand-in of a
+multi-node 4.x cluster, which is why capability, topology, readiness and cluster operations take a
+`SqlExecutor` rather than a connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+# Column names are upper-cased by every executor: OceanBase echoes the case of the select list, and
+# callers should not depend on how a statement spelled them.
+Row = dict[str, Any]
+
+
+class SqlExecutor(Protocol):
+    @property
+    def address(self) -> str:
+        """host:port of the observer the statements go to, for messages."""
+        ...
+
+    async def query(
+        self, sql: str, args: Sequence[object] = (), *, timeout: float | None = None, secret: bool = False
+    ) -> list[Row]:
+        """Run a statement that returns rows. pymysql `%s` placeholders; `secret` hides args in errors."""
+        ...
+
+    async def execute(
+        self, sql: str, args: Sequence[object] = (), *, timeout: float | None = None, secret: bool = False
+    ) -> int:
+        """Run a statement for its effect; returns the affected row count."""
+        ...
