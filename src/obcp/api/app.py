@@ -7,10 +7,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 
-from obcp import __version__
+from obcp import __version__, web
 from obcp.api import errors
 from obcp.api.auth import Authenticator, AuthMiddleware
 from obcp.api.middleware import BodyLimitMiddleware, TraceMiddleware
@@ -61,7 +60,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/api/v2/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/api/v2/openapi.json", title="obcp API")
+        # A page of our own: Swagger UI would load its scripts from a CDN, which a control plane must not.
+        return HTMLResponse(web.page("api-docs.html"))
 
     app.add_middleware(AuthMiddleware, authenticator_of=lambda: app.state.authenticator)
     app.add_middleware(BodyLimitMiddleware)
