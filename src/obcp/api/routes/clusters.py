@@ -190,7 +190,7 @@ async def takeover(
                     updated_at=now,
                 )
             )
-            cluster_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+            cluster_id = int(result.inserted_primary_key[0])
             for zone in body.zones:
                 zr = await conn.execute(
                     ob_zone.insert().values(
@@ -204,7 +204,7 @@ async def takeover(
                         updated_at=now,
                     )
                 )
-                zone_id = int(zr.inserted_primary_key[0])  # type: ignore[index]
+                zone_id = int(zr.inserted_primary_key[0])
                 await conn.execute(
                     ob_server.insert(),
                     [

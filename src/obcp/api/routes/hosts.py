@@ -121,7 +121,7 @@ async def create_host(
             if exists is not None:
                 raise ObcpError(ErrorCode.HOST_EXISTS, body.address, body.agentPort)
             result = await conn.execute(compute_host.insert().values(**values))
-            host_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+            host_id = int(result.inserted_primary_key[0])
             row = (await conn.execute(select(compute_host).where(compute_host.c.id == host_id))).one()
     except IntegrityError as exc:  # a concurrent registration of the same address won the race
         raise ObcpError(ErrorCode.HOST_EXISTS, body.address, body.agentPort) from exc
