@@ -9,6 +9,8 @@ so every network wait here is wrapped in `asyncio.wait_for`, and a session that 
 because its protocol state is unknown.
 """
 
+# ruff: noqa: ASYNC109 -- `timeout` bounds a wait whose failure must say what it waited for and on
+# which observer; asyncio.timeout() would raise a bare TimeoutError.
 from __future__ import annotations
 
 import asyncio
@@ -208,7 +210,9 @@ def _errno(exc: pymysql.err.Error) -> int | None:
 
 def _translate(exc: pymysql.err.Error, address: str, statement: str) -> ObSqlError:
     errno = _errno(exc)
-    message = str(exc.args[1]) if len(exc.args) > 1 else (str(exc.args[0]) if exc.args else type(exc).__name__)
+    message = (
+        str(exc.args[1]) if len(exc.args) > 1 else (str(exc.args[0]) if exc.args else type(exc).__name__)
+    )
     cause = exc.__cause__ or exc.__context__
     if isinstance(cause, OSError):
         message = f"{message}: {_os_text(cause)}"

@@ -5,9 +5,12 @@ multi-node 4.x cluster, which is why capability, topology, readiness and cluster
 `SqlExecutor` rather than a connection.
 """
 
+# ruff: noqa: ASYNC109 -- `timeout` bounds a wait whose failure must say what it waited for and on
+# which observer; asyncio.timeout() would raise a bare TimeoutError.
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 # Column names are upper-cased by every executor: OceanBase echoes the case of the select list, and
@@ -32,3 +35,7 @@ class SqlExecutor(Protocol):
     ) -> int:
         """Run a statement for its effect; returns the affected row count."""
         ...
+
+
+# Opens a fresh session each call; how readiness polls an observer that may be down between polls.
+SessionFactory = Callable[[], AbstractAsyncContextManager[SqlExecutor]]

@@ -111,7 +111,7 @@ async def read_topology(ex: SqlExecutor, capability: ObCapability | None = None)
         ObZone(str(r["ZONE"]), str(r["STATUS"]), _opt_str(r.get("REGION")), _opt_str(r.get("IDC")))
         for r in await ex.query(ZONES_SQL)
     )
-    servers = tuple(_distributed_server(r) for r in await ex.query(SERVERS_SQL))
+    servers = tuple(server_from_row(r) for r in await ex.query(SERVERS_SQL))
     return ObTopology(cap, zones, servers)
 
 
@@ -148,7 +148,7 @@ def _standalone_server(r: Row) -> ObServer:
     )
 
 
-def _distributed_server(r: Row) -> ObServer:
+def server_from_row(r: Row) -> ObServer:
     return ObServer(
         ip=str(r["SVR_IP"]),
         rpc_port=int(r["SVR_PORT"]),
