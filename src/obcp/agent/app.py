@@ -22,7 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from obcp import __version__
 from obcp.agent.config import AgentConfig
 from obcp.agent.errors import ObserverOperationError
-from obcp.agent.observer_process import ObserverProcess, OperationResult
+from obcp.agent.observer_process import ObserverProcess
+from obcp.agent.process_record import OperationResult
 from obcp.agent.signature_middleware import SignatureMiddleware
 from obcp.agent.signing import RequestVerifier
 

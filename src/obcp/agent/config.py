@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import re
 import tomllib
@@ -20,6 +21,8 @@ DEFAULT_PARAMETERS: dict[str, str] = {
 }
 # seekdb defaults to +08:00 whatever the host's zone is.
 DEFAULT_VARIABLES: dict[str, str] = {"time_zone": "+00:00"}
+
+log = logging.getLogger("obcp.agent")
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # Values end up as argv elements, never in a shell; still, keep them to what seekdb parameters look like.
@@ -133,6 +136,8 @@ def read_agent_key(config: AgentConfig) -> bytes:
         return env.encode()
     if config.key_file is None:
         raise ValueError("no agent key: set key_file in the config or OBCP_AGENT_KEY")
+    if config.key_file.stat().st_mode & 0o077:
+        log.warning("the agent key file %s is readable by other users; chmod 600 it", config.key_file)
     key = config.key_file.read_text().strip()
     if len(key) < 16:
         raise ValueError(f"the agent key in {config.key_file} is shorter than 16 characters")

@@ -7,79 +7,36 @@ log, and a busy port is not named in the log. Data of an initialised observer is
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
 import subprocess
 import threading
 import time
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import psutil
 
+from obcp.agent.base_dir_check import INIT_MARKER, is_first_start
 from obcp.agent.config import ObserverConfig
 from obcp.agent.errors import ObserverOperationError
 from obcp.agent.ports import listening_ports, port_holder, port_is_free
-from obcp.agent.readiness import answers_handshake, answers_select_1, set_root_password
-from obcp.agent.seekdb_log import error_lines, log_size, read_since, seekdb_log_path, tail
+from obcp.agent.process_record import LastExit, OperationResult, TrackedProcess, iso_time
+from obcp.agent.readiness import (
+    answers_handshake,
+    mysql_error_text,
+    select_1_problem,
+    set_root_password,
+)
+from obcp.agent.seekdb_log import log_size, seekdb_log_path, tail
+from obcp.agent.start_failure import STDOUT_FILE, early_exit_message
 
 log = logging.getLogger("obcp.agent")
 
-# Written before a first start and removed once it is ready: if it is still there, the directory holds a
-# first initialisation that never completed (failed, killed, agent crashed) and may be wiped for a retry.
-INIT_MARKER = "obcp-init-incomplete"
-STDOUT_FILE = "obcp-seekdb-stdout.log"
-# What seekdb prints on stdout for every start; anything else there is a message worth showing.
-_STDOUT_BOILERPLATE = ("Starting seekdb", "Change working directory", "The log file is in")
-EMPTY_LOG_HINT = (
-    "it exited with an empty log, which usually means a bad parameter value (for example memory_budget "
-    "below 1G) or missing or corrupt data files (store/sstable/block_file, store/redo, meta.db)"
-)
 POLL_SECONDS = 0.1
 PORT_RELEASE_SECONDS = 10.0
-
-
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
-
-
-def _describe_exit(code: int) -> str:
-    return f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
-
-
-@dataclass
-class TrackedProcess:
-    pid: int
-    create_time: float
-    # Set when this agent started the process: it must reap it, and it learns its exit code.
-    popen: subprocess.Popen[bytes] | None = None
-
-
-@dataclass
-class LastExit:
-    pid: int
-    code: int | None
-    at: float
-    by_agent: bool
-
-    def to_json(self) -> dict[str, Any]:
-        if self.by_agent:
-            how = "stopped by the agent"
-        elif self.code is None:
-            how = "exited while not started by this agent (exit code unknown)"
-        else:
-            how = f"{_describe_exit(self.code)} without being asked to stop"
-        return {"pid": self.pid, "exitCode": self.code, "at": _iso(self.at), "description": how}
-
-
-@dataclass
-class OperationResult:
-    message: str
-    changed: bool
-    elapsed_seconds: float
 
 
 class ObserverProcess:
@@ -156,7 +113,11 @@ class ObserverProcess:
         tracked = self._tracked
         if tracked is None:
             return
-        code = tracked.popen.poll() if tracked.popen is not None else None
+        code = None
+        if tracked.popen is not None:
+            # A dying multi-threaded process shows as a zombie before the kernel lets it be reaped.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                code = tracked.popen.wait(timeout=2.0)
         self._last_exit = LastExit(tracked.pid, code, time.time(), by_agent)
         if not by_agent:
             log.warning(
@@ -208,7 +169,7 @@ class ObserverProcess:
                     result.update(
                         running=True,
                         pid=proc.pid,
-                        startedAt=_iso(proc.create_time()),
+                        startedAt=iso_time(proc.create_time()),
                         rssBytes=proc.memory_info().rss,
                         binary=proc.exe(),
                     )
@@ -252,9 +213,10 @@ class ObserverProcess:
         (self.base_dir / "log").mkdir(parents=True, exist_ok=True)
         if first:
             self.init_marker.write_text("a first start by obcp agent has not completed yet\n")
+        # The log level on every start: measured, a restart without it logs at INFO (~40k lines in 10 s).
         argv = [str(binary), "--nodaemon", "--base-dir", str(self.base_dir), "--port", str(port)]
+        argv += ["--log-level", self.config.log_level]
         if first:
-            argv += ["--log-level", self.config.log_level]
             for key, value in self.config.parameters.items():
                 argv += ["--parameter", f"{key}={value}"]
             for key, value in self.config.variables.items():
@@ -282,7 +244,9 @@ class ObserverProcess:
         tracked = TrackedProcess(popen.pid, created, popen)
         with self._state_lock:
             self._tracked = tracked
-        log.info("observer %s: started pid %d (%s)", self.name, popen.pid, "first start" if first else "start")
+        log.info(
+            "observer %s: started pid %d (%s)", self.name, popen.pid, "first start" if first else "start"
+        )
 
         deadline = t0 + timeout
         while True:
@@ -291,7 +255,7 @@ class ObserverProcess:
                 with self._state_lock:
                     self._forget_tracked(by_agent=False)
                 raise self._early_exit_error(code, time.monotonic() - t0, first, log_file, log_offset)
-            if self._ready(popen.pid, root_password if not first else None):
+            if self._ready(popen.pid):
                 break
             if time.monotonic() > deadline:
                 return self._not_ready(tracked, first, timeout)
@@ -306,11 +270,19 @@ class ObserverProcess:
                     self._clean_failed_init()
                     raise ObserverOperationError(
                         "init_failed",
-                        f"the first start succeeded but setting root's password failed ({type(exc).__name__}"
-                        f": {_mysql_error_text(exc)}); the observer was stopped and the new data removed",
+                        f"the first start succeeded but setting root's password failed "
+                        f"({mysql_error_text(exc)}); the observer was stopped and the new data removed",
                         500,
                     ) from None
             self.init_marker.unlink(missing_ok=True)
+        elif root_password:
+            problem = select_1_problem(port, root_password)
+            if problem is not None:
+                raise ObserverOperationError(
+                    "sql_check_failed",
+                    f"pid {popen.pid} started and answers on port {port}, but SELECT 1 as root failed: "
+                    f"{problem}; the observer was left running",
+                )
         elapsed = time.monotonic() - t0
         what = "initialised and started" if first else "started"
         return OperationResult(
@@ -321,39 +293,14 @@ class ObserverProcess:
 
     def _check_data(self, initialize: bool) -> bool:
         """Whether this start is a first start (bootstrap); raise if the directory must not be started."""
-        base = self.base_dir
-        if self.init_marker.exists():
-            if not initialize:
-                raise ObserverOperationError(
-                    "init_incomplete",
-                    f"the base dir {base} holds a first initialisation that never completed; start with "
-                    "initialize=true to remove it (store/ and etc/) and initialise again",
-                )
+        first = is_first_start(self.base_dir, initialize)
+        if first and self.init_marker.exists():
             self._clean_failed_init()
-            return True
-        if self.meta_db.is_file():
-            return False
-        if (base / "store").exists() or (base / "etc").exists():
-            raise ObserverOperationError(
-                "data_incomplete",
-                f"the base dir {base} has store/ or etc/ but no store/sstable/meta.db: its data files are "
-                "missing or damaged; the agent will neither start nor touch it, inspect it by hand",
-            )
-        if not initialize:
-            raise ObserverOperationError(
-                "not_initialised",
-                f"the base dir {base} holds no initialised data (store/sstable/meta.db is missing); refusing "
-                "to start it, because seekdb would silently bootstrap a new empty database there. "
-                "To create a new observer, start with initialize=true",
-            )
-        return True
+        return first
 
-    def _ready(self, pid: int, root_password: str | None) -> bool:
+    def _ready(self, pid: int) -> bool:
         port = self.config.sql_port
-        if root_password:
-            if not answers_select_1(port, root_password):
-                return False
-        elif not answers_handshake(port):
+        if not answers_handshake(port):
             return False
         # The answer must come from our process, not from something that took the port meanwhile.
         try:
@@ -364,31 +311,13 @@ class ObserverProcess:
     def _early_exit_error(
         self, code: int, elapsed: float, first: bool, log_file: Path, log_offset: int
     ) -> ObserverOperationError:
-        parts = [f"seekdb {_describe_exit(code)} {elapsed:.1f} s after start"]
-        said = self._stdout_lines()
-        errors = error_lines(read_since(log_file, log_offset))
-        if code == 96:
-            parts.append("seekdb reports that this base dir is already in use by another seekdb process")
-        if said:
-            parts.append("it printed: " + " | ".join(said))
-        if errors:
-            parts.append(f"ERROR lines of {log_file}: " + " | ".join(errors))
-        elif not said:
-            parts.append(EMPTY_LOG_HINT)
+        message = early_exit_message(
+            code, elapsed, self.base_dir, log_file, log_offset, self.config.parameters if first else None
+        )
         if first:
-            settings = ", ".join(f"{k}={v}" for k, v in self.config.parameters.items())
-            parts.append(f"first-start parameters: {settings}")
             self._clean_failed_init()
-            parts.append("the failed first initialisation was removed (store/ and etc/) so a retry can work")
-        return ObserverOperationError("exited", "; ".join(parts), 500)
-
-    def _stdout_lines(self) -> list[str]:
-        try:
-            text = (self.base_dir / "log" / STDOUT_FILE).read_text(errors="replace")
-        except OSError:
-            return []
-        lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-        return [ln[:300] for ln in lines if not ln.startswith(_STDOUT_BOILERPLATE)][-5:]
+            message += "; the failed first initialisation was removed (store/ and etc/) so a retry can work"
+        return ObserverOperationError("exited", message, 500)
 
     def _not_ready(self, tracked: TrackedProcess, first: bool, timeout: float) -> OperationResult:
         port = self.config.sql_port
@@ -419,15 +348,11 @@ class ObserverProcess:
         with self._state_lock:
             proc = self._alive(tracked)
             if proc is not None:
-                try:
+                with contextlib.suppress(psutil.NoSuchProcess):
                     proc.kill()
-                except psutil.NoSuchProcess:
-                    pass
             if tracked.popen is not None:
-                try:
+                with contextlib.suppress(subprocess.TimeoutExpired):
                     tracked.popen.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    pass
             if self._tracked is tracked:
                 self._forget_tracked(by_agent=True)
 
@@ -450,19 +375,17 @@ class ObserverProcess:
             tracked = self._tracked
         assert tracked is not None
         pid = proc.pid
-        try:
-            # psutil checks the create time before signalling, so a reused pid is never hit.
+        # psutil checks the create time before signalling, so a reused pid is never hit.
+        with contextlib.suppress(psutil.NoSuchProcess):
             proc.terminate()
-        except psutil.NoSuchProcess:
-            pass
         escalated = False
         if not self._wait_gone(tracked, grace):
             escalated = True
-            log.warning("observer %s: pid %d still there after %.0f s, sending SIGKILL", self.name, pid, grace)
-            try:
+            log.warning(
+                "observer %s: pid %d still there after %.0f s, sending SIGKILL", self.name, pid, grace
+            )
+            with contextlib.suppress(psutil.NoSuchProcess):
                 proc.kill()
-            except psutil.NoSuchProcess:
-                pass
             if not self._wait_gone(tracked, 10.0):
                 raise ObserverOperationError(
                     "stop_failed", f"pid {pid} survived SIGTERM and SIGKILL (uninterruptible I/O?)", 500
@@ -482,7 +405,9 @@ class ObserverProcess:
             time.sleep(0.05)
         elapsed = time.monotonic() - t0
         how = "SIGKILL after the grace period" if escalated else "SIGTERM"
-        return OperationResult(f"observer {self.name} (pid {pid}) stopped by {how} in {elapsed:.2f} s", True, elapsed)
+        return OperationResult(
+            f"observer {self.name} (pid {pid}) stopped by {how} in {elapsed:.2f} s", True, elapsed
+        )
 
     def _wait_gone(self, tracked: TrackedProcess, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -493,9 +418,3 @@ class ObserverProcess:
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.02)
-
-
-def _mysql_error_text(exc: BaseException) -> str:
-    # pymysql errors are (code, text); the text never holds the password we sent.
-    args = getattr(exc, "args", ())
-    return str(args[1]) if len(args) > 1 else str(exc)

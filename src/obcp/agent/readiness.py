@@ -35,7 +35,8 @@ def _recv_exactly(sock: socket.socket, size: int) -> bytes:
     return data
 
 
-def answers_select_1(port: int, password: str, host: str = "127.0.0.1") -> bool:
+def select_1_problem(port: int, password: str, host: str = "127.0.0.1") -> str | None:
+    """None if root can log in and run SELECT 1; otherwise the server's error (never the password)."""
     try:
         conn = pymysql.connect(
             host=host,
@@ -46,16 +47,23 @@ def answers_select_1(port: int, password: str, host: str = "127.0.0.1") -> bool:
             read_timeout=PROBE_TIMEOUT,
             write_timeout=PROBE_TIMEOUT,
         )
-    except pymysql.MySQLError:
-        return False
+    except pymysql.MySQLError as exc:
+        return mysql_error_text(exc)
     try:
         with conn.cursor() as cur:
             cur.execute("SELECT 1")
-            return cur.fetchone() == (1,)
-    except pymysql.MySQLError:
-        return False
+            row = cur.fetchone()
+            return None if row == (1,) else f"unexpected answer {row!r}"
+    except pymysql.MySQLError as exc:
+        return mysql_error_text(exc)
     finally:
         conn.close()
+
+
+def mysql_error_text(exc: BaseException) -> str:
+    # pymysql errors are (code, text); neither holds the password that was sent.
+    args: tuple[object, ...] = getattr(exc, "args", ())
+    return f"({args[0]}) {args[1]}" if len(args) > 1 else f"{type(exc).__name__}: {exc}"
 
 
 def set_root_password(port: int, password: str, host: str = "127.0.0.1") -> None:

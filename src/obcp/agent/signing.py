@@ -58,6 +58,8 @@ class NonceCache:
     def add(self, nonce: str, now: float) -> bool:
         """Record the nonce; False if it was already seen."""
         with self._lock:
+            # Past max_entries the oldest nonces go early: a bound on memory that only an authenticated
+            # caller sending ~300 requests a second could reach.
             while self._seen:
                 oldest, at = next(iter(self._seen.items()))
                 if at > now - self._ttl and len(self._seen) < self._max:

@@ -1,0 +1,201 @@
+"""The server's side of the agent protocol: an async, signing client for one host's agent.
+
+Retries: every agent operation is idempotent by design (starting a running observer and stopping a
+stopped one are successes, a first initialisation is only done when no data exists), so each method is
+marked idempotent and is retried on transport failures — connection refused/reset and timeouts — with a
+fresh timestamp and nonce. An answer from the agent, success or error, is never retried. A method that is
+not idempotent (none exists yet) would only be retried when the request provably never left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Generator
+from typing import Any
+
+import httpx
+
+from obcp.agent.signing import signature_headers
+
+
+class AgentError(Exception):
+    """What went wrong talking to an agent: `agent 127.0.0.2:2886: start observer ob1: <agent's words>`."""
+
+    def __init__(
+        self,
+        host: str,
+        command: str,
+        message: str,
+        *,
+        status_code: int | None = None,
+        code: str | None = None,
+        observer: str | None = None,
+    ) -> None:
+        self.host = host
+        self.command = command
+        self.message = message
+        self.status_code = status_code
+        self.code = code
+        self.observer = observer
+        super().__init__(f"agent {host}: {command}: {message}")
+
+
+class AgentSignatureAuth(httpx.Auth):
+    """Signs each request as it is sent, so a retried request carries a new timestamp and nonce."""
+
+    requires_request_body = True
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        path_with_query = request.url.raw_path.decode("ascii")
+        request.headers.update(signature_headers(self._key, request.method, path_with_query, request.content))
+        yield request
+
+
+class AgentClient:
+    def __init__(
+        self,
+        address: str,
+        port: int,
+        key: str | bytes,
+        *,
+        timeout: float = 10.0,
+        start_timeout: float = 180.0,
+        retries: int = 2,
+        retry_delay: float = 0.5,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
+        self.host = f"{address}:{port}"
+        self._start_timeout = start_timeout
+        self._retries = retries
+        self._retry_delay = retry_delay
+        scheme = "https" if tls is not None else "http"
+        self._http = httpx.AsyncClient(
+            base_url=f"{scheme}://{address}:{port}",
+            auth=AgentSignatureAuth(key.encode() if isinstance(key, str) else key),
+            timeout=timeout,
+            verify=tls if tls is not None else True,
+            trust_env=False,  # a proxy from the environment must never see agent traffic
+        )
+
+    async def __aenter__(self) -> AgentClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # -- operations --------------------------------------------------------------------------------------
+
+    async def info(self) -> dict[str, Any]:
+        return await self._call("GET", "/v1/info", "info", idempotent=True)
+
+    async def list_observers(self) -> list[dict[str, Any]]:
+        result = await self._call("GET", "/v1/observers", "list observers", idempotent=True)
+        observers: list[dict[str, Any]] = result["observers"]
+        return observers
+
+    async def status(self, observer: str) -> dict[str, Any]:
+        return await self._call("GET", f"/v1/observers/{observer}", f"status observer {observer}", True)
+
+    async def start(
+        self,
+        observer: str,
+        *,
+        initialize: bool = False,
+        root_password: str | None = None,
+        timeout_seconds: float | None = None,
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"initialize": initialize}
+        if root_password is not None:
+            body["rootPassword"] = root_password
+        if timeout_seconds is not None:
+            body["timeoutSeconds"] = timeout_seconds
+        wait = (timeout_seconds or self._start_timeout) + 15
+        return await self._call(
+            "POST", f"/v1/observers/{observer}/start", f"start observer {observer}", True, body, wait
+        )
+
+    async def stop(self, observer: str, *, grace_seconds: float | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {} if grace_seconds is None else {"graceSeconds": grace_seconds}
+        wait = (grace_seconds or 10.0) + 40
+        return await self._call(
+            "POST", f"/v1/observers/{observer}/stop", f"stop observer {observer}", True, body, wait
+        )
+
+    async def log_tail(self, observer: str, lines: int = 200) -> list[str]:
+        result = await self._call(
+            "GET", f"/v1/observers/{observer}/log?lines={lines}", f"log observer {observer}", True
+        )
+        tail: list[str] = result["lines"]
+        return tail
+
+    # -- transport ---------------------------------------------------------------------------------------
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        command: str,
+        idempotent: bool,
+        body: dict[str, Any] | None = None,
+        wait_seconds: float | None = None,
+    ) -> dict[str, Any]:
+        attempt = 0
+        while True:
+            try:
+                response = await self._http.request(
+                    method,
+                    path,
+                    json=body,
+                    timeout=wait_seconds if wait_seconds is not None else httpx.USE_CLIENT_DEFAULT,
+                )
+                break
+            except httpx.TransportError as exc:
+                # A refused connection never reached the agent; anything else may have.
+                never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+                if attempt < self._retries and (idempotent or never_sent):
+                    attempt += 1
+                    await asyncio.sleep(self._retry_delay * attempt)
+                    continue
+                raise AgentError(
+                    self.host, command, f"{_transport_text(exc)} (after {attempt + 1} attempt(s))"
+                ) from exc
+        return self._decode(response, command)
+
+    def _decode(self, response: httpx.Response, command: str) -> dict[str, Any]:
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = None
+        if response.is_success and isinstance(payload, dict):
+            return payload
+        error = payload.get("error") if isinstance(payload, dict) else None
+        if isinstance(error, dict):
+            raise AgentError(
+                self.host,
+                command,
+                str(error.get("message", "")),
+                status_code=response.status_code,
+                code=error.get("code"),
+                observer=error.get("observer"),
+            )
+        raise AgentError(
+            self.host,
+            command,
+            f"unexpected HTTP {response.status_code} answer: {response.text[:200]!r}",
+            status_code=response.status_code,
+        )
+
+
+def _transport_text(exc: httpx.TransportError) -> str:
+    if isinstance(exc, httpx.ConnectError):
+        return f"cannot connect ({exc}); is the agent running?"
+    if isinstance(exc, httpx.TimeoutException):
+        return f"no answer in time ({type(exc).__name__})"
+    return f"{type(exc).__name__}: {exc}"

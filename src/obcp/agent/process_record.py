@@ -1,0 +1,48 @@
+"""What the agent remembers about an observer process: its identity, how it last ended, an op's result."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+
+def iso_time(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
+
+
+def describe_exit(code: int) -> str:
+    return f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+
+
+@dataclass
+class TrackedProcess:
+    pid: int
+    create_time: float
+    # Set when this agent started the process: it must reap it, and it learns its exit code.
+    popen: subprocess.Popen[bytes] | None = None
+
+
+@dataclass
+class LastExit:
+    pid: int
+    code: int | None
+    at: float
+    by_agent: bool
+
+    def to_json(self) -> dict[str, Any]:
+        if self.by_agent:
+            how = "stopped by the agent"
+        elif self.code is None:
+            how = "exited while not started by this agent (exit code unknown)"
+        else:
+            how = f"{describe_exit(self.code)} without being asked to stop"
+        return {"pid": self.pid, "exitCode": self.code, "at": iso_time(self.at), "description": how}
+
+
+@dataclass
+class OperationResult:
+    message: str
+    changed: bool
+    elapsed_seconds: float

@@ -1,0 +1,80 @@
+"""Why a seekdb start failed, in words: exit code, what it printed, the ERROR lines of its log."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from obcp.agent.process_record import describe_exit
+from obcp.agent.seekdb_log import error_lines, read_since
+
+STDOUT_FILE = "obcp-seekdb-stdout.log"
+# What seekdb prints on stdout for every start; anything else there is a message worth showing.
+_STDOUT_BOILERPLATE = ("Starting seekdb", "Change working directory", "The log file is in")
+EMPTY_LOG_HINT = (
+    "it exited with an empty log, which usually means a bad parameter value (for example memory_budget "
+    "below 1G) or missing or corrupt data files (store/sstable/block_file, store/redo, meta.db)"
+)
+ALREADY_RUNNING_EXIT = 96
+# What the error codes seen in seekdb.md §5 mean for whoever reads the message.
+KNOWN_ERRCODES: dict[int, str] = {
+    -4013: "OB_ALLOCATE_MEMORY_FAILED: not enough memory, or a truncated block_file",
+    -4015: "OB_ERR_SYS: store/ is missing while etc/ is there",
+    -4016: "OB_ERR_UNEXPECTED: at the net frame step this means the SQL port was taken",
+    -4070: "a redo log block is corrupted",
+    -4152: "OB_ERR_NULL_VALUE: the data of an interrupted first start",
+    -4184: "OB_SERVER_OUTOF_DISK_SPACE: datafile_size is larger than the free disk space",
+    -4264: "OB_LOG_OUTOF_DISK_SPACE: log_disk_size is larger than the free disk space",
+    -4719: "OB_LS_NOT_EXIST: store/slog is missing",
+    -4736: "OB_RESOURCE_UNIT_VALUE_INVALID: a resource setting is invalid (log_disk_size below 2G?)",
+}
+_ERRCODE = re.compile(r"\[errcode=(-?\d+)\]")
+# `[time] ERROR [MOD] fn (file.cpp:N) [tid][thread][trace] [lt=N]` in front of the text that matters.
+_PREFIX = re.compile(r"^\[[^\]]*\]\s+(\w+)\s.*?\[lt=\d+\]\s*")
+_BOILERPLATE = " you may find solutions in previous error logs or seek help from official technicians."
+
+
+def concise(line: str) -> str:
+    match = _PREFIX.match(line)
+    text = line[match.end() :] if match else line
+    return text.replace(_BOILERPLATE, "").strip()
+
+
+def explain_errcodes(lines: list[str]) -> list[str]:
+    codes = {int(c) for line in lines for c in _ERRCODE.findall(line)}
+    return [f"{code} is {KNOWN_ERRCODES[code]}" for code in sorted(codes) if code in KNOWN_ERRCODES]
+
+
+def stdout_lines(base_dir: Path) -> list[str]:
+    try:
+        text = (base_dir / "log" / STDOUT_FILE).read_text(errors="replace")
+    except OSError:
+        return []
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return [ln[:300] for ln in lines if not ln.startswith(_STDOUT_BOILERPLATE)][-5:]
+
+
+def early_exit_message(
+    code: int,
+    elapsed: float,
+    base_dir: Path,
+    log_file: Path,
+    log_offset: int,
+    first_start_parameters: dict[str, str] | None,
+) -> str:
+    parts = [f"seekdb {describe_exit(code)} {elapsed:.1f} s after start"]
+    said = stdout_lines(base_dir)
+    errors = error_lines(read_since(log_file, log_offset))
+    if code == ALREADY_RUNNING_EXIT:
+        parts.append("seekdb reports that this base dir is already in use by another seekdb process")
+    if said:
+        parts.append("it printed: " + " | ".join(said))
+    if errors:
+        parts.append(f"ERROR lines of {log_file}: " + " | ".join(concise(e) for e in errors))
+        parts += explain_errcodes(errors)
+    elif not said:
+        parts.append(EMPTY_LOG_HINT)
+    if first_start_parameters is not None:
+        settings = ", ".join(f"{k}={v}" for k, v in first_start_parameters.items())
+        parts.append(f"first-start parameters: {settings}")
+    return "; ".join(parts)
