@@ -13,15 +13,19 @@ from obcp import __version__, web
 from obcp.api import errors
 from obcp.api.auth import Authenticator, AuthMiddleware
 from obcp.api.middleware import BodyLimitMiddleware, TraceMiddleware
-from obcp.api.routes import clusters, hosts, iam, system
+from obcp.api.routes import clusters, hosts, iam, system, task_events, tasks
+from obcp.api.routes import web as console
 from obcp.config import Settings
+from obcp.engine.scheduler import Engine
 from obcp.iam.store import ensure_defaults
 from obcp.meta.db import Database
 from obcp.secretbox import SecretBox
 
 log = logging.getLogger("obcp.server")
 
-ROUTERS = [system.router, iam.router, hosts.router, clusters.router]
+ROUTERS = [system.router, iam.router, hosts.router, clusters.router, tasks.router]
+# The web console: its login, live task events, pages (static files are mounted in create_app).
+ROUTERS += [console.router, task_events.router]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -40,9 +44,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if generated:
             # Printed once, on the console only: it is never stored in clear or logged again.
             print(f"obcp: created user 'admin' with the generated password: {generated}", flush=True)
+        app.state.engine = Engine(db, settings.resolved_server_id())
+        await app.state.engine.start()
         try:
             yield
         finally:
+            await app.state.engine.stop()
             await db.dispose()
 
     app = FastAPI(
@@ -62,6 +69,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def docs() -> HTMLResponse:
         # A page of our own: Swagger UI would load its scripts from a CDN, which a control plane must not.
         return HTMLResponse(web.page("api-docs.html"))
+
+    app.mount("/static", console.static_files(), name="static")
 
     app.add_middleware(AuthMiddleware, authenticator_of=lambda: app.state.authenticator)
     app.add_middleware(BodyLimitMiddleware)

@@ -18,7 +18,7 @@ import anyio
 from fastapi import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from obcp.api.envelope import error_response
+from obcp.api import sessions
 from obcp.errors import ErrorCode, ObcpError
 from obcp.iam import store
 from obcp.iam.passwords import verify_password
@@ -27,7 +27,9 @@ from obcp.meta.db import Database
 from obcp.secretbox import SecretBox
 
 # Routes under /api that answer without credentials (OCP's default whitelist has /api/v2/time too).
-PUBLIC_PATHS = frozenset({"/api/v2/time", "/api/v2/openapi.json", "/api/v2/docs"})
+PUBLIC_PATHS = frozenset(
+    {"/api/v2/time", "/api/v2/openapi.json", "/api/v2/docs", "/api/v2/iam/login", "/api/v2/iam/logout"}
+)
 
 
 @dataclass
@@ -45,9 +47,14 @@ class Authenticator:
         self._cache: dict[str, _CacheEntry] = {}
 
     async def basic(self, username: str, password: str) -> Principal | None:
+        if "\x00" in username or len(username) > 64:
+            # No such user can exist, and PostgreSQL refuses a NUL in a query parameter.
+            await anyio.to_thread.run_sync(verify_password, _DUMMY_HASH, password)
+            return None
         async with self.db.read() as conn:
             user = await store.find_user(conn, username)
-            if user is None or not user.enabled:
+            # MySQL's default collation finds "ADMIN" or "admin " for "admin": only the exact name logs in.
+            if user is None or user.username != username or not user.enabled:
                 # Spend the same time as a real check so a caller cannot probe which user names exist.
                 await anyio.to_thread.run_sync(verify_password, _DUMMY_HASH, password)
                 return None
@@ -100,12 +107,21 @@ class AuthMiddleware:
             if name == b"authorization":
                 header = value.decode("latin-1")
                 break
-        creds = parse_basic(header) if header else None
-        principal = await self.authenticator_of().basic(*creds) if creds else None
+        session_id = None if header else sessions.cookie(scope, sessions.SESSION_COOKIE)
+        principal: Principal | None = None
+        if session_id:
+            # The console's cookie stands in for Basic; what it changes must also carry the CSRF token.
+            session = await sessions.resolve(self.authenticator_of().db, session_id)
+            if session is not None:
+                if scope["method"] not in sessions.SAFE_METHODS and not sessions.csrf_ok(scope, session):
+                    await sessions.csrf_refused()(scope, receive, send)
+                    return
+                principal = session.principal
+        else:
+            creds = parse_basic(header) if header else None
+            principal = await self.authenticator_of().basic(*creds) if creds else None
         if principal is None:
-            code = ErrorCode.NOT_LOGGED_IN
-            response = error_response(code.http_status, code.code, code.format())
-            await response(scope, receive, send)
+            await sessions.not_logged_in(sessions.is_browser(scope))(scope, receive, send)
             return
         scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)

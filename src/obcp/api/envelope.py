@@ -63,7 +63,9 @@ def clean(value: Any) -> Any:
 
 
 def dumps(value: Any) -> bytes:
-    return json.dumps(clean(value), sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+    text = json.dumps(clean(value), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    # A lone surrogate (from a `\ud800` escape in a request) cannot be UTF-8: it becomes "?", not a 500.
+    return text.encode("utf-8", "replace")
 
 
 def envelope(status: int, *, data: Any = None, error: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -127,6 +129,14 @@ def paged(contents: Sequence[Any], page: Page) -> OcpJSONResponse:
     return ok({"contents": list(contents), "page": page.as_json()})
 
 
+def printable(text: str) -> str:
+    """Control characters (and lone surrogates) of echoed input written as escapes, so a message stays one
+    readable line in a client's log."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
 def error_body(
     status: int,
     code: int,
@@ -136,9 +146,9 @@ def error_body(
     sub_errors: list[dict[str, Any]] | None = None,
     target: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    error: dict[str, Any] = {"code": code, "message": message}
+    error: dict[str, Any] = {"code": code, "message": printable(message)}
     if debug_message:
-        error["debugMessage"] = debug_message
+        error["debugMessage"] = printable(debug_message)
     if sub_errors:
         error["subErrors"] = sub_errors
     if target:
@@ -147,5 +157,7 @@ def error_body(
 
 
 def error_response(status: int, code: int, message: str, **kwargs: Any) -> OcpJSONResponse:
-    headers = {"WWW-Authenticate": 'Basic realm="obcp"'} if status == 401 else None
+    headers = {"WWW-Authenticate": 'Basic realm="obcp"'} if status == 401 else {}
+    if trace_id_var.get():
+        headers["x-trace-id"] = trace_id_var.get()
     return OcpJSONResponse(error_body(status, code, message, **kwargs), status_code=status, headers=headers)

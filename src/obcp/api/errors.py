@@ -7,10 +7,12 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from obcp.api.envelope import error_response
+from obcp.api.middleware import MAX_BODY_BYTES
 from obcp.errors import ErrorCode, ObcpError
 
 log = logging.getLogger("obcp.api")
@@ -37,6 +39,11 @@ def _validation_message(errors: list[dict[str, Any]]) -> tuple[str, list[dict[st
         value = err.get("input")
         # Echo small scalar values only: an echoed password or key would be a leak.
         small = isinstance(value, int | float | bool) or (isinstance(value, str) and len(value) <= 64)
+        if isinstance(value, str) and small:
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:  # a lone surrogate: not echoed
+                small = False
         secret = "password" in sub["field"].lower() or "key" in sub["field"].lower()
         if small and not secret:
             sub["rejectedValue"] = value
@@ -73,8 +80,24 @@ def install(app: FastAPI) -> None:
         if exc.status_code == 405:
             code = ErrorCode.METHOD_NOT_SUPPORTED
             return error_response(405, code.code, code.format(f"{request.method} {request.url.path}"))
+        if exc.status_code == 413:
+            code = ErrorCode.PAYLOAD_TOO_LARGE
+            return error_response(413, code.code, code.format(MAX_BODY_BYTES))
         code = ErrorCode.BAD_REQUEST
         return error_response(exc.status_code, code.code, code.format(str(exc.detail)))
+
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: DataError) -> Response:
+        # The metadb refused a value (PostgreSQL: a NUL character; MySQL: too long for its column, out of
+        # range). The exception text quotes the statement's parameters, so only the driver's class is logged.
+        kind = type(exc.orig).__name__
+        log.info("metadb refused a value on %s %s: %s", request.method, request.url.path, kind)
+        code = ErrorCode.ILLEGAL_ARGUMENT
+        return error_response(
+            code.http_status,
+            code.code,
+            code.format("a text field (the metadb refused it: too long, or a NUL or control character)"),
+        )
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> Response:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from obcp.api.envelope import error_response, new_trace_id, start_var, trace_id_var
@@ -36,18 +37,23 @@ class TraceMiddleware:
 
         async def send_with_trace(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message.setdefault("headers", []).append((b"x-trace-id", trace_id.encode()))
+                headers = message.setdefault("headers", [])
+                if not any(name.lower() == b"x-trace-id" for name, _ in headers):
+                    headers.append((b"x-trace-id", trace_id.encode()))
             await send(message)
 
-        try:
-            await self.app(scope, receive, send_with_trace)
-        finally:
-            trace_id_var.reset(trace_token)
-            start_var.reset(start_token)
+        await self.app(scope, receive, send_with_trace)
+        # Reset on success only: after an unhandled exception, Starlette's ServerErrorMiddleware (outside this
+        # one) renders the 500 envelope, which must still carry this request's trace id and duration.
+        trace_id_var.reset(trace_token)
+        start_var.reset(start_token)
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(HTTPException):
+    """Raised from `receive`: an HTTPException, which FastAPI's body reader re-raises (not a 400)."""
+
+    def __init__(self) -> None:
+        super().__init__(413, "the body is too large")
 
 
 class BodyLimitMiddleware:

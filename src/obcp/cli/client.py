@@ -45,9 +45,7 @@ class Connection:
         return body.get("data")
 
 
-def connection_options(
-    server_url: str | None, user: str | None, password: str | None
-) -> Connection:
+def connection_options(server_url: str | None, user: str | None, password: str | None) -> Connection:
     return Connection(
         url=server_url or os.environ.get("OBCP_URL", "http://127.0.0.1:8080"),
         user=user or os.environ.get("OBCP_USER", "admin"),

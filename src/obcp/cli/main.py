@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import logging
+import signal
 from pathlib import Path
+from types import FrameType
 
 import typer
 
 from obcp import __version__
+from obcp.cli.agent import app as agent_app
+from obcp.cli.clusters import cluster_app
+from obcp.cli.sandbox import app as sandbox_app
+from obcp.cli.tasks import subtask_app, task_app
 from obcp.config import Settings
 
 app = typer.Typer(help="obcp: an open, OCP-compatible control plane for OceanBase.", no_args_is_help=True)
 db_app = typer.Typer(help="The metadb.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(agent_app, name="agent")
+app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(cluster_app, name="cluster")
+app.add_typer(task_app, name="task")
+app.add_typer(subtask_app, name="subtask")
 
 
 def _settings(home: Path | None, db_url: str | None, **extra: object) -> Settings:
@@ -47,10 +58,15 @@ def server(
 
     settings = _settings(home, db_url, host=host, port=port, log_level=log_level)
     settings.home.mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
     url = settings.resolved_db_url()
     typer.echo(f"obcp: metadb {redacted(url)}")
     upgrade(url)
+    # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal to the handler it found at start:
+    # with the default one the process would die of it (exit -15). A graceful stop exits 0.
+    signal.signal(signal.SIGTERM, _exit_gracefully)
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -58,6 +74,10 @@ def server(
         log_level=settings.log_level.lower(),
         timeout_graceful_shutdown=10,
     )
+
+
+def _exit_gracefully(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
 
 
 @db_app.command("upgrade")

@@ -43,7 +43,8 @@ def validate(expression: str) -> bool:
     if expression == "**":
         return True
     parts = expression.split(":")
-    return len(parts) >= 2 and all(_SEGMENT.match(p) for p in parts) and "**" not in parts[:-1]
+    # fullmatch: `$` in `match` would also accept a segment ending in a newline.
+    return len(parts) >= 2 and all(_SEGMENT.fullmatch(p) for p in parts) and "**" not in parts[:-1]
 
 
 def _matches(granted: list[str], required: list[str]) -> bool:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from obcp.errors import ErrorCode, ObcpError
+from obcp.meta.db import now_ms
 from obcp.meta.tables import compute_host, ob_cluster, ob_server, ob_zone
 from obcp.timefmt import iso_ms
 
@@ -229,3 +230,29 @@ async def server_refs(conn: AsyncConnection, cluster_id: int) -> list[ServerRef]
         )
         for r in (await conn.execute(query)).all()
     ]
+
+
+async def set_cluster_status(conn: AsyncConnection, cluster_id: int, status: str, **values: Any) -> None:
+    await conn.execute(
+        update(ob_cluster)
+        .where(ob_cluster.c.id == cluster_id)
+        .values(status=status, updated_at=now_ms(), **values)
+    )
+
+
+async def set_zone_status(
+    conn: AsyncConnection, zone_id: int, status: str, inner_status: str | None = None
+) -> None:
+    values: dict[str, Any] = {"status": status, "updated_at": now_ms()}
+    if inner_status is not None:
+        values["inner_status"] = inner_status
+    await conn.execute(update(ob_zone).where(ob_zone.c.id == zone_id).values(**values))
+
+
+async def set_server_status(
+    conn: AsyncConnection, server_id: int, status: str, inner_status: str | None = None
+) -> None:
+    values: dict[str, Any] = {"status": status, "updated_at": now_ms()}
+    if inner_status is not None:
+        values["inner_status"] = inner_status
+    await conn.execute(update(ob_server).where(ob_server.c.id == server_id).values(**values))

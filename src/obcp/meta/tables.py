@@ -130,3 +130,28 @@ ob_server = Table(
     UniqueConstraint("host_id", "sql_port"),
     UniqueConstraint("host_id", "observer_name"),
 )
+
+# What obcp saw of a cluster's availability while an operation task ran: the longest interval in which no
+# observer of the cluster answered SQL (obcp.operations.availability).
+operation_availability = Table(
+    "operation_availability",
+    metadata,
+    Column("task_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("cluster_id", Id, ForeignKey("ob_cluster.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("observers", Integer, nullable=False),
+    Column("interval_ms", Integer, nullable=False),
+    Column("samples", Integer, nullable=False, default=0),
+    Column("failed_samples", Integer, nullable=False, default=0),
+    Column("longest_outage_ms", BigInteger, nullable=False, default=0),
+    # Start of the outage in progress (no observer answered since), or NULL.
+    Column("outage_since", BigInteger, nullable=True),
+    # Time in which no monitor ran (a server crash): the figure cannot speak for it.
+    Column("unobserved_ms", BigInteger, nullable=False, default=0),
+    Column("started_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("finished_at", BigInteger, nullable=True),
+)
+
+# The task engine adds its tables to the same metadata; imported last because it uses Id/LongText above.
+import obcp.meta.session_tables  # noqa: E402  (the web console's sessions)
+import obcp.meta.task_tables  # noqa: E402, F401

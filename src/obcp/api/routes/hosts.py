@@ -72,7 +72,10 @@ async def list_hosts(
     where = []
     if keyword:
         where.append(
-            or_(compute_host.c.name.ilike(f"%{keyword}%"), compute_host.c.address.ilike(f"%{keyword}%"))
+            or_(
+                compute_host.c.name.icontains(keyword, autoescape=True),
+                compute_host.c.address.icontains(keyword, autoescape=True),
+            )
         )
     async with request.app.state.db.read() as conn:
         total = (

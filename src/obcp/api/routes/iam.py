@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from obcp.api.auth import authenticated, require
@@ -27,6 +28,9 @@ router = APIRouter(tags=["iam"])
 
 USERNAME_PATTERN = r"^[A-Za-z][A-Za-z0-9._\-]{1,62}[A-Za-z0-9]$"
 ROLE_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{0,30}[A-Za-z0-9]$"
+# Bounded so that 200 of them fit the roles table's TEXT column on MySQL (64 KiB).
+Permission = Annotated[str, Field(min_length=1, max_length=255)]
+RoleName = Annotated[str, Field(min_length=1, max_length=64)]
 
 
 class UserCreate(BaseModel):
@@ -34,11 +38,11 @@ class UserCreate(BaseModel):
     password: str = Field(min_length=1, max_length=128, description="write-only")
     email: str | None = Field(None, max_length=255)
     description: str | None = Field(None, max_length=255)
-    roles: list[str] = Field(default_factory=list, max_length=100, description="role names")
+    roles: list[RoleName] = Field(default_factory=list, max_length=100, description="role names")
 
 
 class RolesUpdate(BaseModel):
-    roles: list[str] = Field(max_length=100, description="the user's complete list of role names")
+    roles: list[RoleName] = Field(max_length=100, description="the user's complete list of role names")
 
 
 class PasswordReset(BaseModel):
@@ -53,14 +57,14 @@ class PasswordChange(BaseModel):
 class RoleCreate(BaseModel):
     name: str = Field(pattern=ROLE_PATTERN, description="2 to 32 letters, digits and underscores")
     description: str | None = Field(None, max_length=255)
-    permissions: list[str] = Field(
+    permissions: list[Permission] = Field(
         max_length=200, description='permission expressions, e.g. "CLUSTER:*:READ"'
     )
 
 
 class RoleUpdate(BaseModel):
     description: str | None = Field(None, max_length=255)
-    permissions: list[str] = Field(max_length=200)
+    permissions: list[Permission] = Field(max_length=200)
 
 
 def _user_json(row: Any, roles: list[Any]) -> dict[str, Any]:
@@ -105,7 +109,7 @@ async def list_users(
 ) -> OcpJSONResponse:
     where = []
     if keyword:
-        where.append(iam_user.c.username.ilike(f"%{keyword}%"))
+        where.append(iam_user.c.username.icontains(keyword, autoescape=True))
     async with request.app.state.db.read() as conn:
         total = (await conn.execute(select(func.count()).select_from(iam_user).where(*where))).scalar_one()
         query = pq.apply(
@@ -123,11 +127,15 @@ async def create_user(
     request: Request, body: UserCreate, _: Principal = Depends(require("USER:*:CREATE"))
 ) -> OcpJSONResponse:
     password_hash = await anyio.to_thread.run_sync(_new_password_hash_checked, body.password)
-    async with request.app.state.db.tx() as conn:
-        user_id = await store.create_user(
-            conn, body.username, password_hash, body.roles, email=body.email, description=body.description
-        )
-        return ok(await _user_view(conn, user_id))
+    try:
+        async with request.app.state.db.tx() as conn:
+            user_id = await store.create_user(
+                conn, body.username, password_hash, body.roles, email=body.email, description=body.description
+            )
+            view = await _user_view(conn, user_id)
+    except IntegrityError as exc:  # a concurrent creation of the same name won the race
+        raise ObcpError(ErrorCode.NAME_EXISTS, "user", body.username) from exc
+    return ok(view)
 
 
 @router.get("/api/v2/iam/users/{userId}", summary="A user")
@@ -212,7 +220,7 @@ async def list_roles(
     pq: PageQuery = Depends(page_query),
     _: Principal = Depends(require("ROLE:*:READ")),
 ) -> OcpJSONResponse:
-    where = [or_(iam_role.c.name.ilike(f"%{keyword}%"))] if keyword else []
+    where = [iam_role.c.name.icontains(keyword, autoescape=True)] if keyword else []
     async with request.app.state.db.read() as conn:
         total = (await conn.execute(select(func.count()).select_from(iam_role).where(*where))).scalar_one()
         query = pq.apply(
@@ -226,10 +234,13 @@ async def list_roles(
 async def create_role(
     request: Request, body: RoleCreate, _: Principal = Depends(require("ROLE:*:CREATE"))
 ) -> OcpJSONResponse:
-    async with request.app.state.db.tx() as conn:
-        role_id = await store.create_role(conn, body.name, body.description, body.permissions)
-        row = (await conn.execute(select(iam_role).where(iam_role.c.id == role_id))).one()
-        return ok(_role_json(row))
+    try:
+        async with request.app.state.db.tx() as conn:
+            role_id = await store.create_role(conn, body.name, body.description, body.permissions)
+            row = (await conn.execute(select(iam_role).where(iam_role.c.id == role_id))).one()
+    except IntegrityError as exc:  # a concurrent creation of the same name won the race
+        raise ObcpError(ErrorCode.NAME_EXISTS, "role", body.name) from exc
+    return ok(_role_json(row))
 
 
 async def _role_row(conn: AsyncConnection, role_id: int) -> Any:

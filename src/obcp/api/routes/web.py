@@ -1,0 +1,105 @@
+"""The web console: session login and logout (`/api/v2/iam/login`, `/logout`), its pages and static files.
+
+The pages are plain HTML, CSS and JavaScript from `obcp.web` (no build step, no CDN); they call the same
+`/api/v2/...` routes as any client, authenticated by the session cookie instead of Basic.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
+from starlette.staticfiles import StaticFiles
+
+from obcp import web
+from obcp.api import sessions
+from obcp.api.auth import Authenticator
+from obcp.api.envelope import OcpJSONResponse, no_data, ok
+
+router = APIRouter(tags=["iam"])
+
+STATIC_DIR = Path(web.__file__).parent / "static"
+
+# The pages load only their own scripts and styles and talk only to their own origin.
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+class Login(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=128, description="write-only")
+
+
+def _secure(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+@router.post("/api/v2/iam/login", summary="Log in the web console (sets the session and CSRF cookies)")
+async def login(request: Request, body: Login) -> OcpJSONResponse:
+    authenticator: Authenticator = request.app.state.authenticator
+    principal = await authenticator.basic(body.username, body.password)
+    if principal is None:
+        # One answer for an unknown user and a wrong password, so neither can be probed.
+        return sessions.not_logged_in(browser=True)
+    db = request.app.state.db
+    previous = sessions.cookie(request.scope, sessions.SESSION_COOKIE)
+    if previous:
+        await sessions.delete_session(db, previous)
+    session_id, csrf_token = await sessions.create(db, principal.id)
+    response = ok(
+        {
+            "username": principal.username,
+            "csrfToken": csrf_token,
+            "idleTimeoutSeconds": sessions.settings().idle_seconds,
+        }
+    )
+    sessions.set_cookies(response, session_id, csrf_token, _secure(request))
+    return response
+
+
+@router.post("/api/v2/iam/logout", summary="Log out of the web console")
+async def logout(request: Request) -> OcpJSONResponse:
+    db = request.app.state.db
+    session_id = sessions.cookie(request.scope, sessions.SESSION_COOKIE)
+    if session_id:
+        session = await sessions.resolve(db, session_id)
+        if session is not None and not sessions.csrf_ok(request.scope, session):
+            return sessions.csrf_refused()
+        await sessions.delete_session(db, session_id)
+    response = no_data()
+    sessions.clear_cookies(response)
+    return response
+
+
+async def _logged_in(request: Request) -> bool:
+    session_id = sessions.cookie(request.scope, sessions.SESSION_COOKIE)
+    return bool(session_id) and await sessions.resolve(request.app.state.db, session_id or "") is not None
+
+
+@router.get("/", include_in_schema=False, response_model=None)
+async def console(request: Request) -> Response:
+    if not await _logged_in(request):
+        return RedirectResponse("/login", status_code=303)
+    return HTMLResponse(web.page("console.html"), headers=PAGE_HEADERS)
+
+
+@router.get("/login", include_in_schema=False, response_model=None)
+async def login_page(request: Request) -> Response:
+    if await _logged_in(request):
+        return RedirectResponse("/", status_code=303)
+    return HTMLResponse(web.page("login.html"), headers=PAGE_HEADERS)
+
+
+def static_files() -> Any:
+    """The console's scripts, styles and vendored libraries, mounted at /static (no credentials needed)."""
+    return StaticFiles(directory=STATIC_DIR)

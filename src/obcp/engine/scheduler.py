@@ -1,0 +1,485 @@
+"""The engine of one server replica: event-driven dispatch, leased runs with heartbeats, and a recovery sweep.
+
+Within a replica, a finished run promotes its downstreams in the same transaction and wakes the dispatcher,
+which claims them at once; the periodic sweep only recovers expired leases, fails overdue runs and picks up
+work submitted or released by other replicas. No transaction is ever open while a subtask's code runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import os
+import time
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import select
+
+from obcp.engine import logs, store
+from obcp.engine.context import Context
+from obcp.engine.locks import ResourceLock
+from obcp.engine.states import TaskState
+from obcp.engine.template import RunContext, Template, lookup, registered_keys
+from obcp.meta.db import Database, now_ms
+from obcp.meta.task_tables import task_instance
+
+log = logging.getLogger("obcp.engine")
+
+
+class EngineSettings(BaseSettings):
+    """Tunables, from OBCP_ENGINE_* variables (tests shorten the lease to make recovery quick)."""
+
+    model_config = SettingsConfigDict(env_prefix="OBCP_ENGINE_", extra="ignore")
+
+    lease_seconds: float = 30.0
+    heartbeat_seconds: float = 5.0
+    sweep_seconds: float = 2.0
+    log_flush_seconds: float = 0.5
+    max_running: int = 64
+    timeout_grace_seconds: float = 10.0
+    # Modules whose subtask classes this replica can run, comma-separated (in addition to the built-ins).
+    modules: str = ""
+
+
+TEST_TEMPLATES_ENV = "OBCP_TEST_TEMPLATES"
+
+
+@dataclass
+class _Run:
+    claimed: store.Claimed
+    runlog: logs.RunLog
+    outer: asyncio.Task[None] | None = None
+    inner: asyncio.Task[None] | None = None
+    reason: str | None = None  # why it was interrupted: "cancel", "lost", "shutdown"
+    finishing: bool = False  # its result is being recorded: live-log flushes leave it alone
+
+
+class Engine:
+    def __init__(
+        self,
+        db: Database,
+        server_id: str,
+        settings: EngineSettings | None = None,
+        services: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.db = db
+        self.server_id = server_id
+        self.settings = settings or EngineSettings()
+        # Subtasks reach the metadb and the operations layer's clients through these, never through globals.
+        self.services: Mapping[str, Any] = {"db": db, **(services or {})}
+        self._runs: dict[int, _Run] = {}
+        self._wake = asyncio.Event()
+        self._changed = asyncio.Condition()
+        self._loops: list[asyncio.Task[None]] = []
+        self._stopping = False
+        self._started = False
+        # Held while live logs are flushed: a run's log row is created by whichever write comes first.
+        self._log_lock = asyncio.Lock()
+        # Set when this replica left READY work unclaimed for lack of room: a freed slot must look for it.
+        self._saturated = False
+
+    # --- lifecycle ----------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        load_modules(self.settings.modules)
+        logs.install()
+        self._stopping = False
+        self._started = True
+        # Runs this server id held before a crash cannot be alive: recover them now, not after the lease.
+        await self._recover(owner_restarted=self.server_id)
+        self._loops = [
+            asyncio.create_task(self._dispatch_loop(), name="obcp-engine-dispatch"),
+            asyncio.create_task(self._heartbeat_loop(), name="obcp-engine-heartbeat"),
+            asyncio.create_task(self._sweep_loop(), name="obcp-engine-sweep"),
+        ]
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Interrupt local runs and record them as a crash would be (re-run or FAILED), then stop."""
+        self._stopping = True
+        for run in list(self._runs.values()):
+            self._interrupt(run, "shutdown")
+        outers = [r.outer for r in self._runs.values() if r.outer is not None]
+        if outers:
+            await asyncio.wait(outers, timeout=grace)
+        for task in self._loops:
+            task.cancel()
+        for task in self._loops:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._loops = []
+        self._started = False
+
+    # --- public API used by the operations layer and the task routes -------------------------------------
+
+    async def submit(
+        self,
+        template: Template,
+        context: Context | None = None,
+        *,
+        creator: str,
+        creator_id: int | None = None,
+        locks: list[ResourceLock] | tuple[ResourceLock, ...] = (),
+        cluster_id: int | None = None,
+        tenant_id: int | None = None,
+        host_id: int | None = None,
+        trace_id: str | None = None,
+        name: str | None = None,
+    ) -> int:
+        """Create the task whole (task, subtasks, edges and locks in one transaction) and start its roots."""
+        sub = store.Submission(
+            template=template,
+            context=context or Context(),
+            creator=creator,
+            creator_id=creator_id,
+            executor=self.server_id,
+            locks=tuple(locks),
+            cluster_id=cluster_id,
+            tenant_id=tenant_id,
+            host_id=host_id,
+            trace_id=trace_id,
+            name=name,
+        )
+        task_id = await store.in_tx(self.db, lambda conn: store.submit(conn, sub))
+        self.kick()
+        return task_id
+
+    async def retry_task(self, task_id: int) -> None:
+        await store.in_tx(self.db, lambda c: store.retry_task(c, task_id))
+        await self._changed_notify()
+
+    async def rollback_task(self, task_id: int) -> None:
+        await store.in_tx(self.db, lambda c: store.rollback_task(c, task_id))
+        await self._changed_notify()
+
+    async def retry_subtask(self, task_id: int, sid: int) -> None:
+        await store.in_tx(self.db, lambda c: store.retry_subtask(c, task_id, sid))
+        await self._changed_notify()
+
+    async def skip_subtask(self, task_id: int, sid: int, by: str) -> None:
+        await store.in_tx(self.db, lambda c: store.skip_subtask(c, task_id, sid, by))
+        await self._changed_notify()
+
+    async def cancel_subtask(self, task_id: int, sid: int) -> None:
+        await store.in_tx(self.db, lambda c: store.cancel_subtask(c, task_id, sid))
+        run = self._runs.get(sid)
+        if run is not None:  # ours: interrupt now rather than at the next heartbeat
+            self._interrupt(run, "cancel")
+
+    def kick(self) -> None:
+        self._wake.set()
+
+    async def wait_task(self, task_id: int, seconds: float = 30.0) -> str:
+        """Until the task is no longer RUNNING (for tests and tools); returns its state."""
+        deadline = time.monotonic() + seconds
+        while True:
+            async with self.db.read() as conn:
+                state = await conn.scalar(select(task_instance.c.state).where(task_instance.c.id == task_id))
+            if state != TaskState.RUNNING.value:
+                return str(state)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"task {task_id} still RUNNING after {seconds}s")
+            async with self._changed:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        self._changed.wait(), timeout=min(remaining, self.settings.sweep_seconds)
+                    )
+
+    # --- dispatch -----------------------------------------------------------------------------------------
+
+    async def _dispatch_loop(self) -> None:
+        while not self._stopping:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.settings.sweep_seconds)
+            self._wake.clear()
+            try:
+                await self._dispatch()
+            except Exception:
+                log.exception("engine dispatch failed; retrying at the next wake-up")
+                await asyncio.sleep(0.5)
+
+    async def _dispatch(self) -> None:
+        classes = registered_keys()
+        while not self._stopping:
+            room = self.settings.max_running - len(self._runs)
+            if room <= 0:
+                self._saturated = True
+                return
+            candidates = await store.ready_candidates(self.db, classes, self._runs.keys(), min(room, 32))
+            if not candidates:
+                self._saturated = False
+                return
+            claimed_any = False
+            for sid, version in candidates:
+                claimed = await self._claim(sid, version)
+                if claimed is not None:
+                    self._start_run(claimed)
+                    claimed_any = True
+            if not claimed_any:
+                # Other replicas took them; their completions (or the sweep) wake us for what follows.
+                return
+
+    async def _claim(self, sid: int, version: int) -> store.Claimed | None:
+        lease_ms = int(self.settings.lease_seconds * 1000)
+        try:
+            return await store.in_tx(
+                self.db, lambda c: store.claim(c, sid, version, self.server_id, lease_ms)
+            )
+        except Exception:
+            log.exception("claiming subtask %s failed", sid)
+            return None
+
+    def _start_run(self, claimed: store.Claimed) -> None:
+        runlog = logs.RunLog(claimed.id, claimed.context.secret_values())
+        run = _Run(claimed, runlog)
+        self._runs[claimed.id] = run
+        run.outer = asyncio.create_task(self._execute(run), name=f"obcp-subtask-{claimed.id}")
+
+    async def _execute(self, run: _Run) -> None:
+        c = run.claimed
+        cls = lookup(c.class_name)
+        ctx = c.context
+        ctx.put("task_operation", c.operation.lower())
+        ctx.put("sub_task_instance_id", c.id)
+        outcome: store.Outcome
+        token = logs.current_run.set(run.runlog)
+        logger = logs.subtask_logger(cls.__name__ if cls else c.class_name)
+        try:
+            logger.info(
+                "Run subtask, id=%s, context=%s, executor=%s", c.id, ctx.java_string(), self.server_id
+            )
+            if cls is None:
+                raise RuntimeError(f"subtask class {c.class_name} is not known to this server")
+            rc = RunContext(ctx, c.task_id, c.id, c.run_time, c.operation, logger, self.services, c.params)
+            instance = cls()
+            if c.operation in ("ROLLBACK",):
+                body = instance.rollback(rc) if cls.can_rollback else _noop()
+            elif c.operation in ("SKIP", "CANCEL"):
+                body = _noop()
+            else:
+                body = instance.run(rc)
+            run.inner = asyncio.create_task(body)
+            done, _ = await asyncio.wait(
+                {run.inner}, timeout=max(0.0, c.timeout - (now_ms() - c.started_at) / 1000)
+            )
+            if not done:
+                run.reason = run.reason or "timeout"
+                run.inner.cancel()
+                with contextlib.suppress(BaseException):
+                    await run.inner
+            if run.reason == "timeout":
+                logger.error(
+                    "Receive timeout callback, subtask %s elapsed=%ss, timeout=%ss",
+                    c.id,
+                    (now_ms() - c.started_at) // 1000,
+                    c.timeout,
+                )
+                outcome = store.Outcome(False, f"timeout after {c.timeout}s")
+            elif run.reason == "cancel":
+                logger.warning("Subtask %s cancelled by an operator", c.id)
+                outcome = store.Outcome(False, "cancelled", canceled=True)
+            elif run.reason in ("lost", "shutdown") or run.inner.cancelled():
+                outcome = store.Outcome(False, "interrupted")
+            elif (exc := run.inner.exception()) is not None:
+                logger.error(
+                    "Subtask %s failed: %s\n%s", c.id, exc, "".join(traceback.format_exception(exc)).rstrip()
+                )
+                outcome = store.Outcome(False, f"{type(exc).__name__}: {exc}")
+            else:
+                outcome = store.Outcome(True, context=ctx)
+        except asyncio.CancelledError:
+            outcome = store.Outcome(False, "interrupted")
+            run.reason = run.reason or "shutdown"
+        except Exception as exc:  # the engine's own failure to start the run
+            logger.exception("Subtask %s could not run", c.id)
+            outcome = store.Outcome(False, f"{type(exc).__name__}: {exc}")
+        finally:
+            logs.current_run.reset(token)
+        try:
+            await self._record(run, outcome)
+        finally:
+            self._runs.pop(c.id, None)
+            if self._saturated or run.reason is not None:
+                self.kick()
+
+    async def _record(self, run: _Run, outcome: store.Outcome) -> None:
+        c = run.claimed
+        run.finishing = True
+        if c.log_id is None and self._log_lock.locked():
+            async with self._log_lock:  # a flush in flight may be creating this run's log row
+                pass
+        if run.reason == "lost":
+            return  # another replica owns it now; any write of ours would be refused by the fence anyway
+        if run.reason == "shutdown":
+            # As a crash, but at once: safe-to-repeat runs go back to READY, the others to FAILED.
+            run.runlog.add("Interrupted: the server is shutting down")
+            await self._flush(run)
+            await store.in_tx(
+                self.db,
+                lambda conn: store.interrupt(
+                    conn, c.id, c.version, c.task_id, "interrupted: the server running it stopped"
+                ),
+            )
+            return
+        text = run.runlog.text()
+        prefix = logs.header(c.operation, c.started_at)
+        full = f"{prefix}\n{text}" if text else prefix
+        lease_ms = int(self.settings.lease_seconds * 1000)
+        # This run's slot is free again; take over what it unblocked, in the same transaction.
+        room = 0 if self._stopping else max(0, self.settings.max_running - len(self._runs) + 1)
+        classes = frozenset(registered_keys())
+        for attempt in range(5):
+            try:
+                done = await store.in_tx(
+                    self.db,
+                    lambda conn: store.finish(
+                        conn,
+                        c,
+                        self.server_id,
+                        outcome,
+                        full,
+                        claim_room=room,
+                        lease_ms=lease_ms,
+                        classes=classes,
+                    ),
+                )
+            except Exception:
+                log.exception("recording the result of subtask %s failed (attempt %d)", c.id, attempt + 1)
+                await asyncio.sleep(0.2 * (attempt + 1))
+                continue
+            if not done.won:
+                log.warning("subtask %s: result not recorded, the run was taken over (fenced)", c.id)
+                return
+            self._runs.pop(c.id, None)
+            for claimed in done.claimed:
+                self._start_run(claimed)
+            if len(done.claimed) >= room:
+                self._saturated = True
+            if done.task_state != TaskState.RUNNING.value:
+                await self._changed_notify()
+            return
+
+    def _interrupt(self, run: _Run, reason: str) -> None:
+        if run.reason is None:
+            run.reason = reason
+        if run.inner is not None and not run.inner.done():
+            run.inner.cancel()
+        elif run.outer is not None and not run.outer.done() and run.inner is None:
+            run.outer.cancel()
+
+    async def _changed_notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    # --- heartbeat and live logs ---------------------------------------------------------------------------
+
+    async def _heartbeat_loop(self) -> None:
+        last_beat = 0.0
+        while not self._stopping:
+            await asyncio.sleep(self.settings.log_flush_seconds)
+            try:
+                due = time.monotonic() - last_beat >= self.settings.heartbeat_seconds
+                await self._beat(due)
+                if due:
+                    last_beat = time.monotonic()
+            except Exception:
+                log.exception("engine heartbeat failed")
+
+    async def _beat(self, extend: bool) -> None:
+        runs = {sid: r for sid, r in self._runs.items() if r.reason is None}
+        dirty = [r for r in runs.values() if r.runlog.dirty and not r.finishing]
+        if not runs or (not extend and not dirty):
+            return
+        lease_ms = int(self.settings.lease_seconds * 1000)
+
+        async def work(conn: Any) -> tuple[set[int], set[int]]:
+            for r in dirty:
+                r.runlog.dirty = False
+                await store.save_run_log(conn, r.claimed, self._live_text(r))
+            if not extend:
+                return set(), set()
+            return await store.heartbeat(
+                conn, self.server_id, {s: r.claimed.version for s, r in runs.items()}, lease_ms
+            )
+
+        async with self._log_lock:
+            lost, canceling = await store.in_tx(self.db, work)
+        for sid in lost:
+            if sid in self._runs:
+                log.warning("subtask %s: lease lost, stopping the local run", sid)
+                self._interrupt(self._runs[sid], "lost")
+        for sid in canceling:
+            if sid in self._runs:
+                self._interrupt(self._runs[sid], "cancel")
+
+    def _live_text(self, run: _Run) -> str:
+        prefix = logs.header(run.claimed.operation, run.claimed.started_at)
+        text = run.runlog.text()
+        return f"{prefix}\n{text}" if text else prefix
+
+    async def _flush(self, run: _Run) -> None:
+        with contextlib.suppress(Exception):
+            await store.in_tx(self.db, lambda c: store.save_run_log(c, run.claimed, self._live_text(run)))
+
+    # --- sweep ----------------------------------------------------------------------------------------------
+
+    async def _sweep_loop(self) -> None:
+        while not self._stopping:
+            await asyncio.sleep(self.settings.sweep_seconds)
+            try:
+                await self._recover()
+                await self._fail_overdue()
+            except Exception:
+                log.exception("engine sweep failed")
+            self.kick()
+
+    async def _recover(self, owner_restarted: str | None = None) -> None:
+        rows = await store.expired(self.db, now_ms(), owner_restarted)
+        for row in rows:
+            if row.id in self._runs:
+                continue
+            reason = f"interrupted: the server running it ({row.owner}) stopped before the subtask finished"
+            await store.in_tx(
+                self.db,
+                partial(store.interrupt, sid=row.id, version=row.version, task_id=row.task_id, reason=reason),
+            )
+        if rows:
+            self.kick()
+            await self._changed_notify()
+
+    async def _fail_overdue(self) -> None:
+        grace = int(self.settings.timeout_grace_seconds * 1000)
+        for row in await store.overdue(self.db, now_ms(), grace):
+            if row.id in self._runs:
+                continue  # ours: the local timer handles it
+            await store.in_tx(
+                self.db,
+                partial(
+                    store.interrupt,
+                    sid=row.id,
+                    version=row.version,
+                    task_id=row.task_id,
+                    reason="timeout: the subtask ran past its deadline",
+                    timed_out=True,
+                ),
+            )
+
+
+async def _noop() -> None:
+    return None
+
+
+def load_modules(extra: str = "") -> None:
+    """Import the modules that register subtask classes; the test templates only when asked for."""
+    names = [m.strip() for m in extra.split(",") if m.strip()]
+    if os.environ.get(TEST_TEMPLATES_ENV) == "1":
+        names.append("obcp.engine.testing")
+    for name in names:
+        importlib.import_module(name)

@@ -1,0 +1,168 @@
+"""OCP's JSON shapes of tasks (ocp-compat-research.md §2.2): WrappedTaskInstance (Shape C), BasicTaskInstance
+(Shape D), SubtaskInstance, and the seed's restart shape (Shape A) with the Java-style context string."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from obcp.engine.context import Context
+from obcp.meta.tables import ob_cluster
+from obcp.meta.task_tables import subtask_dependency, subtask_instance, task_instance
+from obcp.timefmt import iso_ms
+
+S = subtask_instance.c
+D = subtask_dependency.c
+T = task_instance.c
+
+
+@dataclass
+class TaskData:
+    task: Any
+    subtasks: list[Any]
+    upstreams: dict[int, list[int]]
+    downstreams: dict[int, list[int]]
+    cluster: Any | None
+
+
+async def load(conn: AsyncConnection, task_ids: list[int], *, edges: bool = True) -> dict[int, TaskData]:
+    if not task_ids:
+        return {}
+    tasks = (await conn.execute(select(task_instance).where(T.id.in_(task_ids)))).all()
+    subs = (
+        await conn.execute(select(subtask_instance).where(S.task_id.in_(task_ids)).order_by(S.series_id))
+    ).all()
+    ups: dict[int, list[int]] = defaultdict(list)
+    downs: dict[int, list[int]] = defaultdict(list)
+    if edges:
+        for e in (await conn.execute(select(D.parent_id, D.child_id).where(D.task_id.in_(task_ids)))).all():
+            ups[e.child_id].append(e.parent_id)
+            downs[e.parent_id].append(e.child_id)
+    cluster_ids = {t.cluster_id for t in tasks if t.cluster_id is not None}
+    clusters: dict[int, Any] = {}
+    if cluster_ids:
+        rows = (await conn.execute(select(ob_cluster).where(ob_cluster.c.id.in_(cluster_ids)))).all()
+        clusters = {r.id: r for r in rows}
+    by_task: dict[int, list[Any]] = defaultdict(list)
+    for s in subs:
+        by_task[s.task_id].append(s)
+    return {
+        t.id: TaskData(t, by_task[t.id], ups, downs, clusters.get(t.cluster_id) if t.cluster_id else None)
+        for t in tasks
+    }
+
+
+def creator_json(task: Any) -> dict[str, Any]:
+    return {"id": task.creator_id, "name": task.creator}
+
+
+def cluster_json(cluster: Any | None) -> dict[str, Any] | None:
+    if cluster is None:
+        return None
+    return {
+        "id": cluster.id,
+        "name": cluster.name,
+        "obClusterId": cluster.ob_cluster_id,
+        "type": cluster.type,
+    }
+
+
+def subtask_json(s: Any, data: TaskData) -> dict[str, Any]:
+    """SubtaskInstance as in WrappedTaskInstance and the subtask retry response."""
+    return {
+        "createTime": iso_ms(s.created_at),
+        "description": s.name,
+        "downstreams": sorted(data.downstreams.get(s.id, [])),
+        "executor": s.executor,
+        "finishTime": iso_ms(s.end_time),
+        "id": s.id,
+        "name": s.name,
+        "nodeType": "JAVA_TASK",
+        "operation": s.operation,
+        "parallelIdx": s.parallel_idx,
+        "prohibitRollback": bool(s.prohibit_rollback),
+        "runTime": s.run_time,
+        "seriesId": s.series_id,
+        "startTime": iso_ms(s.start_time),
+        "status": s.state,
+        "timeout": s.timeout,
+        "upstreams": sorted(data.upstreams.get(s.id, [])),
+    }
+
+
+def task_prohibits_rollback(data: TaskData) -> bool:
+    if data.task.prohibit_rollback or Context.from_json(data.task.context).get("prohibit_rollback") == "true":
+        return True
+    return any(s.prohibit_rollback and s.state not in ("PENDING", "READY") for s in data.subtasks)
+
+
+def wrapped(data: TaskData) -> dict[str, Any]:
+    """Shape C: `GET /api/v2/tasks/instances/{id}` and the retry/rollback responses."""
+    t = data.task
+    return {
+        "cluster": cluster_json(data.cluster),
+        "createTime": iso_ms(t.created_at),
+        "creator": creator_json(t),
+        "executor": t.executor,
+        "finishTime": iso_ms(t.end_time),
+        "id": t.id,
+        "name": t.name,
+        "operation": t.operation,
+        "prohibitRollback": task_prohibits_rollback(data),
+        "startTime": iso_ms(t.start_time),
+        "status": t.state,
+        "subtasks": [subtask_json(s, data) for s in data.subtasks],
+        "taskDefinitionId": -1,
+        "type": t.type,
+    }
+
+
+def basic(data: TaskData) -> dict[str, Any]:
+    """Shape D: an item of `GET /api/v2/tasks/instances`."""
+    t = data.task
+    return {
+        "cluster": cluster_json(data.cluster),
+        "creator": creator_json(t),
+        "finishTime": iso_ms(t.end_time),
+        "id": t.id,
+        "name": t.name,
+        "startTime": iso_ms(t.start_time),
+        "status": t.state,
+        "subtasks": [
+            {"description": s.name, "id": s.id, "name": s.name, "operation": s.operation, "status": s.state}
+            for s in data.subtasks
+        ],
+    }
+
+
+def seed(data: TaskData) -> dict[str, Any]:
+    """Shape A (the seed's `/restart` response): `tasks[]`, cluster, creator and the Java-style context."""
+    t = data.task
+    cluster = cluster_json(data.cluster)
+    if cluster is not None:
+        cluster.pop("type", None)
+    return {
+        "cluster": cluster,
+        "context": Context.from_json(t.context).java_string(),
+        "creator": creator_json(t),
+        "id": t.id,
+        "name": t.name,
+        "startTime": iso_ms(t.start_time),
+        "status": t.state,
+        "tasks": [
+            {
+                "description": s.name,
+                "downstreams": sorted(data.downstreams.get(s.id, [])),
+                "id": s.id,
+                "name": s.name,
+                "operation": s.operation,
+                "status": s.state,
+                "upstreams": sorted(data.upstreams.get(s.id, [])),
+            }
+            for s in data.subtasks
+        ],
+    }

@@ -1,0 +1,179 @@
+"""Cluster-level steps: prepare (status, reachability), zone context, sync, final status."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from obcp.agent.client import AgentError
+from obcp.engine import RunContext, Subtask, register
+from obcp.meta import inventory
+from obcp.ob.topology import read_tenants, read_topology
+from obcp.operations import keys
+from obcp.operations.common import cluster_id, label, services, set_cluster_status, zone_servers
+from obcp.operations.services import ClusterUnreachable, describe_process
+
+# Statuses from which each operation may start (and the in-operation status it sets).
+ALLOWED_FROM = {
+    "restart": ("RUNNING", "UNAVAILABLE"),
+    "start": ("STOPPED", "UNAVAILABLE", "RUNNING"),
+    "stop": ("RUNNING", "UNAVAILABLE"),
+}
+IN_OPERATION = {"restart": "RESTARTING", "start": "STARTING", "stop": "STOPPING"}
+TARGET = {"restart": None, "start": "RUNNING", "stop": "STOPPED"}
+
+
+class PrepareCluster(Subtask):
+    kind: ClassVar[str] = "restart"
+    timeout = 300
+    continue_after_crash = True
+
+    async def run(self, ctx: RunContext) -> None:
+        cid = cluster_id(ctx)
+        async with services(ctx).db.read() as conn:
+            row = await inventory.get_cluster(conn, cid)
+        busy = IN_OPERATION[self.kind]
+        if row.status not in (*ALLOWED_FROM[self.kind], busy):
+            raise RuntimeError(f"cluster {row.name} is {row.status}: a {self.kind} is not possible now")
+        # Every agent of the operation must answer before anything is stopped.
+        zones = ctx.context.list_map.get(keys.ZONE_NAMES, [])
+        for zone in zones:
+            for ref in await zone_servers(ctx, zone):
+                try:
+                    status = await services(ctx).agent(ref).status(ref.observer_name)
+                except AgentError as exc:
+                    raise RuntimeError(f"{label(ref)}: its agent does not answer: {exc}") from exc
+                ctx.log.info("%s: %s", label(ref), describe_process(status))
+        if row.status != busy:
+            await set_cluster_status(ctx, busy)
+        await services(ctx).watch_availability(ctx.task_id, cid)
+
+    async def rollback(self, ctx: RunContext) -> None:
+        former = ctx.get(keys.FORMER_CLUSTER_STATUS) or "RUNNING"
+        await set_cluster_status(ctx, former)
+        await _report_availability(ctx)
+
+
+@register
+class PrepareRestartCluster(PrepareCluster):
+    key = "obcp.operations.PrepareRestartCluster"
+    name = "Prepare restart cluster"
+
+
+@register
+class SetZoneContext(Subtask):
+    key = "obcp.operations.SetZoneContext"
+    name = "Set zone context"
+    timeout = 60
+    continue_after_crash = True
+
+    async def run(self, ctx: RunContext) -> None:
+        cid = cluster_id(ctx)
+        zones = ctx.context.list_map.get(keys.ZONE_NAMES, [])
+        mode = ctx.get(keys.RESTART_MODE) or "ROLLING"
+        order = " -> ".join(zones) if mode == "ROLLING" else ", ".join(zones) + " (all at once)"
+        ctx.log.info("%s restart of %d zone(s): %s", mode.lower(), len(zones), order)
+        await _record_zone_states(ctx, zones)
+        known = {r.id for r in await services(ctx).servers(cid)}
+        for zone in zones:
+            ids = ctx.context.list_map.get(keys.server_ids(cid, zone), [])
+            gone = [i for i in ids if int(i) not in known]
+            if gone:
+                raise RuntimeError(f"zone {zone}: server(s) {', '.join(gone)} are no longer in the inventory")
+            ctx.log.info("zone %s: servers %s", zone, ", ".join(ids))
+
+
+async def _record_zone_states(ctx: RunContext, zones: list[str]) -> None:
+    """Which zones were ACTIVE before the task touched anything: only those may it stop and start again."""
+    if ctx.get(keys.OB_KIND) is not None:
+        return  # a re-run after a crash: the first run's record stands
+    try:
+        async with services(ctx).cluster_sql(cluster_id(ctx), log=ctx.log.info) as ops:
+            ctx.put(keys.OB_KIND, ops.capability.kind.value)
+            if not ops.distributed:
+                ctx.log.info(
+                    "standalone server(s): zones are obcp's grouping, OceanBase has no zone state here"
+                )
+                return
+            topology = await read_topology(ops.ex, ops.capability)
+    except ClusterUnreachable as exc:
+        # Every observer down: nothing can be stopped through SQL; the processes will be started again.
+        ctx.log.warning("%s; zone states unknown, no ALTER SYSTEM will be sent", exc)
+        return
+    for zone in topology.zones:
+        if zone.name in zones:
+            ctx.put(keys.zone_active_before(zone.name), str(zone.status == "ACTIVE").lower())
+            ctx.log.info("zone %s is %s in DBA_OB_ZONES", zone.name, zone.status)
+
+
+@register
+class SyncClusterInfo(Subtask):
+    key = "obcp.operations.SyncClusterInfo"
+    name = "Sync cluster info"
+    timeout = 60
+    continue_after_crash = True
+
+    async def run(self, ctx: RunContext) -> None:
+        cid = cluster_id(ctx)
+        try:
+            async with services(ctx).cluster_sql(cid, log=ctx.log.info) as ops:
+                topology = await read_topology(ops.ex, ops.capability)
+        except ClusterUnreachable as exc:
+            if ctx.get(keys.OPERATION_KIND) == "stop":
+                ctx.log.info("cluster is stopped: nothing to read (%s)", exc)
+                return
+            raise
+        cap = topology.capability
+        version = f"{cap.product} {cap.version_text}".strip()
+        async with services(ctx).db.tx() as conn:
+            row = await inventory.get_cluster(conn, cid)
+            await inventory.set_cluster_status(conn, cid, row.status, ob_version=version)
+        ctx.log.info(
+            "%s cluster, version %s; zones: %s; %d server(s) reported",
+            cap.kind.value.lower(),
+            version,
+            ", ".join(topology.zone_names),
+            len(topology.servers),
+        )
+
+
+@register
+class SyncAllTenantInfo(Subtask):
+    key = "obcp.operations.SyncAllTenantInfo"
+    name = "Sync all tenant information"
+    timeout = 60
+    continue_after_crash = True
+
+    async def run(self, ctx: RunContext) -> None:
+        async with services(ctx).cluster_sql(cluster_id(ctx), log=ctx.log.info) as ops:
+            tenants = await read_tenants(ops.ex, ops.capability)
+        for t in tenants:
+            ctx.log.info("tenant %s (id %d, %s): %s", t.name, t.tenant_id, t.tenant_type, t.status)
+
+
+async def _report_availability(ctx: RunContext) -> None:
+    ops = services(ctx)
+    if ops.availability is None:
+        return
+    figure = await ops.availability.finish(ctx.task_id)
+    if figure is not None:
+        ctx.log.info("Availability during this task: %s", figure.describe())
+
+
+class UpdateClusterStatus(Subtask):
+    kind: ClassVar[str] = "restart"
+    timeout = 30
+    continue_after_crash = True
+
+    async def run(self, ctx: RunContext) -> None:
+        target = TARGET[self.kind] or ctx.get(keys.FORMER_CLUSTER_STATUS) or "RUNNING"
+        await set_cluster_status(ctx, target)
+        await _report_availability(ctx)
+
+    async def rollback(self, ctx: RunContext) -> None:
+        await set_cluster_status(ctx, IN_OPERATION[self.kind])
+
+
+@register
+class UpdateObClusterStatus(UpdateClusterStatus):
+    key = "obcp.operations.UpdateObClusterStatus"
+    name = "Update OB cluster status"

@@ -1,0 +1,240 @@
+"""Per-server steps: record, stop and start the observer process through its host's agent, and prove that
+the new process serves SQL."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from obcp.agent.client import AgentError
+from obcp.engine import RunContext, Subtask, register
+from obcp.meta.inventory import ServerRef
+from obcp.ob.connection import ObEndpoint, open_connection
+from obcp.ob.errors import ObSqlError, ObWaitTimeout
+from obcp.ob.readiness import PROBE_TIMEOUTS, restart_proof, wait_accessible
+from obcp.ob.topology import ServerAddr
+from obcp.operations import keys
+from obcp.operations.common import cluster_id, label, server_of, services, set_server_status
+from obcp.operations.services import describe_process
+
+SERVER_IN_OPERATION = {"restart": "RESTARTING", "start": "STARTING", "stop": "STOPPING"}
+SERVER_TARGET = {"restart": "RUNNING", "start": "RUNNING", "stop": "STOPPED"}
+
+
+def _identity(status: dict[str, Any]) -> str:
+    """A process as pid plus start time: a recycled pid is another process."""
+    return f"{status.get('pid')}@{status.get('startedAt')}" if status.get("running") else ""
+
+
+async def _watched(ctx: RunContext) -> ServerRef:
+    """This step's server, with the task's availability monitor running here (resumed after a crash)."""
+    ref = await server_of(ctx)
+    await services(ctx).watch_availability(ctx.task_id, cluster_id(ctx))
+    return ref
+
+
+async def _agent_status(ctx: RunContext, ref: ServerRef) -> dict[str, Any]:
+    try:
+        return await services(ctx).agent(ref).status(ref.observer_name)
+    except AgentError as exc:
+        raise RuntimeError(f"{label(ref)}: {exc}") from exc
+
+
+class PrepareObserver(Subtask):
+    kind: ClassVar[str] = "restart"
+    timeout = 300
+    continue_after_crash = True
+
+    async def run(self, ctx: RunContext) -> None:
+        ref = await server_of(ctx)
+        status = await _agent_status(ctx, ref)
+        ctx.log.info("%s: %s", label(ref), describe_process(status))
+        if ctx.get(keys.process_before(ref.id)) is None:
+            ctx.put(keys.process_before(ref.id), _identity(status))
+            stamp = await _service_time(ctx, ref)
+            if stamp is not None:
+                ctx.put(keys.service_time_before(ref.id), stamp)
+                ctx.log.info("%s serves SQL since START_SERVICE_TIME %d", label(ref), stamp)
+        former = await set_server_status(ctx, ref, SERVER_IN_OPERATION[self.kind])
+        if ctx.get(keys.former_server_status(ref.id)) is None:
+            ok = former not in SERVER_IN_OPERATION.values()
+            ctx.put(keys.former_server_status(ref.id), former if ok else "RUNNING")
+
+    async def rollback(self, ctx: RunContext) -> None:
+        ref = await server_of(ctx)
+        await set_server_status(ctx, ref, ctx.get(keys.former_server_status(ref.id)) or "RUNNING")
+
+
+async def _service_time(ctx: RunContext, ref: ServerRef) -> int | None:
+    password = await services(ctx).root_password(cluster_id(ctx))
+    try:
+        async with open_connection(ObEndpoint(ref.address, ref.sql_port, password), PROBE_TIMEOUTS) as ex:
+            return await restart_proof(ex)
+    except ObSqlError as exc:
+        ctx.log.info("%s does not serve SQL now (%s): no START_SERVICE_TIME to compare", label(ref), exc)
+        return None
+
+
+@register
+class PrepareRestartObserver(PrepareObserver):
+    key = "obcp.operations.PrepareRestartObserver"
+    name = "Prepare restart observer"
+
+
+class StopObserverStep(Subtask):
+    timeout = 1200
+    continue_after_crash = True
+
+    async def run(self, ctx: RunContext) -> None:
+        ref = await _watched(ctx)
+        status = await _agent_status(ctx, ref)
+        before = ctx.get(keys.process_before(ref.id)) or ""
+        now = _identity(status)
+        if not now:
+            ctx.log.info("%s is not running: nothing to stop", label(ref))
+        elif before and now != before:
+            # Someone else restarted it since "Prepare": stopping the new process would be a second outage.
+            ctx.log.info(
+                "%s already runs as a new process (%s, was %s): not stopping it", label(ref), now, before
+            )
+            return
+        else:
+            try:
+                answer = await services(ctx).agent(ref).stop(ref.observer_name)
+            except AgentError as exc:
+                raise RuntimeError(f"{label(ref)}: {exc}") from exc
+            ctx.log.info("%s: %s", label(ref), answer.get("message", "stopped"))
+        ctx.put(keys.server_stopped(ref.id), "true")
+
+    async def rollback(self, ctx: RunContext) -> None:
+        ref = await server_of(ctx)
+        if ctx.get(keys.process_before(ref.id)):
+            await _start(ctx, ref, "rollback: start again what this task stopped")
+
+
+async def _start(ctx: RunContext, ref: ServerRef, why: str) -> None:
+    ctx.log.info("%s: %s", label(ref), why)
+    try:
+        answer = await services(ctx).agent(ref).start(ref.observer_name)
+    except AgentError as exc:
+        raise RuntimeError(f"{label(ref)}: {exc}") from exc
+    ctx.log.info("%s: %s", label(ref), answer.get("message", "started"))
+
+
+@register
+class StopObserverProcess(StopObserverStep):
+    key = "obcp.operations.StopObserverProcess"
+    name = "Stop observer process"
+
+
+class StartObserverStep(Subtask):
+    timeout = 1200
+    continue_after_crash = True
+
+    async def run(self, ctx: RunContext) -> None:
+        ref = await _watched(ctx)
+        await _start(ctx, ref, "start the observer process (a running one is left as it is)")
+
+
+@register
+class StartObserverProcess(StartObserverStep):
+    key = "obcp.operations.StartObserverProcess"
+    name = "Start observer process"
+
+
+class WaitAccessibleStep(Subtask):
+    timeout = 1800
+    continue_after_crash = True
+
+    async def run(self, ctx: RunContext) -> None:
+        ref = await _watched(ctx)
+        before = ctx.get(keys.service_time_before(ref.id))
+        password = await services(ctx).root_password(cluster_id(ctx))
+        try:
+            ready = await wait_accessible(
+                ref.address,
+                ref.sql_port,
+                password,
+                timeout=max(self.timeout - 30, 30),
+                previous_start_service_time=int(before) if before else None,
+                log=ctx.log.info,
+            )
+        except ObWaitTimeout as exc:
+            raise RuntimeError(f"{label(ref)}: {exc}") from exc
+        ctx.log.info(
+            "%s accepts SQL after %.1f s; START_SERVICE_TIME %d%s",
+            label(ref),
+            ready.seconds,
+            ready.start_service_time,
+            f" (was {before}): a new process" if before else "",
+        )
+
+
+@register
+class WaitObserverAccessible(WaitAccessibleStep):
+    key = "obcp.operations.WaitObserverAccessible"
+    name = "Wait observer accessible"
+
+
+class AgentWatchStep(Subtask):
+    """OCP restarts its agent's service for the observer here; obcp's agent watches every observer it
+    runs, so this step checks that the agent reports the new process."""
+
+    timeout = 1800
+    continue_after_crash = True
+
+    async def run(self, ctx: RunContext) -> None:
+        ref = await server_of(ctx)
+        status = await _agent_status(ctx, ref)
+        if not status.get("running"):
+            raise RuntimeError(f"{label(ref)}: the agent reports the observer not running after its start")
+        ctx.put(keys.process_after(ref.id), _identity(status))
+        ctx.log.info(
+            "agent %s:%d watches %s: %s", ref.address, ref.agent_port, label(ref), describe_process(status)
+        )
+
+
+@register
+class StartOcpAgentService(AgentWatchStep):
+    key = "obcp.operations.StartOcpAgentService"
+    name = "Start ocp agent service"
+
+
+class StartServerStep(Subtask):
+    timeout = 300
+    continue_after_crash = True
+
+    async def run(self, ctx: RunContext) -> None:
+        ref = await server_of(ctx)
+        if ctx.get(keys.OB_KIND) != "DISTRIBUTED":
+            ctx.log.info("standalone server: ALTER SYSTEM START SERVER not applicable")
+            return
+        async with services(ctx).cluster_sql(cluster_id(ctx), log=ctx.log.info) as ops:
+            result = await ops.start_server(ServerAddr(ref.address, ref.rpc_port))
+        ctx.log.info("%s", result.message)
+
+
+@register
+class StartServer(StartServerStep):
+    key = "obcp.operations.StartServer"
+    name = "Start server"
+
+
+class UpdateObserverStatus(Subtask):
+    kind: ClassVar[str] = "restart"
+    timeout = 300
+    continue_after_crash = True
+
+    async def run(self, ctx: RunContext) -> None:
+        ref = await server_of(ctx)
+        await set_server_status(
+            ctx, ref, SERVER_TARGET[self.kind], "ACTIVE" if self.kind != "stop" else "INACTIVE"
+        )
+
+    async def rollback(self, ctx: RunContext) -> None:
+        await set_server_status(ctx, await server_of(ctx), SERVER_IN_OPERATION[self.kind])
+
+
+@register
+class UpdateRestartObserverStatus(UpdateObserverStatus):
+    key = "obcp.operations.UpdateObserverStatus"
+    name = "Update observer status"

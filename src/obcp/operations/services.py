@@ -1,0 +1,112 @@
+"""What operation subtasks use: the metadb, the cluster's root password, agent clients and SQL access.
+
+Subtasks receive it through the engine's services (`ctx.services["ops"]`), never through globals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from obcp.agent.client import AgentClient
+from obcp.errors import ErrorCode, ObcpError
+from obcp.meta import inventory
+from obcp.meta.db import Database
+from obcp.meta.inventory import ServerRef
+from obcp.ob.cluster_ops import ClusterOps
+from obcp.ob.connection import ObEndpoint, ObTimeouts, open_connection
+from obcp.ob.errors import ObConnectError, ObLoginError, ObTimeoutError
+from obcp.ob.waiting import LogFn, no_log
+from obcp.operations.availability import AvailabilityMonitors
+from obcp.secretbox import SecretBox
+
+SQL_TIMEOUTS = ObTimeouts(connect=3.0, read=60.0)
+
+
+@dataclass
+class OperationServices:
+    db: Database
+    box: SecretBox
+    agent_timeout: float = 10.0
+    availability: AvailabilityMonitors | None = None
+    # Agent clients keep a connection pool per host; one per (address, port) for the server's life.
+    _agents: dict[tuple[str, int], AgentClient] = field(default_factory=dict)
+
+    async def servers(self, cluster_id: int) -> list[ServerRef]:
+        async with self.db.read() as conn:
+            return await inventory.server_refs(conn, cluster_id)
+
+    async def server(self, cluster_id: int, server_id: int) -> ServerRef:
+        for ref in await self.servers(cluster_id):
+            if ref.id == server_id:
+                return ref
+        raise ObcpError(ErrorCode.SERVER_NOT_FOUND, server_id)
+
+    async def root_password(self, cluster_id: int) -> str:
+        async with self.db.read() as conn:
+            row = await inventory.get_cluster(conn, cluster_id)
+        return self.box.decrypt(row.root_password_enc)
+
+    def agent(self, ref: ServerRef) -> AgentClient:
+        key = (ref.address, ref.agent_port)
+        client = self._agents.get(key)
+        if client is None:
+            client = AgentClient(
+                ref.address, ref.agent_port, self.box.decrypt(ref.agent_key_enc), timeout=self.agent_timeout
+            )
+            self._agents[key] = client
+        return client
+
+    async def watch_availability(self, task_id: int, cluster_id: int) -> None:
+        """Makes sure the task's availability monitor runs in this server (started or resumed)."""
+        if self.availability is not None:
+            refs = await self.servers(cluster_id)
+            await self.availability.ensure(task_id, cluster_id, refs, await self.root_password(cluster_id))
+
+    async def close(self) -> None:
+        if self.availability is not None:
+            await self.availability.close()
+        for client in self._agents.values():
+            await client.aclose()
+        self._agents.clear()
+
+    @asynccontextmanager
+    async def cluster_sql(
+        self, cluster_id: int, *, prefer: list[ServerRef] | None = None, log: LogFn = no_log
+    ) -> AsyncIterator[ClusterOps]:
+        """A root@sys session on the first observer of the cluster that answers (preferring `prefer`).
+
+        Only failing to open the session moves on to the next observer; an error of the caller's own
+        statements propagates as it is.
+        """
+        refs = await self.servers(cluster_id)
+        ordered = (prefer or []) + [r for r in refs if r not in (prefer or [])]
+        password = await self.root_password(cluster_id)
+        errors: list[str] = []
+        async with AsyncExitStack() as stack:
+            ops: ClusterOps | None = None
+            for ref in ordered:
+                endpoint = ObEndpoint(ref.address, ref.sql_port, password)
+                try:
+                    ex = await stack.enter_async_context(open_connection(endpoint, SQL_TIMEOUTS))
+                    ops = await ClusterOps.detect(ex, log=log)
+                    break
+                except (ObConnectError, ObLoginError, ObTimeoutError) as exc:
+                    errors.append(str(exc))
+            if ops is None:
+                raise ClusterUnreachable(cluster_id, errors)
+            yield ops
+
+
+class ClusterUnreachable(Exception):
+    def __init__(self, cluster_id: int, errors: list[str]) -> None:
+        detail = "; ".join(errors) or "the cluster has no servers"
+        super().__init__(f"no observer of cluster {cluster_id} accepts a root@sys session: {detail}")
+
+
+def describe_process(status: dict[str, Any]) -> str:
+    if not status.get("running"):
+        return "not running"
+    return f"pid {status.get('pid')} (started {status.get('startedAt', '?')})"

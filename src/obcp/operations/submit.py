@@ -1,0 +1,150 @@
+"""Validation and submission of cluster operations: the checks that answer an API call at once (unknown
+cluster, busy, wrong state, unsafe mode), then the task created whole by the engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from obcp.engine import Context, Engine, ResourceLock
+from obcp.engine import views as task_views
+from obcp.engine.template import Template
+from obcp.errors import ErrorCode, ObcpError
+from obcp.iam.store import Principal
+from obcp.meta import inventory
+from obcp.meta.db import Database
+from obcp.meta.task_tables import resource_lock, task_instance
+from obcp.operations import keys, templates
+from obcp.operations.cluster_steps import ALLOWED_FROM
+
+RestartMode = Literal["ROLLING", "FORCE"]
+
+
+@dataclass(frozen=True)
+class RestartOptions:
+    mode: RestartMode = "ROLLING"
+    zone_names: tuple[str, ...] | None = None
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What an operation will run: the template, its context, the locks, for a submit or a dry run."""
+
+    template: Template
+    context: Context
+    locks: tuple[ResourceLock, ...]
+    cluster: Any
+
+
+async def _busy_holder(conn: AsyncConnection, cluster_id: int) -> Any:
+    rl = resource_lock.c
+    return (
+        await conn.execute(
+            select(task_instance.c.id, task_instance.c.name, task_instance.c.state)
+            .select_from(resource_lock.join(task_instance, task_instance.c.id == rl.task_id))
+            .where(
+                or_(
+                    rl.cluster_id == cluster_id,
+                    and_(rl.resource_type == "CLUSTER", rl.resource_id == cluster_id),
+                )
+            )
+            .limit(1)
+        )
+    ).first()
+
+
+async def plan_restart_cluster(db: Database, cluster_id: int, options: RestartOptions) -> Plan:
+    async with db.read() as conn:
+        cluster = await inventory.get_cluster(conn, cluster_id)
+        holder = await _busy_holder(conn, cluster_id)
+        zones = await inventory.zones_of(conn, [cluster_id])
+        servers = await inventory.servers_of(conn, [cluster_id])
+    if holder is not None:
+        raise ObcpError(
+            ErrorCode.CLUSTER_BUSY,
+            f"{holder.name} (task {holder.id}, {holder.state})",
+            target={"taskId": holder.id},
+        )
+    if cluster.status not in ALLOWED_FROM["restart"]:
+        raise ObcpError(ErrorCode.CLUSTER_STATE_INVALID, cluster.name, cluster.status)
+    names = [zr.name for zr in zones]
+    if options.zone_names is not None:
+        unknown = [n for n in options.zone_names if n not in names]
+        if unknown:
+            raise ObcpError(ErrorCode.ZONE_NOT_FOUND, cluster_id, ", ".join(unknown))
+        if not options.zone_names:
+            raise ObcpError(ErrorCode.ILLEGAL_ARGUMENT, "zoneNames (an empty list restarts nothing)")
+        names = [n for n in names if n in options.zone_names]  # the cluster's zone order, not the caller's
+    ctx = Context()
+    # The seed's keys, in the seed's order.
+    ctx.put(keys.CLUSTER_NAME, cluster.name)
+    ctx.put(keys.CLUSTER_ID, cluster.id)
+    ctx.put(keys.AGENT_SERVICE_NAME, "agent")
+    ctx.put(keys.FORMER_CLUSTER_STATUS, cluster.status)
+    ctx.put(keys.RESTART_MODE, options.mode)
+    ctx.put(keys.OPERATION_KIND, "restart")
+    for name in names:
+        zs = [sv for sv in servers if sv.zone_name == name]
+        if not zs:
+            raise ObcpError(ErrorCode.ILLEGAL_ARGUMENT, f"zoneNames (zone {name} has no server to restart)")
+        ctx.put_list(keys.server_ids(cluster.id, name), [sv.id for sv in zs])
+        ctx.put_list(keys.host_ids(cluster.id, name), [sv.host_id for sv in zs])
+    ctx.put_list(keys.ZONE_NAMES, names)
+    template = templates.restart_cluster(cluster.id, names, rolling=options.mode == "ROLLING")
+    return Plan(template, ctx, (ResourceLock.cluster(cluster.id),), cluster)
+
+
+async def submit(engine: Engine, plan: Plan, principal: Principal, trace_id: str | None) -> int:
+    return await engine.submit(
+        plan.template,
+        plan.context,
+        creator=principal.username,
+        creator_id=principal.id,
+        locks=plan.locks,
+        cluster_id=plan.cluster.id,
+        trace_id=trace_id,
+    )
+
+
+async def task_view(db: Database, task_id: int) -> dict[str, Any]:
+    async with db.read() as conn:
+        data = (await task_views.load(conn, [task_id]))[task_id]
+    return task_views.seed(data)
+
+
+def dry_run_view(plan: Plan, options: RestartOptions) -> dict[str, Any]:
+    """The seed's shape for the DAG that would run; ids are positions (1…n), nothing is created."""
+    specs = plan.template.instantiate(plan.context)
+    downs: dict[int, list[int]] = {sp.index: [] for sp in specs}
+    for sp in specs:
+        for up in sp.upstreams:
+            downs[up].append(sp.index + 1)
+    return {
+        "dryRun": True,
+        "cluster": {
+            "id": plan.cluster.id,
+            "name": plan.cluster.name,
+            "obClusterId": plan.cluster.ob_cluster_id,
+        },
+        "context": plan.context.java_string(),
+        "name": plan.template.name,
+        "restartMode": options.mode,
+        "zoneNames": plan.context.list_map.get(keys.ZONE_NAMES, []),
+        "tasks": [
+            {
+                "description": sp.name,
+                "downstreams": sorted(downs[sp.index]),
+                "id": sp.index + 1,
+                "name": sp.name,
+                "operation": "EXECUTE",
+                "parallelIdx": sp.parallel_idx,
+                "status": "PENDING",
+                "upstreams": sorted(u + 1 for u in sp.upstreams),
+            }
+            for sp in specs
+        ],
+    }

@@ -1,0 +1,185 @@
+"""Real server processes: SIGKILL at several points, and three replicas on one metadb (each engine kind).
+
+Tasks are submitted straight into the metadb with `Engine.submit` (no server needed for that); the servers
+run them because they load the test templates (OBCP_TEST_TEMPLATES=1). Every run records itself in
+`engine_test_effect`, which proves each run happened exactly once per runTime and that nothing was lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, func, select
+
+from obcp.engine import Context
+from obcp.engine.scheduler import Engine
+from obcp.engine.testing import chain_template, crash_template, effect_metadata, engine_test_effect
+from obcp.meta.db import Database, sync_url
+from obcp.meta.migrate import upgrade
+from obcp.meta.task_tables import subtask_instance, task_instance
+from obcp.secretbox import SecretBox
+from tests.dbs import temporary_database
+
+from .servers import Server, stop_all
+
+pytestmark = pytest.mark.slow
+
+
+def prepare(url: str, home: Path) -> None:
+    upgrade(url)
+    eng = create_engine(sync_url(url))
+    effect_metadata.create_all(eng)
+    eng.dispose()
+    SecretBox.from_file(home / "secret.key")
+
+
+async def submit(url: str, template_factory, count: int, ctx: Context) -> list[int]:  # type: ignore[no-untyped-def]
+    db = Database(url)
+    try:
+        submitter = Engine(db, "test-submitter")
+        return [
+            await submitter.submit(template_factory(), ctx, creator="admin", creator_id=1)
+            for _ in range(count)
+        ]
+    finally:
+        await db.dispose()
+
+
+async def task_states(url: str, ids: list[int]) -> dict[int, str]:
+    db = Database(url)
+    try:
+        async with db.read() as conn:
+            rows = await conn.execute(
+                select(task_instance.c.id, task_instance.c.state).where(task_instance.c.id.in_(ids))
+            )
+            return {r.id: r.state for r in rows}
+    finally:
+        await db.dispose()
+
+
+async def wait_settled(url: str, ids: list[int], seconds: float) -> dict[int, str]:
+    deadline = time.monotonic() + seconds
+    while True:
+        states = await task_states(url, ids)
+        if all(s != "RUNNING" for s in states.values()):
+            return states
+        if time.monotonic() > deadline:
+            raise AssertionError(f"tasks still running: {Counter(states.values())}")
+        await asyncio.sleep(0.2)
+
+
+async def check_effects(url: str, ids: list[int]) -> list[str]:
+    """Every subtask SUCCESSFUL with exactly one recorded run per runTime, one of them its last."""
+    db = Database(url)
+    try:
+        async with db.read() as conn:
+            subs = (
+                await conn.execute(
+                    select(
+                        subtask_instance.c.id,
+                        subtask_instance.c.state,
+                        subtask_instance.c.run_time,
+                        subtask_instance.c.class_name,
+                        subtask_instance.c.executor,
+                    ).where(subtask_instance.c.task_id.in_(ids))
+                )
+            ).all()
+            effects = (
+                await conn.execute(
+                    select(
+                        engine_test_effect.c.subtask_id, engine_test_effect.c.run_time, func.count()
+                    ).group_by(engine_test_effect.c.subtask_id, engine_test_effect.c.run_time)
+                )
+            ).all()
+    finally:
+        await db.dispose()
+    per_run = {(e[0], e[1]): e[2] for e in effects}
+    assert all(n == 1 for n in per_run.values()), [k for k, n in per_run.items() if n != 1]
+    for s in subs:
+        if "Wait" in s.class_name:
+            continue
+        assert s.state == "SUCCESSFUL", s
+        assert per_run.get((s.id, s.run_time)) == 1, (
+            f"subtask {s.id} has no record of its last run {s.run_time}"
+        )
+        assert all(rt <= s.run_time for (sid, rt) in per_run if sid == s.id)
+    return [s.executor for s in subs]
+
+
+async def test_sigkill_at_several_points_loses_nothing(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'meta.sqlite'}"
+    home = tmp_path / "home"
+    prepare(url, home)
+    server = Server(url, home)
+    ctx = Context()
+    ctx.put_list("items", ["a", "b", "c"])
+    ctx.put("sleep_ms", 500)
+    server.start()
+    try:
+        ids = await submit(url, crash_template, 3, ctx)
+        # Killed while the first (repeatable) steps run, then mid-chain, then in the fan-out.
+        for delay in (0.3, 0.8, 1.2):
+            await asyncio.sleep(delay)
+            server.kill()
+            server.start()
+        states = await wait_settled(url, ids, 60)
+        interrupted = 0
+        for tid, state in states.items():
+            if state == "FAILED":
+                task = server.get(f"/api/v2/tasks/instances/{tid}")
+                failed = [s for s in task["subtasks"] if s["status"] == "FAILED"]
+                for s in failed:
+                    assert s["name"] == "Once-only test step", s
+                    log = server.get(f"/api/v2/tasks/instances/{tid}/subtasks/{s['id']}/log")["log"]
+                    assert "interrupted" in log
+                    interrupted += 1
+                assert server.post(f"/api/v2/tasks/instances/{tid}/retry").status_code == 200
+        states = await wait_settled(url, ids, 60)
+        assert set(states.values()) == {"SUCCESSFUL"}, states
+        await check_effects(url, ids)
+        db = Database(url)
+        async with db.read() as conn:
+            reran = await conn.scalar(
+                select(func.count()).where(
+                    subtask_instance.c.task_id.in_(ids),
+                    subtask_instance.c.run_time > 1,
+                    subtask_instance.c.continue_after_crash.is_(True),
+                )
+            )
+        await db.dispose()
+        # Three kills of three busy tasks: some repeatable step was caught mid-run and ran again.
+        assert (reran or 0) + interrupted > 0
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("kind", ["postgresql", "mysql", "sqlite"])
+async def test_three_replicas_one_killed(kind: str, tmp_path: Path) -> None:
+    with temporary_database(kind, tmp_path) as raw_url:
+        url = str(raw_url)
+        if kind == "sqlite":
+            url = f"sqlite+aiosqlite:///{tmp_path / 'replicas.sqlite'}"
+        home = tmp_path / "home"
+        prepare(url, home)
+        servers = [Server(url, home) for _ in range(3)]
+        servers[0].start()  # first alone: it creates the default users
+        for s in servers[1:]:
+            s.launch()
+        for s in servers[1:]:
+            s.wait_ready()
+        try:
+            ctx = Context()
+            ctx.put("sleep_ms", 10)
+            ids = await submit(url, lambda: chain_template(20), 50, ctx)
+            await asyncio.sleep(2.0)
+            servers[1].kill()
+            states = await wait_settled(url, ids, 120)
+            assert set(states.values()) == {"SUCCESSFUL"}, Counter(states.values())
+            executors = await check_effects(url, ids)
+            assert len(set(executors)) >= 2, Counter(executors)
+        finally:
+            stop_all(servers)
