@@ -13,17 +13,19 @@ from obcp import __version__, web
 from obcp.api import errors
 from obcp.api.auth import Authenticator, AuthMiddleware
 from obcp.api.middleware import BodyLimitMiddleware, TraceMiddleware
-from obcp.api.routes import clusters, hosts, iam, system, task_events, tasks
+from obcp.api.routes import clusters, hosts, iam, operations, system, task_events, tasks
 from obcp.api.routes import web as console
 from obcp.config import Settings
 from obcp.engine.scheduler import Engine
 from obcp.iam.store import ensure_defaults
 from obcp.meta.db import Database
+from obcp.operations.availability import AvailabilityMonitors
+from obcp.operations.services import OperationServices
 from obcp.secretbox import SecretBox
 
 log = logging.getLogger("obcp.server")
 
-ROUTERS = [system.router, iam.router, hosts.router, clusters.router, tasks.router]
+ROUTERS = [system.router, iam.router, hosts.router, clusters.router, operations.router, tasks.router]
 # The web console: its login, live task events, pages (static files are mounted in create_app).
 ROUTERS += [console.router, task_events.router]
 
@@ -44,12 +46,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if generated:
             # Printed once, on the console only: it is never stored in clear or logged again.
             print(f"obcp: created user 'admin' with the generated password: {generated}", flush=True)
-        app.state.engine = Engine(db, settings.resolved_server_id())
+        ops_services = OperationServices(db, box, availability=AvailabilityMonitors(db))
+        app.state.operations = ops_services
+        app.state.engine = Engine(db, settings.resolved_server_id(), services={"ops": ops_services})
         await app.state.engine.start()
         try:
             yield
         finally:
             await app.state.engine.stop()
+            await ops_services.close()
             await db.dispose()
 
     app = FastAPI(

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+from enum import StrEnum
+from typing import Any
 
 import typer
 
+from obcp.cli import dag_view
 from obcp.cli.client import PASSWORD, SERVER_URL, USER, ApiError, connection_options, fail
+from obcp.cli.tasks import exit_for, watch_task
 
 cluster_app = typer.Typer(help="OceanBase clusters.", no_args_is_help=True)
 
@@ -33,3 +37,54 @@ def show(cluster_id: int, server_url: str = SERVER_URL, user: str = USER, passwo
     except ApiError as exc:
         raise fail(exc) from exc
     typer.echo(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False))
+
+
+class Mode(StrEnum):
+    rolling = "rolling"
+    force = "force"
+
+
+@cluster_app.command("restart")
+def restart(
+    cluster_id: int,
+    mode: Mode = typer.Option(Mode.rolling, "--mode", help="rolling: zone after zone; force: all at once"),
+    zone: list[str] = typer.Option(None, "--zone", help="restart only this zone (repeatable)"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="show the DAG that would run; change nothing"),
+    wait: bool = typer.Option(
+        False, "--wait", help="follow the task until it ends; exit 0 only if it succeeded"
+    ),
+    server_url: str = SERVER_URL,
+    user: str = USER,
+    password: str = PASSWORD,
+) -> None:
+    """Restart a cluster: every observer, through its agent, proven to serve SQL again."""
+    conn = connection_options(server_url, user, password)
+    body: dict[str, Any] = {"restartMode": mode.value.upper(), "dryRun": dry_run}
+    if zone:
+        body["zoneNames"] = zone
+    try:
+        data = conn.call("POST", f"/api/v2/ob/clusters/{cluster_id}/restart", json=body)
+    except ApiError as exc:
+        raise fail(exc) from exc
+    if dry_run:
+        for sub in dag_view.ordered(data["tasks"]):
+            typer.echo(f"{sub['id']:>4}  {dag_view.label(sub)}")
+        return
+    typer.echo(f"task {data['id']}: {data['name']} ({mode.value})")
+    if not wait:
+        return
+    try:
+        status = watch_task(conn, int(data["id"]))
+        outcome = conn.call("GET", f"/api/v2/ob/clusters/{cluster_id}")
+    except ApiError as exc:
+        raise fail(exc) from exc
+    last = outcome.get("lastOperation") or {}
+    figure = last.get("availability") or {}
+    if "longestOutageSeconds" in figure:
+        typer.echo(
+            f"task {data['id']}: {status}; longest interval with no observer answering: "
+            f"{figure['longestOutageSeconds']:.1f} s"
+        )
+    else:
+        typer.echo(f"task {data['id']}: {status}")
+    raise exit_for(status)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from obcp.errors import ErrorCode, ObcpError
 from obcp.meta.db import now_ms
-from obcp.meta.tables import compute_host, ob_cluster, ob_server, ob_zone
+from obcp.meta.tables import compute_host, ob_cluster, ob_server, ob_zone, operation_availability
+from obcp.meta.task_tables import task_instance
 from obcp.timefmt import iso_ms
 
 # OCP's status values (ocp-compat-research.md §7).
@@ -147,6 +148,7 @@ async def cluster_views(conn: AsyncConnection, clusters: list[Any]) -> list[dict
         return []
     zones = await zones_of(conn, ids)
     servers = await servers_of(conn, ids)
+    last_ops = await last_operations(conn, ids)
     views = []
     for c in clusters:
         zone_views = []
@@ -183,6 +185,7 @@ async def cluster_views(conn: AsyncConnection, clusters: list[Any]) -> list[dict
                 or 1,
                 "zones": zone_views,
                 "standbyClusters": [],
+                "lastOperation": last_ops.get(c.id),
                 "createTime": iso_ms(c.created_at),
                 "updateTime": iso_ms(c.updated_at),
             }
@@ -256,3 +259,44 @@ async def set_server_status(
     if inner_status is not None:
         values["inner_status"] = inner_status
     await conn.execute(update(ob_server).where(ob_server.c.id == server_id).values(**values))
+
+
+async def last_operations(conn: AsyncConnection, cluster_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The newest task of each cluster, with the availability obcp measured while it ran (if any)."""
+    t = task_instance.c
+    newest = (
+        select(t.cluster_id, func.max(t.id).label("task_id"))
+        .where(t.cluster_id.in_(cluster_ids))
+        .group_by(t.cluster_id)
+        .subquery()
+    )
+    a = operation_availability.c
+    rows = (
+        await conn.execute(
+            select(task_instance, operation_availability)
+            .join(newest, newest.c.task_id == t.id)
+            .outerjoin(operation_availability, a.task_id == t.id)
+        )
+    ).all()
+    result: dict[int, dict[str, Any]] = {}
+    for r in rows:
+        m = r._mapping
+        entry: dict[str, Any] = {
+            "taskId": m[t.id],
+            "name": m[t.name],
+            "status": m[t.state],
+            "operation": m[t.operation],
+            "startTime": iso_ms(m[t.start_time]),
+            "finishTime": iso_ms(m[t.end_time]),
+        }
+        if m[a.task_id] is not None:
+            entry["availability"] = {
+                "longestOutageSeconds": round(m[a.longest_outage_ms] / 1000, 3),
+                "probeRounds": m[a.samples],
+                "roundsWithoutAnswer": m[a.failed_samples],
+                "probeIntervalMillis": m[a.interval_ms],
+                "unobservedSeconds": round(m[a.unobserved_ms] / 1000, 3),
+                "finished": m[a.finished_at] is not None,
+            }
+        result[int(m[t.cluster_id])] = entry
+    return result
