@@ -9,7 +9,14 @@ from obcp.engine import RunContext, Subtask, register
 from obcp.meta import inventory
 from obcp.ob.topology import read_tenants, read_topology
 from obcp.operations import keys
-from obcp.operations.common import cluster_id, label, services, set_cluster_status, zone_servers
+from obcp.operations.common import (
+    cluster_id,
+    label,
+    record_zone_states,
+    services,
+    set_cluster_status,
+    zone_servers,
+)
 from obcp.operations.services import ClusterUnreachable, describe_process
 
 # Statuses from which each operation may start (and the in-operation status it sets).
@@ -72,7 +79,7 @@ class SetZoneContext(Subtask):
         mode = ctx.get(keys.RESTART_MODE) or "ROLLING"
         order = " -> ".join(zones) if mode == "ROLLING" else ", ".join(zones) + " (all at once)"
         ctx.log.info("%s restart of %d zone(s): %s", mode.lower(), len(zones), order)
-        await _record_zone_states(ctx, zones)
+        await record_zone_states(ctx, zones)
         known = {r.id for r in await services(ctx).servers(cid)}
         for zone in zones:
             ids = ctx.context.list_map.get(keys.server_ids(cid, zone), [])
@@ -80,29 +87,6 @@ class SetZoneContext(Subtask):
             if gone:
                 raise RuntimeError(f"zone {zone}: server(s) {', '.join(gone)} are no longer in the inventory")
             ctx.log.info("zone %s: servers %s", zone, ", ".join(ids))
-
-
-async def _record_zone_states(ctx: RunContext, zones: list[str]) -> None:
-    """Which zones were ACTIVE before the task touched anything: only those may it stop and start again."""
-    if ctx.get(keys.OB_KIND) is not None:
-        return  # a re-run after a crash: the first run's record stands
-    try:
-        async with services(ctx).cluster_sql(cluster_id(ctx), log=ctx.log.info) as ops:
-            ctx.put(keys.OB_KIND, ops.capability.kind.value)
-            if not ops.distributed:
-                ctx.log.info(
-                    "standalone server(s): zones are obcp's grouping, OceanBase has no zone state here"
-                )
-                return
-            topology = await read_topology(ops.ex, ops.capability)
-    except ClusterUnreachable as exc:
-        # Every observer down: nothing can be stopped through SQL; the processes will be started again.
-        ctx.log.warning("%s; zone states unknown, no ALTER SYSTEM will be sent", exc)
-        return
-    for zone in topology.zones:
-        if zone.name in zones:
-            ctx.put(keys.zone_active_before(zone.name), str(zone.status == "ACTIVE").lower())
-            ctx.log.info("zone %s is %s in DBA_OB_ZONES", zone.name, zone.status)
 
 
 @register

@@ -7,8 +7,9 @@ from typing import Any
 from obcp.engine import RunContext
 from obcp.meta import inventory
 from obcp.meta.inventory import ServerRef
+from obcp.ob.topology import read_topology
 from obcp.operations import keys
-from obcp.operations.services import OperationServices
+from obcp.operations.services import ClusterUnreachable, OperationServices
 
 
 def services(ctx: RunContext) -> OperationServices:
@@ -31,9 +32,11 @@ def zone_of(ctx: RunContext) -> str:
 
 
 async def server_of(ctx: RunContext) -> ServerRef:
-    """The server of a per-server step: this instance's item of `<cid>.<zone>.server_ids`."""
+    """The server of a per-server step: its node's `server_id` parameter (a server operation), or this
+    instance's item of `<cid>.<zone>.server_ids` (a fan-out over a zone)."""
     cid = cluster_id(ctx)
-    server_id = int(ctx.parallel_value(keys.server_ids(cid, zone_of(ctx))))
+    fixed = ctx.params.get("server_id")
+    server_id = int(fixed) if fixed else int(ctx.parallel_value(keys.server_ids(cid, zone_of(ctx))))
     return await services(ctx).server(cid, server_id)
 
 
@@ -68,3 +71,27 @@ async def set_server_status(ctx: RunContext, ref: ServerRef, status: str, inner:
         await inventory.set_server_status(conn, ref.id, status, inner)
     ctx.log.info("%s status: %s -> %s", label(ref), ref.status, status)
     return ref.status
+
+
+async def record_zone_states(ctx: RunContext, zones: list[str]) -> None:
+    """What kind of cluster this is and which zones were ACTIVE before the task touched anything: only
+    those may it stop and start again. Done once per task (a re-run after a crash keeps the first record)."""
+    if ctx.get(keys.OB_KIND) is not None:
+        return
+    try:
+        async with services(ctx).cluster_sql(cluster_id(ctx), log=ctx.log.info) as ops:
+            ctx.put(keys.OB_KIND, ops.capability.kind.value)
+            if not ops.distributed:
+                ctx.log.info(
+                    "standalone server(s): zones are obcp's grouping, OceanBase has no zone state here"
+                )
+                return
+            topology = await read_topology(ops.ex, ops.capability)
+    except ClusterUnreachable as exc:
+        # Every observer down: nothing can be stopped through SQL; the processes will be started again.
+        ctx.log.warning("%s; zone states unknown, no ALTER SYSTEM will be sent", exc)
+        return
+    for zone in topology.zones:
+        if zone.name in zones:
+            ctx.put(keys.zone_active_before(zone.name), str(zone.status == "ACTIVE").lower())
+            ctx.log.info("zone %s is %s in DBA_OB_ZONES", zone.name, zone.status)

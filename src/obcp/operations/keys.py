@@ -31,7 +31,13 @@ def zone_stopped(zone: str) -> str:
 
 
 def server_stopped(server_id: int | str) -> str:
+    """Set when this task sent ALTER SYSTEM STOP SERVER for it, so START SERVER undoes only that."""
     return f"server.{server_id}.stopped_by_task"
+
+
+def process_stopped(server_id: int | str) -> str:
+    """Set when this task stopped the observer's process."""
+    return f"server.{server_id}.process_stopped_by_task"
 
 
 def former_zone_status(zone: str) -> str:

@@ -3,6 +3,7 @@ the new process serves SQL."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, ClassVar
 
 from obcp.agent.client import AgentError
@@ -13,7 +14,16 @@ from obcp.ob.errors import ObSqlError, ObWaitTimeout
 from obcp.ob.readiness import PROBE_TIMEOUTS, restart_proof, wait_accessible
 from obcp.ob.topology import ServerAddr
 from obcp.operations import keys
-from obcp.operations.common import cluster_id, label, server_of, services, set_server_status
+from obcp.operations.common import (
+    cluster_id,
+    label,
+    record_zone_states,
+    server_of,
+    services,
+    set_server_status,
+    zone_of,
+    zone_servers,
+)
 from obcp.operations.services import describe_process
 
 SERVER_IN_OPERATION = {"restart": "RESTARTING", "start": "STARTING", "stop": "STOPPING"}
@@ -46,6 +56,7 @@ class PrepareObserver(Subtask):
 
     async def run(self, ctx: RunContext) -> None:
         ref = await server_of(ctx)
+        await record_zone_states(ctx, [ref.zone_name])
         status = await _agent_status(ctx, ref)
         ctx.log.info("%s: %s", label(ref), describe_process(status))
         if ctx.get(keys.process_before(ref.id)) is None:
@@ -103,7 +114,7 @@ class StopObserverStep(Subtask):
             except AgentError as exc:
                 raise RuntimeError(f"{label(ref)}: {exc}") from exc
             ctx.log.info("%s: %s", label(ref), answer.get("message", "stopped"))
-        ctx.put(keys.server_stopped(ref.id), "true")
+        ctx.put(keys.process_stopped(ref.id), "true")
 
     async def rollback(self, ctx: RunContext) -> None:
         ref = await server_of(ctx)
@@ -208,6 +219,11 @@ class StartServerStep(Subtask):
         if ctx.get(keys.OB_KIND) != "DISTRIBUTED":
             ctx.log.info("standalone server: ALTER SYSTEM START SERVER not applicable")
             return
+        if ctx.get(keys.server_stopped(ref.id)) != "true":
+            ctx.log.info(
+                "%s was not stopped by ALTER SYSTEM STOP SERVER in this task: nothing to start", label(ref)
+            )
+            return
         async with services(ctx).cluster_sql(cluster_id(ctx), log=ctx.log.info) as ops:
             result = await ops.start_server(ServerAddr(ref.address, ref.rpc_port))
         ctx.log.info("%s", result.message)
@@ -238,3 +254,73 @@ class UpdateObserverStatus(Subtask):
 class UpdateRestartObserverStatus(UpdateObserverStatus):
     key = "obcp.operations.UpdateObserverStatus"
     name = "Update observer status"
+
+
+class WaitActiveStep(WaitAccessibleStep):
+    """OCP's "Wait observer active": one node (not a fan-out) that waits for every server it covers —
+    the server of a server operation, or every server of the zone."""
+
+    async def run(self, ctx: RunContext) -> None:
+        if ctx.params.get("server_id"):
+            refs = [await _watched(ctx)]
+        else:
+            refs = await zone_servers(ctx, zone_of(ctx))
+            await services(ctx).watch_availability(ctx.task_id, cluster_id(ctx))
+        password = await services(ctx).root_password(cluster_id(ctx))
+        await asyncio.gather(*(self._wait(ctx, ref, password) for ref in refs))
+
+    async def _wait(self, ctx: RunContext, ref: ServerRef, password: str) -> None:
+        before = ctx.get(keys.service_time_before(ref.id))
+        try:
+            ready = await wait_accessible(
+                ref.address,
+                ref.sql_port,
+                password,
+                timeout=max(self.timeout - 30, 30),
+                previous_start_service_time=int(before) if before else None,
+                log=ctx.log.info,
+            )
+        except ObWaitTimeout as exc:
+            raise RuntimeError(f"{label(ref)}: {exc}") from exc
+        ctx.log.info("%s accepts SQL after %.1f s; START_SERVICE_TIME %d", label(ref), ready.seconds,
+                     ready.start_service_time)  # fmt: skip
+
+
+@register
+class WaitObserverActive(WaitActiveStep):
+    key = "obcp.operations.WaitObserverActive"
+    name = "Wait observer active"
+
+
+class StopServerStep(Subtask):
+    """ALTER SYSTEM STOP SERVER before a server's process stops, so its leaders move away first; skipped
+    with `force` (OCP's forced restart) and on standalone servers."""
+
+    timeout = 300
+    continue_after_crash = True
+
+    async def run(self, ctx: RunContext) -> None:
+        ref = await server_of(ctx)
+        if ctx.get(keys.OB_KIND) != "DISTRIBUTED":
+            ctx.log.info("standalone server: ALTER SYSTEM STOP SERVER not applicable")
+            return
+        if ctx.get(keys.FORCE) == "true":
+            ctx.log.info("force: %s is restarted without ALTER SYSTEM STOP SERVER", label(ref))
+            return
+        async with services(ctx).cluster_sql(cluster_id(ctx), log=ctx.log.info) as ops:
+            result = await ops.stop_server(ServerAddr(ref.address, ref.rpc_port))
+        ctx.log.info("%s", result.message)
+        ctx.put(keys.server_stopped(ref.id), "true")
+
+    async def rollback(self, ctx: RunContext) -> None:
+        ref = await server_of(ctx)
+        if ctx.get(keys.server_stopped(ref.id)) == "true" and ctx.get(keys.OB_KIND) == "DISTRIBUTED":
+            async with services(ctx).cluster_sql(cluster_id(ctx), log=ctx.log.info) as ops:
+                result = await ops.start_server(ServerAddr(ref.address, ref.rpc_port))
+            ctx.log.info("rollback: %s", result.message)
+
+
+@register
+class StopServer(StopServerStep):
+    key = "obcp.operations.StopServer"
+    name = "Stop server"

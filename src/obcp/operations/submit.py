@@ -79,14 +79,8 @@ async def plan_restart_cluster(db: Database, cluster_id: int, options: RestartOp
         if not options.zone_names:
             raise ObcpError(ErrorCode.ILLEGAL_ARGUMENT, "zoneNames (an empty list restarts nothing)")
         names = [n for n in names if n in options.zone_names]  # the cluster's zone order, not the caller's
-    ctx = Context()
-    # The seed's keys, in the seed's order.
-    ctx.put(keys.CLUSTER_NAME, cluster.name)
-    ctx.put(keys.CLUSTER_ID, cluster.id)
-    ctx.put(keys.AGENT_SERVICE_NAME, "agent")
-    ctx.put(keys.FORMER_CLUSTER_STATUS, cluster.status)
+    ctx = _base_context(cluster, "restart")
     ctx.put(keys.RESTART_MODE, options.mode)
-    ctx.put(keys.OPERATION_KIND, "restart")
     for name in names:
         zs = [sv for sv in servers if sv.zone_name == name]
         if not zs:
@@ -96,6 +90,56 @@ async def plan_restart_cluster(db: Database, cluster_id: int, options: RestartOp
     ctx.put_list(keys.ZONE_NAMES, names)
     template = templates.restart_cluster(cluster.id, names, rolling=options.mode == "ROLLING")
     return Plan(template, ctx, (ResourceLock.cluster(cluster.id),), cluster)
+
+
+def _base_context(cluster: Any, kind: str) -> Context:
+    ctx = Context()
+    ctx.put(keys.CLUSTER_NAME, cluster.name)
+    ctx.put(keys.CLUSTER_ID, cluster.id)
+    ctx.put(keys.AGENT_SERVICE_NAME, "agent")
+    ctx.put(keys.FORMER_CLUSTER_STATUS, cluster.status)
+    ctx.put(keys.OPERATION_KIND, kind)
+    return ctx
+
+
+async def plan_restart_zone(db: Database, cluster_id: int, zone_name: str) -> Plan:
+    async with db.read() as conn:
+        cluster = await inventory.get_cluster(conn, cluster_id)
+        zone = await inventory.zone_by_name(conn, cluster_id, zone_name)
+        servers = await inventory.servers_of(conn, [cluster_id], zone_id=zone.id)
+    if cluster.status not in ALLOWED_FROM["restart"]:
+        raise ObcpError(ErrorCode.CLUSTER_STATE_INVALID, cluster.name, cluster.status)
+    if zone.status not in ("RUNNING", "UNAVAILABLE"):
+        raise ObcpError(ErrorCode.ZONE_STATE_INVALID, zone.name)
+    if not servers:
+        raise ObcpError(ErrorCode.ILLEGAL_ARGUMENT, f"zoneName (zone {zone.name} has no server to restart)")
+    ctx = _base_context(cluster, "restart")
+    ctx.put(keys.RESTART_MODE, "ROLLING")
+    ctx.put_list(keys.server_ids(cluster.id, zone.name), [sv.id for sv in servers])
+    ctx.put_list(keys.host_ids(cluster.id, zone.name), [sv.host_id for sv in servers])
+    ctx.put_list(keys.ZONE_NAMES, [zone.name])
+    template = templates.restart_zone(cluster.id, zone.name)
+    return Plan(template, ctx, (ResourceLock.zone(zone.id, cluster.id),), cluster)
+
+
+async def plan_restart_server(db: Database, cluster_id: int, server_id: int, *, force: bool) -> Plan:
+    async with db.read() as conn:
+        cluster = await inventory.get_cluster(conn, cluster_id)
+        servers = await inventory.servers_of(conn, [cluster_id])
+    server = next((sv for sv in servers if sv.id == server_id), None)
+    if server is None:
+        raise ObcpError(ErrorCode.SERVER_NOT_FOUND, server_id)
+    if cluster.status not in ALLOWED_FROM["restart"]:
+        raise ObcpError(ErrorCode.CLUSTER_STATE_INVALID, cluster.name, cluster.status)
+    if server.status not in ("RUNNING", "UNAVAILABLE", "PROCESS_STOPPED", "STOPPED"):
+        raise ObcpError(ErrorCode.SERVER_STATE_INVALID, server.status, "RUNNING")
+    ctx = _base_context(cluster, "restart")
+    ctx.put(keys.FORCE, str(force).lower())
+    ctx.put_list(keys.server_ids(cluster.id, server.zone_name), [server.id])
+    ctx.put_list(keys.host_ids(cluster.id, server.zone_name), [server.host_id])
+    ctx.put_list(keys.ZONE_NAMES, [server.zone_name])
+    template = templates.restart_server(server.zone_name, server.id)
+    return Plan(template, ctx, (ResourceLock.server(server.id, cluster.id, server.zone_id),), cluster)
 
 
 async def submit(engine: Engine, plan: Plan, principal: Principal, trace_id: str | None) -> int:
@@ -111,9 +155,24 @@ async def submit(engine: Engine, plan: Plan, principal: Principal, trace_id: str
 
 
 async def task_view(db: Database, task_id: int) -> dict[str, Any]:
+    """Shape A, the seed's: what `POST …/clusters/{id}/restart` answers."""
     async with db.read() as conn:
         data = (await task_views.load(conn, [task_id]))[task_id]
     return task_views.seed(data)
+
+
+async def full_task_view(db: Database, task_id: int) -> dict[str, Any]:
+    """Shape B, what OCP's zone and server operations answer: every subtask in full, the context as JSON."""
+    async with db.read() as conn:
+        data = (await task_views.load(conn, [task_id]))[task_id]
+    view = task_views.wrapped(data)
+    view.pop("cluster", None)
+    view["clusterId"] = data.task.cluster_id
+    view["context"] = Context.from_json(data.task.context).as_json_object()
+    view["creator"] = data.task.creator
+    for sub, row in zip(view["subtasks"], data.subtasks, strict=True):
+        sub["className"] = row.class_name
+    return view
 
 
 def dry_run_view(plan: Plan, options: RestartOptions) -> dict[str, Any]:

@@ -7,7 +7,14 @@ from typing import ClassVar
 from obcp.engine import RunContext, Subtask, register
 from obcp.ob.errors import ObOperationRefused
 from obcp.operations import keys
-from obcp.operations.common import cluster_id, services, set_zone_status, zone_of, zone_servers
+from obcp.operations.common import (
+    cluster_id,
+    record_zone_states,
+    services,
+    set_zone_status,
+    zone_of,
+    zone_servers,
+)
 
 ZONE_IN_OPERATION = {"restart": "RESTARTING", "start": "STARTING", "stop": "STOPPING"}
 ZONE_TARGET = {"restart": "RUNNING", "start": "RUNNING", "stop": "STOPPED"}
@@ -17,6 +24,8 @@ class PrepareZone(Subtask):
     """Zone gate: cluster healthy and, when rolling a distributed cluster, the zone stopped safely first."""
 
     kind: ClassVar[str] = "restart"
+    # In a cluster operation this step also stops the zone; zone operations have a "Stop zone" step.
+    stops_zone: ClassVar[bool] = True
     timeout = 1800
     continue_after_crash = True
 
@@ -24,40 +33,14 @@ class PrepareZone(Subtask):
         zone = zone_of(ctx)
         refs = await zone_servers(ctx, zone)
         ctx.log.info("zone %s: %d server(s): %s", zone, len(refs), ", ".join(r.observer_name for r in refs))
-        await self._stop_zone_if_needed(ctx, zone)
+        await record_zone_states(ctx, [zone])
+        if self.stops_zone:
+            await stop_zone_if_needed(ctx, zone, self.kind)
         former = await set_zone_status(ctx, zone, ZONE_IN_OPERATION[self.kind])
         if ctx.get(keys.former_zone_status(zone)) is None:
             ctx.put(
                 keys.former_zone_status(zone), "RUNNING" if former in ZONE_IN_OPERATION.values() else former
             )
-
-    async def _stop_zone_if_needed(self, ctx: RunContext, zone: str) -> None:
-        kind = ctx.get(keys.OB_KIND)
-        if kind != "DISTRIBUTED":
-            why = (
-                "standalone server" if kind == "STANDALONE" else "no observer answered SQL as the task began"
-            )
-            ctx.log.info("%s: ALTER SYSTEM STOP ZONE, health gate and majority check not applicable", why)
-            return
-        if self.kind == "start":
-            ctx.log.info("zone %s is being started: there is no zone to stop", zone)
-            return
-        if self.kind == "restart" and ctx.get(keys.RESTART_MODE, "ROLLING") != "ROLLING":
-            ctx.log.info("force mode: zone %s is restarted without ALTER SYSTEM STOP ZONE", zone)
-            return
-        async with services(ctx).cluster_sql(cluster_id(ctx), log=ctx.log.info) as ops:
-            # A retry after this zone was stopped must not be refused because of its own stop.
-            health = await ops.health_gate(ignore_zones=[zone])
-            ctx.log.info("health gate: %s", health.describe())
-            if not health.healthy:
-                raise ObOperationRefused(f"zone {zone} is not stopped: {health.describe()}")
-            # stop_zone checks that a majority of every log stream stays, and refuses otherwise.
-            result = await ops.stop_zone(zone)
-        ctx.log.info("%s", result.message)
-        # ACTIVE when the task began ("Set zone context") means this task stopped it, also when a retry
-        # finds it INACTIVE already: START ZONE must follow.
-        if result.acted or ctx.get(keys.zone_active_before(zone)) == "true":
-            ctx.put(keys.zone_stopped(zone), "true")
 
     async def rollback(self, ctx: RunContext) -> None:
         zone = zone_of(ctx)
@@ -66,6 +49,33 @@ class PrepareZone(Subtask):
                 result = await ops.start_zone(zone)
                 ctx.log.info("rollback: %s", result.message)
         await set_zone_status(ctx, zone, ctx.get(keys.former_zone_status(zone)) or "RUNNING")
+
+
+async def stop_zone_if_needed(ctx: RunContext, zone: str, operation: str) -> None:
+    kind = ctx.get(keys.OB_KIND)
+    if kind != "DISTRIBUTED":
+        why = "standalone server" if kind == "STANDALONE" else "no observer answered SQL as the task began"
+        ctx.log.info("%s: ALTER SYSTEM STOP ZONE, health gate and majority check not applicable", why)
+        return
+    if operation == "start":
+        ctx.log.info("zone %s is being started: there is no zone to stop", zone)
+        return
+    if operation == "restart" and ctx.get(keys.RESTART_MODE, "ROLLING") != "ROLLING":
+        ctx.log.info("force mode: zone %s is restarted without ALTER SYSTEM STOP ZONE", zone)
+        return
+    async with services(ctx).cluster_sql(cluster_id(ctx), log=ctx.log.info) as ops:
+        # A retry after this zone was stopped must not be refused because of its own stop.
+        health = await ops.health_gate(ignore_zones=[zone])
+        ctx.log.info("health gate: %s", health.describe())
+        if not health.healthy:
+            raise ObOperationRefused(f"zone {zone} is not stopped: {health.describe()}")
+        # stop_zone checks that a majority of every log stream stays, and refuses otherwise.
+        result = await ops.stop_zone(zone)
+    ctx.log.info("%s", result.message)
+    # ACTIVE when the task began ("Set zone context") means this task stopped it, also when a retry
+    # finds it INACTIVE already: START ZONE must follow.
+    if result.acted or ctx.get(keys.zone_active_before(zone)) == "true":
+        ctx.put(keys.zone_stopped(zone), "true")
 
 
 @register
@@ -112,3 +122,34 @@ class UpdateZoneStatus(Subtask):
 class UpdateRestartZoneStatus(UpdateZoneStatus):
     key = "obcp.operations.UpdateZoneStatus"
     name = "Update zone status"
+
+
+@register
+class PrepareRestartObZoneAlone(PrepareZone):
+    """ "Prepare restart OB zone" of a zone restart, where a separate "Stop zone" step follows."""
+
+    key = "obcp.operations.PrepareRestartObZoneAlone"
+    name = "Prepare restart OB zone"
+    stops_zone = False
+
+
+class StopZoneStep(Subtask):
+    kind: ClassVar[str] = "restart"
+    timeout = 1800
+    continue_after_crash = True
+
+    async def run(self, ctx: RunContext) -> None:
+        await stop_zone_if_needed(ctx, zone_of(ctx), self.kind)
+
+    async def rollback(self, ctx: RunContext) -> None:
+        zone = zone_of(ctx)
+        if ctx.get(keys.zone_stopped(zone)) == "true":
+            async with services(ctx).cluster_sql(cluster_id(ctx), log=ctx.log.info) as ops:
+                result = await ops.start_zone(zone)
+            ctx.log.info("rollback: %s", result.message)
+
+
+@register
+class StopZone(StopZoneStep):
+    key = "obcp.operations.StopZone"
+    name = "Stop zone"

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from obcp.api.auth import require
 from obcp.api.envelope import OcpJSONResponse, ok, trace_id_var
-from obcp.api.params import IdPath
+from obcp.api.params import IdPath, NamePath
 from obcp.iam.store import Principal
 from obcp.operations import submit
 from obcp.operations.safety import check_rolling_safe
@@ -48,3 +48,43 @@ async def restart_cluster(
         return ok(submit.dry_run_view(plan, options))
     task_id = await submit.submit(request.app.state.engine, plan, principal, trace_id_var.get() or None)
     return ok(await submit.task_view(db, task_id))
+
+
+@router.post(
+    "/api/v2/ob/clusters/{id}/zones/{zoneName}/restart", summary="Restart a zone (answers with the task)"
+)
+async def restart_zone(
+    request: Request,
+    id: IdPath,
+    zoneName: NamePath,
+    principal: Principal = Depends(require("CLUSTER:{id}:UPDATE")),
+) -> OcpJSONResponse:
+    db = request.app.state.db
+    plan = await submit.plan_restart_zone(db, id, zoneName)
+    await check_rolling_safe(request.app.state.operations, plan)
+    task_id = await submit.submit(request.app.state.engine, plan, principal, trace_id_var.get() or None)
+    return ok(await submit.full_task_view(db, task_id))
+
+
+class ServerRestartBody(BaseModel):
+    force: bool = Field(False, description="restart without ALTER SYSTEM STOP SERVER (OCP's force)")
+    freezeServer: bool = Field(False, description="accepted for OCP 4.3 clients; obcp does not freeze")
+
+
+@router.post(
+    "/api/v2/ob/clusters/{id}/servers/{serverId}/restart",
+    summary="Restart an OBServer (answers with the task)",
+)
+async def restart_server(
+    request: Request,
+    id: IdPath,
+    serverId: IdPath,
+    force: bool | None = Query(None, description="as in the body; OCP clients send either"),
+    body: ServerRestartBody | None = Body(None),
+    principal: Principal = Depends(require("CLUSTER:{id}:UPDATE")),
+) -> OcpJSONResponse:
+    forced = bool(force) if force is not None else bool(body and body.force)
+    db = request.app.state.db
+    plan = await submit.plan_restart_server(db, id, serverId, force=forced)
+    task_id = await submit.submit(request.app.state.engine, plan, principal, trace_id_var.get() or None)
+    return ok(await submit.full_task_view(db, task_id))
