@@ -1,55 +1,238 @@
-"""`make demo`: the server on the embedded SQLite metadb with a known admin password, and how to call it."""
+"""`make demo`: obcp's main job from a fresh clone, end to end on real seekdb observers.
+
+Starts the obcp server on SQLite in a fresh demo home, brings up a sandbox of 3 zones x 1 server, writes
+rows into each observer, restarts the cluster (rolling) through the HTTP API while following the task,
+prints the outcome and stops everything it started, by pid, also on Ctrl-C or failure.
+
+Environment: OBCP_DEMO_HOME (default `var/demo`), OBCP_DEMO_PORT (default 8080, or a free port if 8080
+is taken).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 import os
+import shutil
+import signal
+import socket
 import subprocess
 import sys
 import time
-import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
+import psutil
+import pymysql
+
+from obcp.cli.client import Connection
+from obcp.cli.tasks import watch_task
+from obcp.sandbox.down import sandbox_down, sandbox_status
+from obcp.sandbox.state import STATE_FILE, load_secrets, load_state
+from obcp.sandbox.up import SandboxError, ServerApiSettings, UpResult, sandbox_up
+
 DEMO_PASSWORD = "obcp-demo-admin"
-PORT = int(os.environ.get("OBCP_DEMO_PORT", "8080"))
+ZONES = 3
+ROWS = 3
+PID_FILE = "server.pid"
+WRITE_ROWS = [
+    "CREATE DATABASE IF NOT EXISTS demo",
+    "CREATE TABLE IF NOT EXISTS demo.t (id INT PRIMARY KEY, note VARCHAR(64))",
+    *(f"REPLACE INTO demo.t VALUES ({i}, 'written before the restart')" for i in range(ROWS)),
+]
+
+
+def say(line: str) -> None:
+    print(f"[demo {time.strftime('%H:%M:%S')}] {line}", flush=True)
+
+
+def sandbox_say(line: str) -> None:
+    say(f"  sandbox: {line}")
+
+
+def pick_port() -> int:
+    wanted = os.environ.get("OBCP_DEMO_PORT")
+    if wanted:
+        return int(wanted)
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", 8080))
+            return 8080
+        except OSError:
+            sock.bind(("127.0.0.1", 0))
+            return int(sock.getsockname()[1])
+
+
+def clean_home(home: Path) -> None:
+    """Stops what a previous demo left running (by recorded pids only), then wipes its home: a fresh
+    metadb, since purged sandbox hosts would otherwise keep stale registrations (docs/sandbox.md)."""
+    if (home / "sandbox" / STATE_FILE).exists():
+        say("a previous demo's sandbox is still there: stopping and purging it")
+        asyncio.run(sandbox_down(home / "sandbox", True, sandbox_say))
+    with contextlib.suppress(OSError, ValueError, KeyError, psutil.Error):
+        record = json.loads((home / PID_FILE).read_text())
+        old = psutil.Process(record["pid"])
+        if abs(old.create_time() - record["createTime"]) < 0.01:
+            say(f"stopping a previous demo's obcp server (pid {old.pid})")
+            old.terminate()
+            old.wait(15)
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+
+
+@contextlib.contextmanager
+def obcp_server(home: Path, port: int) -> Iterator[str]:
+    env = dict(os.environ, OBCP_HOME=str(home), OBCP_ADMIN_PASSWORD=DEMO_PASSWORD)
+    with (home / "server.log").open("ab") as out:
+        # Own session: Ctrl-C reaches only the demo, which stops the sandbox first and the server last.
+        server = subprocess.Popen(
+            [sys.executable, "-m", "obcp", "server", "--host", "127.0.0.1", "--port", str(port)],
+            env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    record = {"pid": server.pid, "createTime": psutil.Process(server.pid).create_time()}
+    (home / PID_FILE).write_text(json.dumps(record))
+    say(f"obcp server pid {server.pid} starting on 127.0.0.1:{port} (log: {home / 'server.log'})")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if server.poll() is not None:
+                raise RuntimeError(f"the obcp server exited with code {server.returncode}; see server.log")
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{url}/api/v2/time", timeout=2).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError("the obcp server did not answer within 90 s; see server.log")
+            time.sleep(0.2)
+        say(f"obcp server ready at {url} (admin / {DEMO_PASSWORD}, demo only)")
+        yield url
+    finally:
+        if server.poll() is None:
+            server.send_signal(signal.SIGTERM)
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(timeout=10)
+        (home / PID_FILE).unlink(missing_ok=True)
+        say(f"obcp server pid {server.pid} stopped")
+
+
+def sql(address: str, port: int, password: str, *statements: str) -> tuple[object, ...] | None:
+    """Runs the statements in one session; returns the last one's first row."""
+    conn = pymysql.connect(host=address, port=port, user="root", password=password,
+                           connect_timeout=5, read_timeout=30, autocommit=True)  # fmt: skip
+    try:
+        with conn.cursor() as cur:
+            for statement in statements:
+                cur.execute(statement)
+            return cur.fetchone()
+    finally:
+        conn.close()
+
+
+def observers(root: Path) -> list[tuple[str, str, int]]:
+    state = load_state(root)
+    assert state is not None
+    return [(s.observer_name, s.address, s.sql_port) for s in state.servers]
+
+
+def snapshot(root: Path, password: str) -> dict[str, tuple[int, int]]:
+    """Per observer: START_SERVICE_TIME (µs; a new value proves a restart) and the demo's row count."""
+    result: dict[str, tuple[int, int]] = {}
+    for name, address, port in observers(root):
+        stamp = sql(address, port, password, "SELECT START_SERVICE_TIME FROM oceanbase.V$OB_SERVER_STAT")
+        rows = sql(address, port, password, "SELECT COUNT(*) FROM demo.t")
+        assert stamp is not None and rows is not None
+        result[name] = (int(str(stamp[0])), int(str(rows[0])))
+    return result
+
+
+def run_demo(home: Path, port: int) -> bool:
+    root = home / "sandbox"
+    with obcp_server(home, port) as url:
+        try:
+            say(f"bringing up a sandbox of {ZONES} zones x 1 server: real seekdb observers (10-30 s)")
+            up = bring_up(root, ServerApiSettings(url, "admin", DEMO_PASSWORD))
+            cluster_id = up.state.cluster_id
+            say(f"sandbox ready in {up.seconds:.1f} s: cluster 'demo' id {cluster_id}")
+            password = load_secrets(root).root_password
+            for name, address, sql_port in observers(root):
+                sql(address, sql_port, password, *WRITE_ROWS)
+                say(f"  wrote {ROWS} rows into demo.t on {name} ({address}:{sql_port})")
+            before = snapshot(root, password)
+            return restart(url, root, password, cluster_id, before)
+        finally:
+            report_pids(root)
+            say("stopping the sandbox (down --purge)")
+            asyncio.run(sandbox_down(root, True, sandbox_say))
+
+
+def bring_up(root: Path, api: ServerApiSettings) -> UpResult:
+    try:
+        return asyncio.run(sandbox_up(root, ZONES, 1, "demo", api, sandbox_say))
+    except SandboxError as exc:
+        # Ports are planned before the observers start; another sandbox on this machine can take one in
+        # between. A purged sandbox plans afresh (nothing was registered yet: that comes last).
+        say(f"sandbox up failed ({exc}); purging it and trying once more")
+        asyncio.run(sandbox_down(root, True, sandbox_say))
+        return asyncio.run(sandbox_up(root, ZONES, 1, "demo", api, sandbox_say))
+
+
+def restart(
+    url: str, root: Path, password: str, cluster_id: int | None, before: dict[str, tuple[int, int]]
+) -> bool:
+    conn = Connection(url, "admin", DEMO_PASSWORD)
+    say(f'POST /api/v2/ob/clusters/{cluster_id}/restart {{"restartMode": "ROLLING"}}')
+    t0 = time.monotonic()
+    task = conn.call("POST", f"/api/v2/ob/clusters/{cluster_id}/restart", json={"restartMode": "ROLLING"})
+    say(f"task {task['id']}: {task['name']}, {len(task['tasks'])} subtasks; following it:")
+    status = watch_task(conn, int(task["id"]))
+    seconds = time.monotonic() - t0
+    cluster = conn.call("GET", f"/api/v2/ob/clusters/{cluster_id}")
+    after = snapshot(root, password)
+
+    print(flush=True)
+    say(f"outcome: task {task['id']} {status} in {seconds:.1f} s; cluster status {cluster['status']}")
+    restarted = True
+    for name, (stamp, rows) in before.items():
+        new_stamp, new_rows = after[name]
+        ok = new_stamp != stamp and new_rows == rows
+        restarted = restarted and ok
+        proof = "restarted" if new_stamp != stamp else "NOT restarted"
+        say(f"  {name}: START_SERVICE_TIME {stamp} -> {new_stamp} ({proof}); rows {rows} -> {new_rows}")
+    figure = ((cluster.get("lastOperation") or {}).get("availability")) or {}
+    outage = figure.get("longestOutageSeconds")
+    rounds, every = figure.get("probeRounds"), figure.get("probeIntervalMillis")
+    say(f"  longest interval with no observer answering SQL: {outage} s ({rounds} probe rounds, {every} ms)")
+    return status == "SUCCESSFUL" and restarted
+
+
+def report_pids(root: Path) -> None:
+    """The pids about to be stopped, so a caller can check that none remains."""
+    if load_state(root) is None:
+        return
+    with contextlib.suppress(Exception):
+        report = asyncio.run(sandbox_status(root))
+        pids = [str(s[k]) for s in report["servers"] for k in ("agentPid", "observerPid") if s.get(k)]
+        say(f"sandbox pids (agents and observers): {' '.join(pids)}")
 
 
 def main() -> int:
-    home = Path(os.environ.get("OBCP_HOME", "var/demo")).resolve()
-    env = dict(os.environ, OBCP_HOME=str(home), OBCP_ADMIN_PASSWORD=DEMO_PASSWORD, OBCP_PORT=str(PORT))
-    server = subprocess.Popen([sys.executable, "-m", "obcp", "server"], env=env)
+    home = Path(os.environ.get("OBCP_DEMO_HOME", "var/demo")).resolve()
     try:
-        base = f"http://127.0.0.1:{PORT}"
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if server.poll() is not None:
-                print(f"obcp demo: the server exited with code {server.returncode}", file=sys.stderr)
-                return 1
-            try:
-                urllib.request.urlopen(f"{base}/api/v2/time", timeout=1).read()
-                break
-            except OSError:
-                time.sleep(0.2)
-        print(
-            f"""
-obcp is running at {base} (metadb: SQLite in {home}).
-The admin user is 'admin' with the password '{DEMO_PASSWORD}' (demo only). Try:
-
-  curl -s -u admin:{DEMO_PASSWORD} {base}/api/v2/iam/current/user
-  curl -s -u admin:{DEMO_PASSWORD} '{base}/api/v2/ob/clusters?page=1&size=10'
-  curl -s {base}/api/v2/time
-  open {base}/api/v2/docs            (the API, browsable)
-
-Press Ctrl-C to stop.""",
-            flush=True,
-        )
-        server.wait()
+        clean_home(home)
+        ok = run_demo(home, pick_port())
     except KeyboardInterrupt:
-        pass
-    finally:
-        if server.poll() is None:
-            server.terminate()
-            server.wait(timeout=15)
-    return 0
+        say("interrupted; everything the demo started is stopped")
+        return 130
+    except Exception as exc:
+        say(f"FAILED: {type(exc).__name__}: {exc}")
+        return 1
+    say("demo done: restart SUCCESSFUL, every observer restarted, rows intact" if ok else "demo FAILED")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -208,8 +208,8 @@ async def test_cancel_from_another_replica_reaches_the_owner(engine: Engine, db:
     SCRIPT[("B:run", 1)] = "hang"
     tid = await engine.submit(chain(A, B).build(), Context(), creator="admin")
     sub = await _wait_running(db, tid, "B")
-    async with db.tx() as conn:  # as another server would: only the database changes
-        await store.cancel_subtask(conn, tid, sub)
+    # As another server would: only the database changes.
+    await store.in_tx(db, lambda conn: store.cancel_subtask(conn, tid, sub))
     assert await settle(engine, tid) == "FAILED"
     assert (await snapshot(db, tid))[1][1].operation == "CANCEL"
 

@@ -110,6 +110,43 @@ async def check_effects(url: str, ids: list[int]) -> list[str]:
     return [s.executor for s in subs]
 
 
+async def wait_running(url: str, ids: list[int], class_key: str, *, fan_out: bool = False) -> None:
+    """Until some subtask of this class (of the fan-out, if asked) is RUNNING: the point to kill at."""
+    s = subtask_instance.c
+    cond = [s.task_id.in_(ids), s.class_name == class_key, s.state == "RUNNING"]
+    if fan_out:
+        cond.append(s.parallel_idx >= 0)
+    deadline = time.monotonic() + 60
+    db = Database(url)
+    try:
+        while time.monotonic() < deadline:
+            async with db.read() as conn:
+                if await conn.scalar(select(func.count()).where(*cond)):
+                    return
+            await asyncio.sleep(0.05)
+    finally:
+        await db.dispose()
+    raise AssertionError(f"no {class_key} ever ran")
+
+
+def retry_failed(server: Server, states: dict[int, str]) -> int:
+    """Retry every FAILED task through the API after checking why it failed; returns the subtasks retried."""
+    retried = 0
+    for tid, state in states.items():
+        if state != "FAILED":
+            continue
+        task = server.get(f"/api/v2/tasks/instances/{tid}")
+        for sub in task["subtasks"]:
+            if sub["status"] != "FAILED":
+                continue
+            assert sub["name"] == "Once-only test step", sub
+            log = server.get(f"/api/v2/tasks/instances/{tid}/subtasks/{sub['id']}/log")["log"]
+            assert "interrupted" in log, log
+            retried += 1
+        assert server.post(f"/api/v2/tasks/instances/{tid}/retry").status_code == 200
+    return retried
+
+
 async def test_sigkill_at_several_points_loses_nothing(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'meta.sqlite'}"
     home = tmp_path / "home"
@@ -117,42 +154,44 @@ async def test_sigkill_at_several_points_loses_nothing(tmp_path: Path) -> None:
     server = Server(url, home)
     ctx = Context()
     ctx.put_list("items", ["a", "b", "c"])
-    ctx.put("sleep_ms", 500)
+    ctx.put("sleep_ms", 400)
     server.start()
     try:
         ids = await submit(url, crash_template, 3, ctx)
-        # Killed while the first (repeatable) steps run, then mid-chain, then in the fan-out.
-        for delay in (0.3, 0.8, 1.2):
-            await asyncio.sleep(delay)
-            server.kill()
-            server.start()
-        states = await wait_settled(url, ids, 60)
-        interrupted = 0
-        for tid, state in states.items():
-            if state == "FAILED":
-                task = server.get(f"/api/v2/tasks/instances/{tid}")
-                failed = [s for s in task["subtasks"] if s["status"] == "FAILED"]
-                for s in failed:
-                    assert s["name"] == "Once-only test step", s
-                    log = server.get(f"/api/v2/tasks/instances/{tid}/subtasks/{s['id']}/log")["log"]
-                    assert "interrupted" in log
-                    interrupted += 1
-                assert server.post(f"/api/v2/tasks/instances/{tid}/retry").status_code == 200
-        states = await wait_settled(url, ids, 60)
+        # 1: during a repeatable step; 2: during a once-only step; 3: during the fan-out.
+        await wait_running(url, ids, "obcp.test.RepeatableStep")
+        server.kill()
+        server.start()
+        await wait_running(url, ids, "obcp.test.OnceStep")
+        server.kill()
+        server.start()
+        interrupted = retry_failed(server, await wait_settled(url, ids, 60))
+        assert interrupted > 0
+        await wait_running(url, ids, "obcp.test.RepeatableStep", fan_out=True)
+        server.kill()
+        server.start()
+        for _ in range(5):
+            states = await wait_settled(url, ids, 60)
+            if set(states.values()) == {"SUCCESSFUL"}:
+                break
+            interrupted += retry_failed(server, states)
         assert set(states.values()) == {"SUCCESSFUL"}, states
         await check_effects(url, ids)
         db = Database(url)
         async with db.read() as conn:
+            s = subtask_instance.c
             reran = await conn.scalar(
                 select(func.count()).where(
-                    subtask_instance.c.task_id.in_(ids),
-                    subtask_instance.c.run_time > 1,
-                    subtask_instance.c.continue_after_crash.is_(True),
+                    s.task_id.in_(ids), s.run_time > 1, s.continue_after_crash.is_(True)
+                )
+            )
+            reran_fan = await conn.scalar(
+                select(func.count()).where(
+                    s.task_id.in_(ids), s.run_time > 1, s.continue_after_crash.is_(True), s.parallel_idx >= 0
                 )
             )
         await db.dispose()
-        # Three kills of three busy tasks: some repeatable step was caught mid-run and ran again.
-        assert (reran or 0) + interrupted > 0
+        assert reran and reran_fan, (reran, reran_fan)
     finally:
         server.stop()
 

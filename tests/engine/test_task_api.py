@@ -145,3 +145,30 @@ def test_operator_actions(client: TestClient) -> None:
     assert cancel.status_code == 200 and "data" not in cancel.json()
     task = wait(client, tid, "FAILED")
     assert task["subtasks"][0]["operation"] == "CANCEL"
+
+
+def test_permissions(client: TestClient) -> None:
+    SCRIPT[("A:run", 1)] = "fail"
+    tid = submit(client, A)
+    task = wait(client, tid, "FAILED")
+    sid = task["subtasks"][0]["id"]
+    for name, role in [("viewer", "TASK_VIEWER"), ("hostonly", "HOST_VIEWER"), ("operator", "TASK_MANAGER")]:
+        created = client.post(
+            "/api/v2/iam/users",
+            auth=ADMIN,
+            json={"username": name, "password": "Secret-pass-123!", "roles": [role]},
+        )
+        assert created.status_code == 200, created.text
+    viewer = ("viewer", "Secret-pass-123!")
+    hostonly = ("hostonly", "Secret-pass-123!")
+    operator = ("operator", "Secret-pass-123!")
+    assert client.get(f"{BASE}/{tid}", auth=viewer).status_code == 200
+    assert client.get(BASE, auth=viewer).status_code == 200
+    assert client.get(f"{BASE}/{tid}/subtasks/{sid}/log", auth=viewer).status_code == 200
+    for path in (f"{BASE}/{tid}/retry", f"{BASE}/{tid}/rollback", f"{BASE}/{tid}/subtasks/{sid}/skip"):
+        denied = client.post(path, auth=viewer)
+        assert denied.status_code == 403 and denied.json()["error"]["code"] == 3100
+    assert client.get(f"{BASE}/{tid}", auth=hostonly).status_code == 403
+    assert client.get(BASE, auth=hostonly).status_code == 403
+    assert client.post(f"{BASE}/{tid}/subtasks/{sid}/skip", auth=operator).status_code == 200
+    wait(client, tid, "SUCCESSFUL")

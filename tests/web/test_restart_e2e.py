@@ -13,6 +13,7 @@ import json
 import os
 import re
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -99,6 +100,9 @@ def test_restart_the_sandbox_from_the_cluster_page(
     w.page.wait_for_selector("#task-status [data-state=SUCCESSFUL]", timeout=TASK_TIMEOUT_MS)
     states = w.page.evaluate("() => window.obcpConsole.cy.nodes('[sid]').map(n => n.data('status'))")
     assert len(states) == 19 and set(states) == {"SUCCESSFUL"}, states
+    w.page.locator(".dag-card").screenshot(path=str(artifact("console-restart-sandbox-dag.png")))
+    w.page.click("#dag-fit")
+    w.page.locator(".dag-card").screenshot(path=str(artifact("console-restart-sandbox-dag-whole.png")))
     w.page.locator("#subtasks tbody tr", has_text="Start observer process").first.click()
     w.page.wait_for_function("() => (document.querySelector('#subtask-log') || {}).textContent?.length > 20")
     w.page.screenshot(path=str(artifact("console-restart-sandbox-finished.png")))
@@ -106,39 +110,75 @@ def test_restart_the_sandbox_from_the_cluster_page(
     w.expect_no_errors()
 
 
-class PortSquatter:
-    """Takes the observer's SQL port the moment the restart's stop frees it, so the start fails for real."""
+class StartBlocker:
+    """Makes the restart's observer start fail for real: its SQL port is taken between the stop and the start.
 
-    def __init__(self, port: int) -> None:
+    The stop itself checks that the port is released, so the port can only be taken once the stop's agent
+    call has returned and before the engine moves on. The blocker therefore holds the SQLite metadb's write
+    lock from the moment the stop runs (the engine cannot record it, so nothing after it starts), waits for
+    the observer's port to be released, takes it, and lets the engine go on: the start finds the port held.
+    """
+
+    def __init__(self, db_path: Path, port: int) -> None:
+        self.db_path = db_path
         self.port = port
+        with sqlite3.connect(db_path) as db:
+            self.after_task = db.execute("SELECT COALESCE(MAX(id), 0) FROM task_instance").fetchone()[0]
         self.release = threading.Event()
         self.taken = threading.Event()
+        self.problem: str | None = None
         self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _listening(self) -> bool:
+        return any(
+            c.laddr and c.laddr.port == self.port and c.status == psutil.CONN_LISTEN
+            for c in psutil.net_connections(kind="tcp")
+        )
 
     def _run(self) -> None:
         deadline = time.monotonic() + 300
-        while not self.release.is_set() and time.monotonic() < deadline:
-            sock = socket.socket()
+        db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
+        sock = socket.socket()
+        try:
+            query = (
+                "SELECT 1 FROM subtask_instance WHERE task_id > ? AND name = 'Stop observer process'"
+                " AND state = 'RUNNING'"
+            )
+            while db.execute(query, (self.after_task,)).fetchone() is None:
+                if self.release.is_set() or time.monotonic() > deadline:
+                    self.problem = "the restart's stop never ran"
+                    return
+                time.sleep(0.001)
+            db.execute("BEGIN IMMEDIATE")
             try:
-                # seekdb listens on every address; holding the wildcard port is what makes it fail to start.
+                while self._listening():
+                    if time.monotonic() > deadline:
+                        self.problem = "the observer never released its port"
+                        return
+                    time.sleep(0.05)
+                time.sleep(2.0)  # the agent's stop call returns once it has seen the port free
+                # seekdb listens on every address, so the wildcard port is what stops it from starting;
+                # SO_REUSEADDR only lets us past the readiness probes' TIME_WAIT connections.
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 sock.bind(("0.0.0.0", self.port))
                 sock.listen(1)
-            except OSError:
-                sock.close()
-                time.sleep(0.005)
-                continue
-            self.taken.set()
+                self.taken.set()
+            finally:
+                db.execute("ROLLBACK")
             self.release.wait(timeout=300)
+        except Exception as exc:
+            self.problem = f"{type(exc).__name__}: {exc}"
+        finally:
             sock.close()
-            return
+            db.close()
 
-    def __enter__(self) -> PortSquatter:
+    def __enter__(self) -> StartBlocker:
         self.thread.start()
         return self
 
     def __exit__(self, *_: object) -> None:
         self.release.set()
-        self.thread.join(timeout=10)
+        self.thread.join(timeout=30)
 
 
 def test_a_failing_observer_start_shows_failed_and_retry_from_the_page_completes(
@@ -149,18 +189,24 @@ def test_a_failing_observer_start_shows_failed_and_retry_from_the_page_completes
     w = open_page(browser, console)
     pages.append(w)
     login(w)
-    with PortSquatter(server["sqlPort"]) as squatter:
+    with StartBlocker(console.db_path, server["sqlPort"]) as blocker:
         task_id = _restart_from_page(w, sandbox)
-        w.page.wait_for_selector("#task-status [data-state=FAILED]", timeout=TASK_TIMEOUT_MS)
-        assert squatter.taken.is_set()
-        failed = w.page.locator("#subtasks tbody tr[data-state=FAILED]").first
-        failed.click()
+        ended = "#task-status [data-state=FAILED], #task-status [data-state=SUCCESSFUL]"
+        w.page.wait_for_selector(ended, timeout=TASK_TIMEOUT_MS)
+        assert blocker.taken.is_set(), blocker.problem
+        assert w.page.is_visible("#task-status [data-state=FAILED]")
+        w.page.locator("#subtasks tbody tr[data-state=FAILED]").first.click()
         w.page.wait_for_selector("#side-error")
-        assert w.page.inner_text("#side-error").strip()
+        assert w.page.inner_text("#side-title").startswith("Start observer process")
+        error = w.page.inner_text("#side-error")
+        assert str(server["sqlPort"]) in error and "held" in error, error
+        w.page.wait_for_function(
+            "() => (document.querySelector('#subtask-log') || {}).textContent?.length > 20"
+        )
         w.page.screenshot(path=str(artifact("console-restart-sandbox-failed.png")))
     # The port is free again: Retry from the page finishes the restart.
     w.page.click("#task-retry")
     w.page.wait_for_selector("#task-status [data-state=SUCCESSFUL]", timeout=TASK_TIMEOUT_MS)
     assert console.task(task_id)["status"] == "SUCCESSFUL"
-    # Chromium reports nothing but, possibly, refused resource loads of the failed run's log polling.
-    assert all("Failed to load resource" in e for e in w.errors), w.errors
+    w.page.screenshot(path=str(artifact("console-restart-sandbox-retried.png")))
+    w.expect_no_errors()

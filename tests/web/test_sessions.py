@@ -175,3 +175,11 @@ def test_task_events_need_task_read_permission(console: Console) -> None:
         assert error(c.get(f"/api/v2/tasks/instances/{task_id}/events"), 403, 3100)
     with console.client(VIEWER) as c, c.stream("GET", f"/api/v2/tasks/instances/{task_id}/events") as resp:
         assert resp.status_code == 200
+
+
+def test_an_odd_cookie_of_another_application_does_not_hide_the_session(console: Console) -> None:
+    with logged_in(console) as (client, _):
+        session_id = client.cookies["obcp_session"]
+    headers = {**BROWSER, "Cookie": f'theme"dark=1; obcp_session={session_id}; x'}
+    me = ok(httpx.get(f"{console.url}/api/v2/iam/current/user", headers=headers))
+    assert me["username"] == "admin"

@@ -1,5 +1,4 @@
-"""Browser sessions of the web console: a random id in an HttpOnly cookie, kept in the metadb, and a CSRF
-token.
+"""Browser sessions of the web console: a random id in an HttpOnly cookie, kept in the metadb; a CSRF token.
 
 The session lives in the metadb (as a SHA-256 of its id) so that any server replica can answer any request of
 the same browser. A session ends after `idle_seconds` without a request, after `max_seconds` in all, or at
@@ -14,10 +13,10 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from functools import lru_cache
-from http.cookies import CookieError, SimpleCookie
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import ColumnElement, delete, insert, or_, select, update
+from starlette.requests import cookie_parser
 from starlette.responses import Response
 from starlette.types import Scope
 
@@ -71,15 +70,9 @@ def header(scope: Scope, name: bytes) -> str | None:
 
 def cookie(scope: Scope, name: str) -> str | None:
     raw = header(scope, b"cookie")
-    if not raw:
-        return None
-    jar: SimpleCookie = SimpleCookie()
-    try:
-        jar.load(raw)
-    except CookieError:
-        return None
-    morsel = jar.get(name)
-    return morsel.value if morsel is not None and morsel.value else None
+    # Starlette's lenient parser: another application's odd cookie on the same host must not hide ours.
+    value = cookie_parser(raw).get(name) if raw else None
+    return value or None
 
 
 async def create(db: Database, user_id: int) -> tuple[str, str]:

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from obcp.errors import ErrorCode, ObcpError
 from obcp.meta.task_tables import resource_lock, resource_lock_guard, task_instance
@@ -53,17 +53,17 @@ class ResourceLock:
         return cls(LockKind.SERVER, server_id, cluster_id, zone_id)
 
 
-async def ensure_guards(conn: AsyncConnection, cluster_ids: set[int]) -> None:
+def ensure_guards(conn: Connection, cluster_ids: set[int]) -> None:
     """Create missing guard rows, each in its own savepoint so a concurrent creator is harmless."""
     for cid in sorted(cluster_ids):
-        exists = await conn.scalar(
+        exists = conn.scalar(
             select(resource_lock_guard.c.cluster_id).where(resource_lock_guard.c.cluster_id == cid)
         )
         if exists is not None:
             continue
         try:
-            async with conn.begin_nested():
-                await conn.execute(insert(resource_lock_guard).values(cluster_id=cid, version=0))
+            with conn.begin_nested():
+                conn.execute(insert(resource_lock_guard).values(cluster_id=cid, version=0))
         except IntegrityError:
             pass
 
@@ -82,18 +82,18 @@ def _conflicts(lock: ResourceLock):  # type: ignore[no-untyped-def]
     return or_(*parts)
 
 
-async def acquire(conn: AsyncConnection, locks: list[ResourceLock], task_id: int, now: int) -> None:
+def acquire(conn: Connection, locks: list[ResourceLock], task_id: int, now: int) -> None:
     """Take every lock for `task_id` or raise the OCP busy error naming the task that holds one."""
     for cid in sorted({lk.cluster_id for lk in locks}):
         # Row-locks the cluster's guard until commit: concurrent submissions on one cluster serialise here.
-        await conn.execute(
+        conn.execute(
             update(resource_lock_guard)
             .where(resource_lock_guard.c.cluster_id == cid)
             .values(version=resource_lock_guard.c.version + 1)
         )
     for lock in locks:
         holder = (
-            await conn.execute(
+            conn.execute(
                 select(task_instance.c.id, task_instance.c.name)
                 .select_from(resource_lock.join(task_instance, task_instance.c.id == resource_lock.c.task_id))
                 .where(_conflicts(lock), resource_lock.c.task_id != task_id)
@@ -105,7 +105,7 @@ async def acquire(conn: AsyncConnection, locks: list[ResourceLock], task_id: int
                 _BUSY[lock.kind], f"{holder.name} (task {holder.id})", target={"taskId": holder.id}
             )
     for lock in locks:
-        await conn.execute(
+        conn.execute(
             insert(resource_lock).values(
                 resource_type=lock.kind.value,
                 resource_id=lock.resource_id,

@@ -399,15 +399,14 @@ class Engine:
             return
         lease_ms = int(self.settings.lease_seconds * 1000)
 
-        async def work(conn: Any) -> tuple[set[int], set[int]]:
+        def work(conn: Any) -> tuple[set[int], set[int]]:
             for r in dirty:
                 r.runlog.dirty = False
-                await store.save_run_log(conn, r.claimed, self._live_text(r))
+                store.save_run_log(conn, r.claimed, self._live_text(r))
             if not extend:
                 return set(), set()
-            return await store.heartbeat(
-                conn, self.server_id, {s: r.claimed.version for s, r in runs.items()}, lease_ms
-            )
+            versions = {s: r.claimed.version for s, r in runs.items()}
+            return store.heartbeat(conn, self.server_id, versions, lease_ms)
 
         async with self._log_lock:
             lost, canceling = await store.in_tx(self.db, work)

@@ -15,12 +15,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+import weakref
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import Integer, String, Text, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy.engine import Connection, Engine, create_engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -30,7 +33,7 @@ from obcp.engine.logs import header, state_line
 from obcp.engine.states import LEASED, Operation, SubtaskState, TaskState
 from obcp.engine.template import Template
 from obcp.errors import ErrorCode, ObcpError
-from obcp.meta.db import Database, now_ms
+from obcp.meta.db import Database, install_sqlite_pragmas, now_ms, sync_url
 from obcp.meta.task_tables import (
     resource_lock,
     subtask_dependency,
@@ -51,19 +54,91 @@ ACTIVE = (SubtaskState.READY.value, SubtaskState.RUNNING.value, SubtaskState.CAN
 LEASED_VALUES = tuple(s.value for s in LEASED)
 R = TypeVar("R")
 
+# The hot path's statements, built once: building a Core statement costs more than SQLite runs it.
+_LOCK_TASK = update(task_instance).where(T.id == bindparam("b_task")).values(version=T.version + 1)
+_FINISH = (
+    update(subtask_instance)
+    .where(
+        S.id == bindparam("b_id"),
+        S.owner == bindparam("b_owner"),
+        S.version == bindparam("b_version"),
+        S.state.in_(LEASED_VALUES),
+    )
+    .values(
+        state=bindparam("b_state"),
+        operation=func.coalesce(bindparam("b_operation", type_=String), S.operation),
+        run_time=func.coalesce(bindparam("b_run_time", type_=Integer), S.run_time),
+        context=func.coalesce(bindparam("b_context", type_=Text), S.context),
+        error=bindparam("b_error", type_=String),
+        owner=None,
+        lease_expire_at=None,
+        deadline_at=None,
+        end_time=bindparam("b_now"),
+        updated_at=bindparam("b_now"),
+        version=bindparam("b_version", type_=Integer) + 1,
+    )
+)
+_INSERT_LOG = insert(subtask_log)
+_UPDATE_LOG = (
+    update(subtask_log)
+    .where(L.id == bindparam("b_id"))
+    .values(content=bindparam("b_content"), updated_at=bindparam("b_now"))
+)
+_WAITING_DOWN = (
+    update(subtask_instance).where(S.id.in_(bindparam("b_ids", expanding=True))).values(waiting=S.waiting - 1)
+)
 
-async def in_tx(db: Database, fn: Callable[[AsyncConnection], Awaitable[R]], attempts: int = 8) -> R:
-    """Run `fn` in a write transaction, again on a deadlock or serialisation failure (all steps are guarded,
-    so a repeat is harmless)."""
+
+async def in_tx(db: Database, fn: Callable[[Connection], R], attempts: int = 8) -> R:
+    """Run `fn` (synchronous SQLAlchemy Core) in one write transaction, again on a deadlock or serialisation
+    failure (every step is guarded, so a repeat is harmless).
+
+    On PostgreSQL and MySQL it runs on the async engine (`run_sync`). On SQLite the whole transaction runs in
+    one hop on a thread of its own with the synchronous driver: SQLite serialises writers anyway, and one
+    hop per transaction instead of one per statement is most of the engine's speed there.
+    """
     for attempt in range(attempts):
         try:
+            if db.dialect == "sqlite":
+                lane = _sqlite_lane(db)
+                return await asyncio.get_running_loop().run_in_executor(lane.executor, lane.run, fn)
             async with db.tx() as conn:
-                return await fn(conn)
+                return await conn.run_sync(fn)
         except (OperationalError, DBAPIError) as exc:
             if attempt == attempts - 1 or not _retryable(exc):
                 raise
             await asyncio.sleep(0.01 * (2**attempt))
     raise AssertionError("unreachable")
+
+
+class _SqliteLane:
+    """A synchronous engine on the same SQLite file and the one thread that runs its write transactions."""
+
+    def __init__(self, db: Database) -> None:
+        self.engine: Engine = create_engine(sync_url(db.url), connect_args={"timeout": 30})
+        install_sqlite_pragmas(self.engine)
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="obcp-sqlite")
+
+    def run(self, fn: Callable[[Connection], R]) -> R:
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(immediate=True)
+            with conn.begin():
+                return fn(conn)
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=False)
+        self.engine.dispose()
+
+
+_lanes: weakref.WeakKeyDictionary[Database, _SqliteLane] = weakref.WeakKeyDictionary()
+
+
+def _sqlite_lane(db: Database) -> _SqliteLane:
+    lane = _lanes.get(db)
+    if lane is None:
+        lane = _lanes[db] = _SqliteLane(db)
+        weakref.finalize(db, lane.close)
+    return lane
 
 
 def _retryable(exc: DBAPIError) -> bool:
@@ -99,7 +174,7 @@ class Submission:
     name: str | None = None
 
 
-async def submit(conn: AsyncConnection, sub: Submission) -> int:
+def submit(conn: Connection, sub: Submission) -> int:
     """Task, every subtask and edge, and the locks, in the caller's transaction; roots start READY."""
     now = now_ms()
     ctx = sub.context.copy()
@@ -108,8 +183,8 @@ async def submit(conn: AsyncConnection, sub: Submission) -> int:
     ctx.put("prohibit_rollback", str(prohibited).lower())
     specs = sub.template.instantiate(ctx)
     if sub.locks:
-        await lockmod.ensure_guards(conn, {lk.cluster_id for lk in sub.locks})
-    result = await conn.execute(
+        lockmod.ensure_guards(conn, {lk.cluster_id for lk in sub.locks})
+    result = conn.execute(
         insert(task_instance).values(
             name=sub.name or sub.template.name,
             template=sub.template.name,
@@ -135,9 +210,9 @@ async def submit(conn: AsyncConnection, sub: Submission) -> int:
     assert pk is not None
     task_id = int(pk[0])
     ctx.put("task_instance_id", task_id)
-    await conn.execute(update(task_instance).where(T.id == task_id).values(context=ctx.to_json()))
+    conn.execute(update(task_instance).where(T.id == task_id).values(context=ctx.to_json()))
     if sub.locks:
-        await lockmod.acquire(conn, list(sub.locks), task_id, now)
+        lockmod.acquire(conn, list(sub.locks), task_id, now)
     rows = [
         {
             "task_id": task_id,
@@ -165,17 +240,15 @@ async def submit(conn: AsyncConnection, sub: Submission) -> int:
         }
         for spec in specs
     ]
-    await conn.execute(insert(subtask_instance), rows)
-    ids = {
-        r.series_id: r.id for r in await conn.execute(select(S.series_id, S.id).where(S.task_id == task_id))
-    }
+    conn.execute(insert(subtask_instance), rows)
+    ids = {r.series_id: r.id for r in conn.execute(select(S.series_id, S.id).where(S.task_id == task_id))}
     edges = [
         {"parent_id": ids[up], "child_id": ids[spec.index], "task_id": task_id}
         for spec in specs
         for up in spec.upstreams
     ]
     if edges:
-        await conn.execute(insert(subtask_dependency), edges)
+        conn.execute(insert(subtask_dependency), edges)
     return task_id
 
 
@@ -229,8 +302,33 @@ CLAIM_COLUMNS = (
 )
 
 
-async def claim(
-    conn: AsyncConnection,
+def _claim_statement(guard: Any) -> Any:
+    return (
+        update(subtask_instance)
+        .where(S.id == bindparam("b_id"), guard, S.version == bindparam("b_version"))
+        .values(
+            state=SubtaskState.RUNNING.value,
+            owner=bindparam("b_owner"),
+            executor=bindparam("b_owner"),
+            version=bindparam("b_version", type_=Integer) + 1,
+            lease_expire_at=bindparam("b_lease"),
+            deadline_at=bindparam("b_deadline"),
+            start_time=bindparam("b_now"),
+            end_time=None,
+            updated_at=bindparam("b_now"),
+        )
+    )
+
+
+_CLAIM_READY = _claim_statement(S.state == SubtaskState.READY.value)
+_CLAIM_PENDING = _claim_statement(and_(S.state == SubtaskState.PENDING.value, S.waiting == 0))
+_CHILDREN_OF = select(*CLAIM_COLUMNS, S.waiting, S.state).where(
+    S.id.in_(select(D.child_id).where(D.parent_id == bindparam("b_parent")))
+)
+
+
+def claim(
+    conn: Connection,
     sid: int,
     version: int,
     owner: str,
@@ -245,7 +343,7 @@ async def claim(
     now = now_ms()
     if row is None:
         row = (
-            await conn.execute(
+            conn.execute(
                 select(*CLAIM_COLUMNS).where(
                     S.id == sid, S.state == SubtaskState.READY.value, S.version == version
                 )
@@ -254,25 +352,16 @@ async def claim(
     if row is None or (classes is not None and row.class_name not in classes):
         return None
     # A subtask promoted in this same transaction is claimed straight from PENDING (once nothing waits).
-    guard = (
-        and_(S.state == SubtaskState.PENDING.value, S.waiting == 0)
-        if from_pending
-        else (S.state == SubtaskState.READY.value)
-    )
-    won = await conn.execute(
-        update(subtask_instance)
-        .where(S.id == sid, guard, S.version == version)
-        .values(
-            state=SubtaskState.RUNNING.value,
-            owner=owner,
-            executor=owner,
-            version=version + 1,
-            lease_expire_at=now + lease_ms,
-            deadline_at=now + row.timeout * 1000,
-            start_time=now,
-            end_time=None,
-            updated_at=now,
-        )
+    won = conn.execute(
+        _CLAIM_PENDING if from_pending else _CLAIM_READY,
+        {
+            "b_id": sid,
+            "b_version": version,
+            "b_owner": owner,
+            "b_lease": now + lease_ms,
+            "b_deadline": now + row.timeout * 1000,
+            "b_now": now,
+        },
     )
     if won.rowcount != 1:
         return None
@@ -282,10 +371,10 @@ async def claim(
         if parent_output is not None and row.upstreams == 1:
             ctx = parent_output.copy()
         else:
-            ctx = await input_context(conn, sid, row.task_id)
+            ctx = input_context(conn, sid, row.task_id)
     except ObcpError as exc:
         # Upstream outputs that contradict each other fail this subtask, for an operator to look at.
-        await conn.execute(
+        conn.execute(
             update(subtask_instance)
             .where(S.id == sid, S.version == version + 1)
             .values(
@@ -300,7 +389,7 @@ async def claim(
         text = "\n".join(
             (header(row.operation, now), exc.message, state_line(sid, SubtaskState.RUNNING.value, "FAILED"))
         )
-        await conn.execute(
+        conn.execute(
             insert(subtask_log).values(
                 subtask_id=sid,
                 run_time=row.run_time,
@@ -310,7 +399,7 @@ async def claim(
                 updated_at=now,
             )
         )
-        await advance(conn, row.task_id)
+        advance(conn, row.task_id)
         return None
     ctx.parallel_idx = row.parallel_idx
     ctx.put("latest_execution_start_time", iso_ms(now))
@@ -338,10 +427,10 @@ def _pk(result: Any) -> int:
     return int(pk[0])
 
 
-async def input_context(conn: AsyncConnection, sid: int, task_id: int) -> Context:
+def input_context(conn: Connection, sid: int, task_id: int) -> Context:
     parents = (
         (
-            await conn.execute(
+            conn.execute(
                 select(S.context)
                 .select_from(subtask_dependency.join(subtask_instance, S.id == D.parent_id))
                 .where(D.child_id == sid)
@@ -353,17 +442,15 @@ async def input_context(conn: AsyncConnection, sid: int, task_id: int) -> Contex
     )
     if parents:
         return merge([Context.from_json(p) for p in parents])
-    return Context.from_json(await conn.scalar(select(T.context).where(T.id == task_id)))
+    return Context.from_json(conn.scalar(select(T.context).where(T.id == task_id)))
 
 
-async def heartbeat(
-    conn: AsyncConnection, owner: str, runs: dict[int, int], lease_ms: int
-) -> tuple[set[int], set[int]]:
+def heartbeat(conn: Connection, owner: str, runs: dict[int, int], lease_ms: int) -> tuple[set[int], set[int]]:
     """Extend the leases of these runs ({id: version}); returns (lost, cancel requested)."""
     now = now_ms()
     lost: set[int] = set()
     for sid, version in runs.items():
-        res = await conn.execute(
+        res = conn.execute(
             update(subtask_instance)
             .where(S.id == sid, S.owner == owner, S.version == version, S.state.in_(LEASED_VALUES))
             .values(lease_expire_at=now + lease_ms)
@@ -374,7 +461,7 @@ async def heartbeat(
     if runs:
         canceling = set(
             (
-                await conn.execute(
+                conn.execute(
                     select(S.id).where(S.id.in_(list(runs)), S.state == SubtaskState.CANCELING.value)
                 )
             ).scalars()
@@ -382,25 +469,26 @@ async def heartbeat(
     return lost, canceling - lost
 
 
-async def write_log(conn: AsyncConnection, log_id: int, content: str) -> None:
-    await conn.execute(update(subtask_log).where(L.id == log_id).values(content=content, updated_at=now_ms()))
+def write_log(conn: Connection, log_id: int, content: str) -> None:
+    conn.execute(_UPDATE_LOG, {"b_id": log_id, "b_content": content, "b_now": now_ms()})
 
 
-async def save_run_log(conn: AsyncConnection, run: Claimed, content: str) -> None:
+def save_run_log(conn: Connection, run: Claimed, content: str) -> None:
     """Write a run's log text: its row is created the first time (the caller serialises per run)."""
     if run.log_id is not None:
-        await write_log(conn, run.log_id, content)
+        write_log(conn, run.log_id, content)
         return
     now = now_ms()
-    res = await conn.execute(
-        insert(subtask_log).values(
-            subtask_id=run.id,
-            run_time=run.run_time,
-            operation=run.operation,
-            content=content,
-            created_at=now,
-            updated_at=now,
-        )
+    res = conn.execute(
+        _INSERT_LOG,
+        {
+            "subtask_id": run.id,
+            "run_time": run.run_time,
+            "operation": run.operation,
+            "content": content,
+            "created_at": now,
+            "updated_at": now,
+        },
     )
     run.log_id = _pk(res)
 
@@ -421,8 +509,8 @@ class Finished:
     claimed: list[Claimed] = field(default_factory=list)
 
 
-async def finish(
-    conn: AsyncConnection,
+def finish(
+    conn: Connection,
     run: Claimed,
     owner: str,
     outcome: Outcome,
@@ -435,7 +523,7 @@ async def finish(
     """Record a run's result, fenced by owner and version, settle the task, and claim up to `claim_room`
     subtasks it made READY (or other READY ones of the task) for the same owner in the same transaction."""
     now = now_ms()
-    await _lock_task(conn, run.task_id)
+    _lock_task(conn, run.task_id)
     rolling_back = run.operation == Operation.ROLLBACK.value
     values: dict[str, Any] = {
         "owner": None,
@@ -470,40 +558,47 @@ async def finish(
         line += f"\nAutomatic retry {run.run_time}/{run.retry_count}"
     else:
         values["state"] = new_state.value
-    res = await conn.execute(
-        update(subtask_instance)
-        .where(S.id == run.id, S.owner == owner, S.version == run.version, S.state.in_(LEASED_VALUES))
-        .values(**values)
+    res = conn.execute(
+        _FINISH,
+        {
+            "b_id": run.id,
+            "b_owner": owner,
+            "b_version": run.version,
+            "b_state": values["state"],
+            "b_operation": values.get("operation"),
+            "b_run_time": values.get("run_time"),
+            "b_context": values.get("context"),
+            "b_error": values.get("error"),
+            "b_now": now,
+        },
     )
     if res.rowcount != 1:
         return Finished(False)
-    await save_run_log(conn, run, f"{log_text}\n{line}" if log_text else line)
+    save_run_log(conn, run, f"{log_text}\n{line}" if log_text else line)
     promoted: list[Any] = []
     if new_state is SubtaskState.SUCCESSFUL and not auto_retry:
-        promoted = await _entered_successful(conn, run.id, defer=claim_room > 0)
+        promoted = _entered_successful(conn, run.id, defer=claim_room > 0)
     elif new_state is SubtaskState.PENDING:
-        await _promote_rollback_parents(conn, run.id)
+        _promote_rollback_parents(conn, run.id)
     result = Finished(True, values["state"], TaskState.RUNNING.value)
     if promoted:  # deferred: claim what there is room for, make the rest READY for anyone
         for row in promoted[:claim_room]:
-            claimed = await claim(
-                conn, row.id, row.version, owner, lease_ms, classes, row, out, from_pending=True
-            )
+            claimed = claim(conn, row.id, row.version, owner, lease_ms, classes, row, out, from_pending=True)
             if claimed is not None:
                 result.claimed.append(claimed)
         taken = {c.id for c in result.claimed}
-        await _make_ready(conn, [r.id for r in promoted if r.id not in taken])
+        _make_ready(conn, [r.id for r in promoted if r.id not in taken])
         return result  # the task is RUNNING: it has live or READY subtasks
     # While a run is live its task is RUNNING, in rollback mode exactly when the run is a rollback.
-    result.task_state = await advance(conn, run.task_id, known=(TaskState.RUNNING.value, rolling_back))
+    result.task_state = advance(conn, run.task_id, known=(TaskState.RUNNING.value, rolling_back))
     if claim_room > 0 and not promoted and result.task_state == TaskState.RUNNING.value:
-        more = await conn.execute(
+        more = conn.execute(
             select(*CLAIM_COLUMNS)
             .where(S.task_id == run.task_id, S.state == SubtaskState.READY.value, S.class_name.in_(classes))
             .limit(claim_room)
         )
         for row in more.all():
-            claimed = await claim(conn, row.id, row.version, owner, lease_ms, classes, row)
+            claimed = claim(conn, row.id, row.version, owner, lease_ms, classes, row)
             if claimed is not None:
                 result.claimed.append(claimed)
     return result
@@ -512,28 +607,20 @@ async def finish(
 # --- task bookkeeping -------------------------------------------------------------------------------------
 
 
-async def _lock_task(conn: AsyncConnection, task_id: int) -> None:
-    res = await conn.execute(update(task_instance).where(T.id == task_id).values(version=T.version + 1))
+def _lock_task(conn: Connection, task_id: int) -> None:
+    res = conn.execute(_LOCK_TASK, {"b_task": task_id})
     if res.rowcount != 1:
         raise ObcpError(ErrorCode.TASK_NOT_FOUND, task_id)
 
 
-async def _entered_successful(conn: AsyncConnection, sid: int, defer: bool = False) -> list[Any]:
+def _entered_successful(conn: Connection, sid: int, defer: bool = False) -> list[Any]:
     """A subtask became SUCCESSFUL: its children wait for one upstream less; those waiting for none start.
     Returns them (CLAIM_COLUMNS): READY with their new version, or, with `defer`, still PENDING for the
     caller to claim or make READY in the same transaction."""
-    children = (
-        await conn.execute(
-            select(*CLAIM_COLUMNS, S.waiting, S.state).where(
-                S.id.in_(select(D.child_id).where(D.parent_id == sid))
-            )
-        )
-    ).all()
+    children = conn.execute(_CHILDREN_OF, {"b_parent": sid}).all()
     if not children:
         return []
-    await conn.execute(
-        update(subtask_instance).where(S.id.in_([c.id for c in children])).values(waiting=S.waiting - 1)
-    )
+    conn.execute(_WAITING_DOWN, {"b_ids": [c.id for c in children]})
     # The task row lock serialises this read-then-write with every other transition of the task.
     ready = [
         c
@@ -544,13 +631,13 @@ async def _entered_successful(conn: AsyncConnection, sid: int, defer: bool = Fal
     ]
     if defer or not ready:
         return ready
-    await _make_ready(conn, [r.id for r in ready])
+    _make_ready(conn, [r.id for r in ready])
     return [_bumped(r) for r in ready]
 
 
-async def _make_ready(conn: AsyncConnection, ids: list[int]) -> None:
+def _make_ready(conn: Connection, ids: list[int]) -> None:
     if ids:
-        await conn.execute(
+        conn.execute(
             update(subtask_instance)
             .where(S.id.in_(ids), S.state == SubtaskState.PENDING.value)
             .values(state=SubtaskState.READY.value, version=S.version + 1, updated_at=now_ms())
@@ -564,24 +651,22 @@ def _bumped(row: Any) -> Any:
     return SimpleNamespace(**values)
 
 
-async def _left_successful(conn: AsyncConnection, sids: list[int]) -> None:
+def _left_successful(conn: Connection, sids: list[int]) -> None:
     if not sids:
         return
     for sid in sids:
-        children = list((await conn.execute(select(D.child_id).where(D.parent_id == sid))).scalars())
+        children = list((conn.execute(select(D.child_id).where(D.parent_id == sid))).scalars())
         if children:
-            await conn.execute(
-                update(subtask_instance).where(S.id.in_(children)).values(waiting=S.waiting + 1)
-            )
+            conn.execute(update(subtask_instance).where(S.id.in_(children)).values(waiting=S.waiting + 1))
 
 
-async def _promote_rollback_parents(conn: AsyncConnection, sid: int) -> None:
+def _promote_rollback_parents(conn: Connection, sid: int) -> None:
     """In a rollback, a subtask whose downstreams are all PENDING again is rolled back next."""
-    parents = list((await conn.execute(select(D.parent_id).where(D.child_id == sid))).scalars())
-    await _promote_rollback(conn, parents)
+    parents = list((conn.execute(select(D.parent_id).where(D.child_id == sid))).scalars())
+    _promote_rollback(conn, parents)
 
 
-async def _promote_rollback(conn: AsyncConnection, candidates: list[int]) -> None:
+def _promote_rollback(conn: Connection, candidates: list[int]) -> None:
     if not candidates:
         return
     child = subtask_instance.alias("child")
@@ -591,7 +676,7 @@ async def _promote_rollback(conn: AsyncConnection, candidates: list[int]) -> Non
         .where(D.parent_id.in_(candidates), child.c.state != SubtaskState.PENDING.value)
     )
     rows = (
-        await conn.execute(
+        conn.execute(
             select(S.id, S.state).where(
                 S.id.in_(candidates),
                 S.operation == Operation.ROLLBACK.value,
@@ -603,36 +688,36 @@ async def _promote_rollback(conn: AsyncConnection, candidates: list[int]) -> Non
     if not rows:
         return
     ids = [r.id for r in rows]
-    await conn.execute(
+    conn.execute(
         update(subtask_instance)
         .where(S.id.in_(ids), S.state.in_((SubtaskState.SUCCESSFUL.value, SubtaskState.FAILED.value)))
         .values(state=SubtaskState.READY.value, version=S.version + 1, updated_at=now_ms())
     )
-    await _left_successful(conn, [r.id for r in rows if r.state == SubtaskState.SUCCESSFUL.value])
+    _left_successful(conn, [r.id for r in rows if r.state == SubtaskState.SUCCESSFUL.value])
 
 
-async def advance(conn: AsyncConnection, task_id: int, known: tuple[str, bool] | None = None) -> str:
+def advance(conn: Connection, task_id: int, known: tuple[str, bool] | None = None) -> str:
     """Settle the task's state from its subtasks: RUNNING while any is active, else SUCCESSFUL or FAILED.
     `known` = (current state, in rollback) when the caller knows them, to save a query."""
     if known is None:
-        row = (await conn.execute(select(T.state, T.operation).where(T.id == task_id))).one()
+        row = (conn.execute(select(T.state, T.operation).where(T.id == task_id))).one()
         current, rolling_back = row.state, row.operation == Operation.ROLLBACK.value
     else:
         current, rolling_back = known
-    active = await conn.scalar(select(S.id).where(S.task_id == task_id, S.state.in_(ACTIVE)).limit(1))
+    active = conn.scalar(select(S.id).where(S.task_id == task_id, S.state.in_(ACTIVE)).limit(1))
     now = now_ms()
     if active is not None:
         new = TaskState.RUNNING.value
     else:
         done = SubtaskState.PENDING if rolling_back else SubtaskState.SUCCESSFUL
-        left = await conn.scalar(select(S.id).where(S.task_id == task_id, S.state != done.value).limit(1))
+        left = conn.scalar(select(S.id).where(S.task_id == task_id, S.state != done.value).limit(1))
         new = TaskState.SUCCESSFUL.value if left is None else TaskState.FAILED.value
     if new != current:
         values: dict[str, Any] = {"state": new, "updated_at": now}
         values["end_time"] = None if new == TaskState.RUNNING.value else now
-        await conn.execute(update(task_instance).where(T.id == task_id).values(**values))
+        conn.execute(update(task_instance).where(T.id == task_id).values(**values))
     if new == TaskState.SUCCESSFUL.value:
-        await conn.execute(delete(resource_lock).where(resource_lock.c.task_id == task_id))
+        conn.execute(delete(resource_lock).where(resource_lock.c.task_id == task_id))
     return new
 
 
@@ -663,15 +748,15 @@ async def overdue(db: Database, now: int, grace_ms: int, limit: int = 200) -> li
         )
 
 
-async def interrupt(
-    conn: AsyncConnection, sid: int, version: int, task_id: int, reason: str, *, timed_out: bool = False
+def interrupt(
+    conn: Connection, sid: int, version: int, task_id: int, reason: str, *, timed_out: bool = False
 ) -> bool:
     """Take a leased run away from its (dead, stuck or overdue) owner: run it again if it is safe to repeat,
     else FAILED with the reason, for an operator to retry or skip."""
     now = now_ms()
-    await _lock_task(conn, task_id)
+    _lock_task(conn, task_id)
     row = (
-        await conn.execute(
+        conn.execute(
             select(S.state, S.operation, S.run_time, S.continue_after_crash).where(
                 S.id == sid, S.version == version, S.state.in_(LEASED_VALUES)
             )
@@ -695,30 +780,30 @@ async def interrupt(
         if row.state == SubtaskState.CANCELING.value:
             values["operation"] = Operation.CANCEL.value
         line = f"{reason}\n{state_line(sid, row.state, SubtaskState.FAILED.value, row.operation)}"
-    res = await conn.execute(
+    res = conn.execute(
         update(subtask_instance)
         .where(S.id == sid, S.version == version, S.state.in_(LEASED_VALUES))
         .values(**values)
     )
     if res.rowcount != 1:
         return False
-    await append_log_line(conn, sid, line, row.run_time, row.operation)
-    await advance(conn, task_id)
+    append_log_line(conn, sid, line, row.run_time, row.operation)
+    advance(conn, task_id)
     return True
 
 
-async def append_log_line(conn: AsyncConnection, sid: int, line: str, run_time: int, operation: str) -> None:
+def append_log_line(conn: Connection, sid: int, line: str, run_time: int, operation: str) -> None:
     """Add a line to the log of the subtask's current run (creating it if the run never flushed one)."""
     last = (
-        await conn.execute(
+        conn.execute(
             select(L.id, L.content, L.run_time).where(L.subtask_id == sid).order_by(L.id.desc()).limit(1)
         )
     ).first()
     if last is not None and last.run_time == run_time:
-        await write_log(conn, last.id, f"{last.content}\n{line}")
+        write_log(conn, last.id, f"{last.content}\n{line}")
         return
     now = now_ms()
-    await conn.execute(
+    conn.execute(
         insert(subtask_log).values(
             subtask_id=sid,
             run_time=run_time,
@@ -733,28 +818,28 @@ async def append_log_line(conn: AsyncConnection, sid: int, line: str, run_time: 
 # --- operator actions -------------------------------------------------------------------------------------
 
 
-async def _task_row(conn: AsyncConnection, task_id: int) -> Any:
-    row = (await conn.execute(select(task_instance).where(T.id == task_id))).first()
+def _task_row(conn: Connection, task_id: int) -> Any:
+    row = (conn.execute(select(task_instance).where(T.id == task_id))).first()
     if row is None:
         raise ObcpError(ErrorCode.TASK_NOT_FOUND, task_id)
     return row
 
 
-async def _subtask_row(conn: AsyncConnection, task_id: int, sid: int) -> Any:
-    row = (await conn.execute(select(subtask_instance).where(S.id == sid, S.task_id == task_id))).first()
+def _subtask_row(conn: Connection, task_id: int, sid: int) -> Any:
+    row = (conn.execute(select(subtask_instance).where(S.id == sid, S.task_id == task_id))).first()
     if row is None:
         raise ObcpError(ErrorCode.SUBTASK_NOT_FOUND, sid, task_id)
     return row
 
 
-async def retry_task(conn: AsyncConnection, task_id: int) -> None:
+def retry_task(conn: Connection, task_id: int) -> None:
     """Re-run every FAILED subtask (OCP: task FAILED and not rolling back)."""
-    await _lock_task(conn, task_id)
-    task = await _task_row(conn, task_id)
+    _lock_task(conn, task_id)
+    task = _task_row(conn, task_id)
     if task.state != TaskState.FAILED.value or task.operation == Operation.ROLLBACK.value:
         raise ObcpError(ErrorCode.TASK_STATE_INVALID, task_id, f"{task.state}/{task.operation}")
     failed = (
-        await conn.execute(
+        conn.execute(
             select(S.id, S.can_retry).where(S.task_id == task_id, S.state == SubtaskState.FAILED.value)
         )
     ).all()
@@ -762,7 +847,7 @@ async def retry_task(conn: AsyncConnection, task_id: int) -> None:
         if not row.can_retry:
             raise ObcpError(ErrorCode.SUBTASK_RETRY_PROHIBITED, row.id)
     now = now_ms()
-    await conn.execute(
+    conn.execute(
         update(subtask_instance)
         .where(S.task_id == task_id, S.state == SubtaskState.FAILED.value)
         .values(
@@ -775,16 +860,16 @@ async def retry_task(conn: AsyncConnection, task_id: int) -> None:
             updated_at=now,
         )
     )
-    await conn.execute(
+    conn.execute(
         update(task_instance).where(T.id == task_id).values(operation=Operation.RETRY.value, updated_at=now)
     )
-    await advance(conn, task_id)
+    advance(conn, task_id)
 
 
-async def rollback_prohibited(conn: AsyncConnection, task: Any) -> bool:
+def rollback_prohibited(conn: Connection, task: Any) -> bool:
     if task.prohibit_rollback or Context.from_json(task.context).get("prohibit_rollback") == "true":
         return True
-    started = await conn.scalar(
+    started = conn.scalar(
         select(S.id)
         .where(
             S.task_id == task.id,
@@ -796,45 +881,43 @@ async def rollback_prohibited(conn: AsyncConnection, task: Any) -> bool:
     return started is not None
 
 
-async def rollback_task(conn: AsyncConnection, task_id: int) -> None:
+def rollback_task(conn: Connection, task_id: int) -> None:
     """Give up: undo every subtask that ran, from the failure back to the roots (OCP: task FAILED)."""
-    await _lock_task(conn, task_id)
-    task = await _task_row(conn, task_id)
+    _lock_task(conn, task_id)
+    task = _task_row(conn, task_id)
     if task.state != TaskState.FAILED.value:
         raise ObcpError(ErrorCode.TASK_STATE_INVALID, task_id, task.state)
-    if await rollback_prohibited(conn, task):
+    if rollback_prohibited(conn, task):
         raise ObcpError(ErrorCode.TASK_ROLLBACK_PROHIBITED, task_id)
     now = now_ms()
-    await conn.execute(
+    conn.execute(
         update(subtask_instance)
         .where(S.task_id == task_id, S.state != SubtaskState.PENDING.value)
         .values(operation=Operation.ROLLBACK.value, updated_at=now)
     )
-    await conn.execute(
+    conn.execute(
         update(task_instance)
         .where(T.id == task_id)
         .values(operation=Operation.ROLLBACK.value, updated_at=now)
     )
     candidates = list(
         (
-            await conn.execute(
-                select(S.id).where(S.task_id == task_id, S.state != SubtaskState.PENDING.value)
-            )
+            conn.execute(select(S.id).where(S.task_id == task_id, S.state != SubtaskState.PENDING.value))
         ).scalars()
     )
-    await _promote_rollback(conn, candidates)
-    await advance(conn, task_id)
+    _promote_rollback(conn, candidates)
+    advance(conn, task_id)
 
 
-async def retry_subtask(conn: AsyncConnection, task_id: int, sid: int) -> None:
-    await _lock_task(conn, task_id)
-    row = await _subtask_row(conn, task_id, sid)
+def retry_subtask(conn: Connection, task_id: int, sid: int) -> None:
+    _lock_task(conn, task_id)
+    row = _subtask_row(conn, task_id, sid)
     if row.state != SubtaskState.FAILED.value or row.operation == Operation.ROLLBACK.value:
         raise ObcpError(ErrorCode.TASK_STATE_INVALID, f"{task_id}/{sid}", f"{row.state}/{row.operation}")
     if not row.can_retry:
         raise ObcpError(ErrorCode.SUBTASK_RETRY_PROHIBITED, sid)
     now = now_ms()
-    await conn.execute(
+    conn.execute(
         update(subtask_instance)
         .where(S.id == sid, S.state == SubtaskState.FAILED.value, S.version == row.version)
         .values(
@@ -847,14 +930,14 @@ async def retry_subtask(conn: AsyncConnection, task_id: int, sid: int) -> None:
             updated_at=now,
         )
     )
-    await advance(conn, task_id)
+    advance(conn, task_id)
 
 
-async def skip_subtask(conn: AsyncConnection, task_id: int, sid: int, by: str) -> None:
+def skip_subtask(conn: Connection, task_id: int, sid: int, by: str) -> None:
     """Mark a FAILED subtask done without running it: SUCCESSFUL going forward, PENDING in a rollback."""
-    await _lock_task(conn, task_id)
-    task = await _task_row(conn, task_id)
-    row = await _subtask_row(conn, task_id, sid)
+    _lock_task(conn, task_id)
+    task = _task_row(conn, task_id)
+    row = _subtask_row(conn, task_id, sid)
     if row.state != SubtaskState.FAILED.value:
         raise ObcpError(ErrorCode.TASK_STATE_INVALID, f"{task_id}/{sid}", row.state)
     if not row.can_skip:
@@ -863,8 +946,8 @@ async def skip_subtask(conn: AsyncConnection, task_id: int, sid: int, by: str) -
     rolling_back = task.operation == Operation.ROLLBACK.value
     new = SubtaskState.PENDING if rolling_back else SubtaskState.SUCCESSFUL
     # A skipped step produced nothing: its downstreams get its input as its output.
-    passed_on = (await input_context(conn, sid, task_id)).to_json() if not rolling_back else row.context
-    await conn.execute(
+    passed_on = (input_context(conn, sid, task_id)).to_json() if not rolling_back else row.context
+    conn.execute(
         update(subtask_instance)
         .where(S.id == sid, S.state == SubtaskState.FAILED.value, S.version == row.version)
         .values(
@@ -880,7 +963,7 @@ async def skip_subtask(conn: AsyncConnection, task_id: int, sid: int, by: str) -
     text = "\n".join(
         (header(Operation.SKIP.value, now), f"Skipped by {by}", state_line(sid, row.state, new.value))
     )
-    await conn.execute(
+    conn.execute(
         insert(subtask_log).values(
             subtask_id=sid,
             run_time=row.run_time,
@@ -891,21 +974,21 @@ async def skip_subtask(conn: AsyncConnection, task_id: int, sid: int, by: str) -
         )
     )
     if rolling_back:
-        await _promote_rollback_parents(conn, sid)
+        _promote_rollback_parents(conn, sid)
     else:
-        await _entered_successful(conn, sid)
-    await advance(conn, task_id)
+        _entered_successful(conn, sid)
+    advance(conn, task_id)
 
 
-async def cancel_subtask(conn: AsyncConnection, task_id: int, sid: int) -> Any:
+def cancel_subtask(conn: Connection, task_id: int, sid: int) -> Any:
     """RUNNING → CANCELING; the owner (told by its heartbeat, or at once when local) interrupts the run."""
-    row = await _subtask_row(conn, task_id, sid)
+    row = _subtask_row(conn, task_id, sid)
     if row.state != SubtaskState.RUNNING.value:
         raise ObcpError(ErrorCode.TASK_STATE_INVALID, f"{task_id}/{sid}", row.state)
     if not row.can_cancel:
         raise ObcpError(ErrorCode.SUBTASK_CANCEL_PROHIBITED, sid)
     # The version stays: it is the running owner's fencing token, and the owner records the cancellation.
-    res = await conn.execute(
+    res = conn.execute(
         update(subtask_instance)
         .where(S.id == sid, S.state == SubtaskState.RUNNING.value, S.version == row.version)
         .values(state=SubtaskState.CANCELING.value, updated_at=now_ms())
@@ -918,12 +1001,8 @@ async def cancel_subtask(conn: AsyncConnection, task_id: int, sid: int) -> Any:
 # --- reads ------------------------------------------------------------------------------------------------
 
 
-async def count_by_state(conn: AsyncConnection, task_id: int) -> dict[str, int]:
-    rows = await conn.execute(select(S.state, func.count()).where(S.task_id == task_id).group_by(S.state))
-    return {r[0]: int(r[1]) for r in rows}
-
-
 async def read_log(conn: AsyncConnection, task_id: int, sid: int) -> str:
-    await _subtask_row(conn, task_id, sid)
+    if await conn.scalar(select(S.id).where(S.id == sid, S.task_id == task_id)) is None:
+        raise ObcpError(ErrorCode.SUBTASK_NOT_FOUND, sid, task_id)
     chunks = (await conn.execute(select(L.content).where(L.subtask_id == sid).order_by(L.id))).scalars().all()
     return "\n".join(chunks)

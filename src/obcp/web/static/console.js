@@ -313,8 +313,10 @@
       return;
     }
     const box = h("div", { class: "dag", id: "preview-dag" });
+    const how = [data.restartMode, (data.zoneNames || []).length ? "zones " + data.zoneNames.join(", ") : null]
+      .filter(Boolean).join(", ");
     put(target, h("p", { class: "muted", id: "preview-summary" },
-      `${data.name || "Task"}: ${subtasks.length} subtasks`), box);
+      `${data.name || "Task"}${how ? " (" + how + ")" : ""}: ${subtasks.length} subtasks`), box);
     previewCy = drawDag(box, subtasks.map((s) => ({ ...s, status: s.status || "PENDING" })), () => {});
   }
 
@@ -512,13 +514,14 @@
     let logFor = null;
     const canUpdate = can(`TASK:${id}:UPDATE`);
     const head = h("div", { class: "head" });
-    const facts = h("dl", { class: "kv card" });
+    const headNote = h("p", { class: "error", id: "task-action-error", role: "alert", hidden: true });
+    const facts = h("div", { class: "facts card" });
     const dagBox = h("div", { class: "dag", id: "dag", role: "img", "aria-label": "The task's DAG" });
     const live = h("span", { class: "live", id: "live" }, "connecting…");
     const side = h("aside", { class: "side card", id: "side" }, h("p", { class: "muted" }, "Select a subtask in the graph or the list."));
     const list = h("tbody", {});
     put(view, 
-      h("p", {}, h("a", { href: "#/tasks" }, "← Tasks")), head, facts,
+      h("p", {}, h("a", { href: "#/tasks" }, "← Tasks")), head, headNote, facts,
       h("div", { class: "task-grid" },
         h("div", {},
           h("div", { class: "card dag-card" }, dagBox,
@@ -558,22 +561,23 @@
     function renderHead() {
       const actions = [];
       if (canUpdate && task.status === "FAILED") {
-        actions.push(h("button", { type: "button", id: "task-retry", class: "primary", onclick: () => act("retry the task", `/api/v2/tasks/instances/${id}/retry`) }, "Retry task"));
+        actions.push(h("button", { type: "button", id: "task-retry", class: "primary", onclick: () => act("retry the task", `/api/v2/tasks/instances/${id}/retry`, "task") }, "Retry task"));
         if (!task.prohibitRollback) {
-          actions.push(h("button", { type: "button", id: "task-rollback", class: "danger", onclick: () => act("roll the task back", `/api/v2/tasks/instances/${id}/rollback`) }, "Roll back"));
+          actions.push(h("button", { type: "button", id: "task-rollback", class: "danger", onclick: () => act("roll the task back", `/api/v2/tasks/instances/${id}/rollback`, "task") }, "Roll back"));
         }
       }
       put(head, h("h1", {}, `Task #${task.id} ${task.name}`), h("span", { id: "task-status" }, stateBadge(task.status)),
         task.operation && task.operation !== "EXECUTE" ? h("span", { class: "muted" }, task.operation) : null,
         h("div", { class: "actions" }, actions));
       const done = (task.subtasks || []).filter((s) => s.status === "SUCCESSFUL").length;
-      put(facts, 
-        h("dt", {}, "Cluster"), h("dd", {}, task.cluster ? h("a", { href: `#/clusters/${task.cluster.id}` }, task.cluster.name) : "—"),
-        h("dt", {}, "Creator"), h("dd", {}, task.creator ? task.creator.name : "—"),
-        h("dt", {}, "Started"), h("dd", {}, when(task.startTime)),
-        h("dt", {}, "Finished"), h("dd", {}, when(task.finishTime)),
-        h("dt", {}, "Took"), h("dd", {}, took(task.startTime, task.finishTime)),
-        h("dt", {}, "Progress"), h("dd", { id: "progress" }, `${done} of ${(task.subtasks || []).length} subtasks successful`));
+      const fact = (label, value, attrs) => h("span", attrs || {}, h("span", { class: "muted" }, label + " "), value);
+      put(facts,
+        fact("Cluster", task.cluster ? h("a", { href: `#/clusters/${task.cluster.id}` }, task.cluster.name) : "—"),
+        fact("Creator", task.creator ? task.creator.name : "—"),
+        fact("Started", when(task.startTime)),
+        fact("Finished", when(task.finishTime)),
+        fact("Took", took(task.startTime, task.finishTime)),
+        fact("Progress", h("span", { id: "progress" }, `${done} of ${(task.subtasks || []).length} subtasks successful`)));
     }
 
     function renderList() {
@@ -585,16 +589,18 @@
       h("td", { class: "hide-narrow" }, took(s.startTime, s.finishTime)))));
     }
 
-    async function act(what, path) {
-      const note = document.getElementById("action-error");
+    // A refused action says why next to its button: in the side panel for a subtask, under the title for
+    // the task.
+    async function act(what, path, where) {
+      const note = where === "task" ? headNote : document.getElementById("action-error");
       try {
         const data = await api("POST", path);
         if (data && data.subtasks) apply(data);
         if (note) note.hidden = true;
       } catch (e) {
-        const target = note || side;
-        target.hidden = false;
-        target.textContent = `Could not ${what}: ${e.message}`;
+        if (!note) return;
+        note.hidden = false;
+        note.textContent = `Could not ${what}: ${e.message}`;
       }
     }
 
@@ -663,6 +669,8 @@
       cy.$id("s" + sid).select();
       loadLog();
       scheduleLog();
+      // On a narrow screen the panel is under the graph and the list: bring it into view.
+      if (window.matchMedia("(max-width: 820px)").matches) side.scrollIntoView({ block: "start" });
       logFor = sid + ":" + ((task.subtasks || []).find((x) => x.id === sid) || {}).status;
     }
 
