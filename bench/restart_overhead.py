@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import statistics
 import tempfile
 import time
@@ -81,6 +82,23 @@ def breakdown(task: dict[str, Any]) -> list[str]:
     return lines
 
 
+def agent_seconds(http: httpx.Client, task: dict[str, Any]) -> list[str]:
+    """What the agents measured inside the stop and start steps (from the subtask logs), so the seekdb's
+    own time is apart from obcp's around it."""
+    lines = []
+    for s in task["subtasks"]:
+        if s["name"] not in ("Stop observer process", "Start observer process"):
+            continue
+        step = ts(s["finishTime"]) - ts(s["startTime"])
+        log = http.get(f"/api/v2/tasks/instances/{task['id']}/subtasks/{s['id']}/log").json()["data"]["log"]
+        found = re.search(r"(?:stopped by \w+ in|ready after) ([\d.]+) s", log)
+        inside = f"{float(found.group(1)):.2f} s" if found else "?"
+        lines.append(
+            f"      {s['name']} (subtask {s['id']}): {step:.2f} s, of which the agent's own {inside}"
+        )
+    return lines
+
+
 def phase(workdir: Path, zones: int, rounds: int) -> dict[str, Any]:
     label = f"{zones} x 1" + (" rolling" if zones > 1 else "")
     print(f"\n== {label}: bare restart{'s' if zones > 1 else ''} vs obcp ({load()})", flush=True)
@@ -115,7 +133,7 @@ def phase(workdir: Path, zones: int, rounds: int) -> dict[str, Any]:
         median = statistics.median(obcp_times)
         median_task = tasks[obcp_times.index(min(obcp_times, key=lambda t: abs(t - median)))]
         print(f"  where obcp's time went (median round, task {median_task['id']}):")
-        print("\n".join(breakdown(median_task)), flush=True)
+        print("\n".join(breakdown(median_task) + agent_seconds(http, median_task)), flush=True)
     return {
         "label": label,
         "bare": bare_times,

@@ -58,6 +58,15 @@ def has_body(ep: Endpoint) -> bool:
         return False
 
 
+def body_optional(ep: Endpoint) -> bool:
+    """Routes whose body is an obcp extension OCP clients never send (restart options): no body is fine."""
+    return all(not p.field_info.is_required() for p in ep.route.dependant.body_params)
+
+
+# What an optional body may be: absent, or nothing in it.
+NO_OPTIONS = {"null", "empty object", "empty"}
+
+
 def is_paged(ep: Endpoint) -> bool:
     try:
         stack = list(ep.route.dependant.dependencies)
@@ -102,7 +111,11 @@ def test_every_body_route_refuses_bad_json(
                 resp = client.request(
                     ep.method, ep.url(existing), content=content, headers=headers, auth=admin
                 )
-                error(resp, 400)
+                if name in NO_OPTIONS and body_optional(ep):
+                    # Then the call is made as an OCP client makes it; here it names an unknown object.
+                    error(resp, 404)
+                else:
+                    error(resp, 400)
     assert snapshot(db) == before
 
 

@@ -92,3 +92,14 @@ async def states(db: Database, task_id: int) -> tuple[str, str, dict[str, str]]:
 
 async def settle(engine: Engine, task_id: int) -> str:
     return await engine.wait_task(task_id, 20)
+
+
+class _Writer(Subtask):
+    timeout = 30
+
+    async def run(self, ctx: RunContext) -> None:
+        ctx.put("shared", type(self).name)
+
+
+Writer1 = register(type("Writer1", (_Writer,), {"key": "tests.engine.Writer1", "name": "Writer 1"}))
+Writer2 = register(type("Writer2", (_Writer,), {"key": "tests.engine.Writer2", "name": "Writer 2"}))

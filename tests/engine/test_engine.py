@@ -29,6 +29,8 @@ from .helpers import (
     Quick,
     Repeat,
     Retrying,
+    Writer1,
+    Writer2,
     reset,
     settle,
     snapshot,
@@ -445,3 +447,20 @@ async def _wait_running(db: Database, tid: int, name: str) -> int:
                 return int(s.id)
         await asyncio.sleep(0.05)
     raise AssertionError(f"{name} never ran")
+
+
+async def test_conflicting_upstream_outputs_fail_the_join(engine: Engine, db: Database) -> None:
+    builder = TemplateBuilder("Conflict")
+    root = builder.add(A)
+    left = builder.add(Writer1, after=[root])
+    right = builder.add(Writer2, after=[root])
+    builder.add(D, after=[left, right])
+    tid = await engine.submit(builder.build(), Context(), creator="admin")
+    assert await settle(engine, tid) == "FAILED"
+    _, subs, _ = await snapshot(db, tid)
+    join = subs[-1]
+    assert join.state == "FAILED" and "found different value for same key shared" in join.error
+    async with db.read() as conn:
+        assert "found different value" in await store.read_log(conn, tid, join.id)
+    await engine.skip_subtask(tid, join.id, "admin")
+    assert await settle(engine, tid) == "SUCCESSFUL"

@@ -48,7 +48,9 @@ def clean(value: Any) -> Any:
     if isinstance(value, BaseModel):
         return clean(value.model_dump(by_alias=True, exclude_none=True, mode="json"))
     if isinstance(value, dict):
-        return {str(k): clean(v) for k, v in value.items() if v is not None}
+        # Cleaned first: a value that cleans to nothing (NaN) is omitted like a null.
+        cleaned = {str(k): clean(v) for k, v in value.items()}
+        return {k: v for k, v in cleaned.items() if v is not None}
     if isinstance(value, list | tuple):
         return [clean(v) for v in value]
     if isinstance(value, Enum):

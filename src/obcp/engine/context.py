@@ -108,15 +108,16 @@ class Context:
         }
 
 
-def merge(contexts: list[Context]) -> Context:
-    """The input of a subtask with these upstream outputs: stringMaps must agree, listMaps are unioned."""
+def merge(contexts: list[Context], *, strict: bool = True) -> Context:
+    """The input of a subtask with these upstream outputs: stringMaps must agree, listMaps are unioned.
+    Not `strict` (an operator skipped the subtask that would have refused them): the last upstream wins."""
     out = Context()
     for ctx in contexts:
         for key, value in ctx.string_map.items():
             if key in TRANSIENT_KEYS:
                 continue
             old = out.string_map.get(key)
-            if old is not None and old != value and key not in MERGE_EXEMPT:
+            if strict and old is not None and old != value and key not in MERGE_EXEMPT:
                 raise ObcpError(ErrorCode.TASK_CONTEXT_ERROR, f"found different value for same key {key}")
             out.string_map[key] = value
         for key, values in ctx.list_map.items():

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -68,7 +68,7 @@ def ensure_guards(conn: Connection, cluster_ids: set[int]) -> None:
             pass
 
 
-def _conflicts(lock: ResourceLock):  # type: ignore[no-untyped-def]
+def _conflicts(lock: ResourceLock) -> ColumnElement[bool]:
     rl = resource_lock.c
     same = and_(rl.resource_type == lock.kind.value, rl.resource_id == lock.resource_id)
     if lock.kind is LockKind.CLUSTER:

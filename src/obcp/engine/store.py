@@ -427,7 +427,7 @@ def _pk(result: Any) -> int:
     return int(pk[0])
 
 
-def input_context(conn: Connection, sid: int, task_id: int) -> Context:
+def input_context(conn: Connection, sid: int, task_id: int, *, strict: bool = True) -> Context:
     parents = (
         (
             conn.execute(
@@ -441,7 +441,7 @@ def input_context(conn: Connection, sid: int, task_id: int) -> Context:
         .all()
     )
     if parents:
-        return merge([Context.from_json(p) for p in parents])
+        return merge([Context.from_json(p) for p in parents], strict=strict)
     return Context.from_json(conn.scalar(select(T.context).where(T.id == task_id)))
 
 
@@ -946,7 +946,7 @@ def skip_subtask(conn: Connection, task_id: int, sid: int, by: str) -> None:
     rolling_back = task.operation == Operation.ROLLBACK.value
     new = SubtaskState.PENDING if rolling_back else SubtaskState.SUCCESSFUL
     # A skipped step produced nothing: its downstreams get its input as its output.
-    passed_on = (input_context(conn, sid, task_id)).to_json() if not rolling_back else row.context
+    passed_on = input_context(conn, sid, task_id, strict=False).to_json() if not rolling_back else row.context
     conn.execute(
         update(subtask_instance)
         .where(S.id == sid, S.state == SubtaskState.FAILED.value, S.version == row.version)

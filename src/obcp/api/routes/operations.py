@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from obcp.api.auth import require
 from obcp.api.envelope import OcpJSONResponse, ok, trace_id_var
@@ -19,6 +19,9 @@ router = APIRouter(tags=["cluster operations"])
 
 class RestartBody(BaseModel):
     """obcp's extension; OCP clients send no body and get OCP's behaviour (rolling, every zone)."""
+
+    # A misspelt option must not fall back silently to the default mode.
+    model_config = ConfigDict(extra="forbid")
 
     restartMode: Literal["ROLLING", "FORCE"] = Field(
         "ROLLING", description="ROLLING: zones one after another; FORCE: all selected zones at once"
@@ -67,6 +70,8 @@ async def restart_zone(
 
 
 class ServerRestartBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     force: bool = Field(False, description="restart without ALTER SYSTEM STOP SERVER (OCP's force)")
     freezeServer: bool = Field(False, description="accepted for OCP 4.3 clients; obcp does not freeze")
 
