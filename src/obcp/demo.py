@@ -37,6 +37,16 @@ DEMO_PASSWORD = "obcp-demo-admin"
 ZONES = 3
 ROWS = 3
 PID_FILE = "server.pid"
+DEMO_FILES = {
+    "obcp.db",
+    "obcp.db-wal",
+    "obcp.db-shm",
+    "obcp.db-journal",
+    "secret.key",
+    "server.log",
+    PID_FILE,
+    "sandbox",
+}
 WRITE_ROWS = [
     "CREATE DATABASE IF NOT EXISTS demo",
     "CREATE TABLE IF NOT EXISTS demo.t (id INT PRIMARY KEY, note VARCHAR(64))",
@@ -68,6 +78,10 @@ def pick_port() -> int:
 def clean_home(home: Path) -> None:
     """Stops what a previous demo left running (by recorded pids only), then wipes its home: a fresh
     metadb, since purged sandbox hosts would otherwise keep stale registrations (docs/sandbox.md)."""
+    # OBCP_DEMO_HOME may point anywhere: only a directory holding nothing but a demo's files is touched.
+    foreign = sorted(p.name for p in home.iterdir() if p.name not in DEMO_FILES) if home.exists() else []
+    if foreign:
+        raise RuntimeError(f"{home} holds more than a demo's files ({', '.join(foreign[:5])}); not wiping it")
     if (home / "sandbox" / STATE_FILE).exists():
         say("a previous demo's sandbox is still there: stopping and purging it")
         asyncio.run(sandbox_down(home / "sandbox", True, sandbox_say))
