@@ -63,7 +63,7 @@ class ErrorCode(Enum):
     TASK_STATE_INVALID = (4007, 400, "The operation is not allowed because the task {0} is in {1} state.")
     TASK_ROLLBACK_PROHIBITED = (4009, 400, "The task {0} cannot be rolled back.")
     SUBTASK_SKIP_PROHIBITED = (4010, 400, "The subtask {0} cannot be skipped.")
-    # Not in OCP's table (its subtasks can always be retried and cancelled); obcp's capability flags need them.
+    # Not in OCP's table (its subtasks can always be retried and cancelled); obcp's capability flags need them
     SUBTASK_RETRY_PROHIBITED = (4011, 400, "The subtask {0} cannot be retried.")
     SUBTASK_CANCEL_PROHIBITED = (4012, 400, "The subtask {0} cannot be cancelled.")
     HOST_EXISTS = (7001, 409, "The specified host <{0}:{1}> already exists. Please change it and try again.")
