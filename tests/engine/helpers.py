@@ -17,12 +17,15 @@ from obcp.meta.task_tables import subtask_dependency, subtask_instance, task_ins
 SCRIPT: dict[tuple[str, int], str] = {}
 JOURNAL: list[tuple[str, int, str, int]] = []  # (name, subtask id, operation, parallel idx)
 GATES: dict[str, asyncio.Event] = defaultdict(asyncio.Event)
+# What each rollback found of its own run's output (`done_<name>`), by subtask name.
+ROLLBACK_SAW: dict[str, str | None] = {}
 
 
 def reset() -> None:
     SCRIPT.clear()
     JOURNAL.clear()
     GATES.clear()
+    ROLLBACK_SAW.clear()
 
 
 class Scripted(Subtask):
@@ -37,6 +40,8 @@ class Scripted(Subtask):
     async def _act(self, ctx: RunContext, kind: str) -> None:
         label = ctx.get("label_of_" + str(ctx.subtask_id)) or type(self).name
         JOURNAL.append((label, ctx.subtask_id, ctx.operation, ctx.parallel_idx))
+        if kind == "rollback":
+            ROLLBACK_SAW[type(self).name] = ctx.get(f"done_{type(self).name}")
         action = SCRIPT.get((f"{type(self).name}:{kind}", ctx.run_time), "")
         ctx.log.info("%s %s run %s: %s", type(self).name, kind, ctx.run_time, action or "ok")
         if action == "fail":

@@ -18,6 +18,7 @@ from .conftest import FAST
 from .helpers import (
     GATES,
     JOURNAL,
+    ROLLBACK_SAW,
     SCRIPT,
     A,
     B,
@@ -145,6 +146,8 @@ async def test_rollback_walks_back_and_releases_the_lock(engine: Engine, db: Dat
     assert await settle(engine, tid) == "SUCCESSFUL"
     assert [(j[0], j[2]) for j in JOURNAL] == [("C", "ROLLBACK"), ("B", "ROLLBACK"), ("A", "ROLLBACK")]
     task, subs, _ = await snapshot(db, tid)
+    # Each undo sees what its own run recorded; the failed step recorded nothing.
+    assert {"A": str(subs[0].id), "B": str(subs[1].id), "C": None} == ROLLBACK_SAW
     assert task.operation == "ROLLBACK"
     assert all(s.state == "PENDING" for s in subs)
     assert [s.operation for s in subs] == ["ROLLBACK", "ROLLBACK", "ROLLBACK", "EXECUTE"]

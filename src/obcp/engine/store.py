@@ -368,7 +368,16 @@ def claim(
     # A root gets the task argument; any other subtask the merge of its upstreams' outputs (which carry
     # the argument on, as every output starts from its input).
     try:
-        if parent_output is not None and row.upstreams == 1:
+        own = (
+            conn.scalar(select(S.context).where(S.id == sid))
+            if row.operation == Operation.ROLLBACK.value
+            else None
+        )
+        if own:
+            # Undoing a step needs what the step recorded when it ran (e.g. "this task stopped zone z1"),
+            # which is in its own output, not in its upstreams'.
+            ctx = Context.from_json(own)
+        elif parent_output is not None and row.upstreams == 1:
             ctx = parent_output.copy()
         else:
             ctx = input_context(conn, sid, row.task_id)
