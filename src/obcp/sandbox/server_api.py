@@ -43,8 +43,8 @@ class ObcpApi:
         )
 
     async def register_host(self, name: str, address: str, agent_port: int, agent_key: str) -> dict[str, Any]:
-        """The host's record; an already registered address is looked up and returned, marked with
-        `_created: False`."""
+        """The host's record; an already registered address is looked up, given this agent's port and key
+        (a sandbox made anew has new ones), and returned marked with `_created: False`."""
         path = "/api/v2/compute/hosts"
         body = {"name": name, "address": address, "agentPort": agent_port, "agentKey": agent_key}
         status, answer = await self._call("POST", path, json=body)
@@ -54,7 +54,13 @@ class ObcpApi:
         if status == 409 and (answer.get("error") or {}).get("code") == HOST_EXISTS:
             for existing in await self.list_hosts():
                 if existing.get("address") == address:
-                    return {**existing, "_created": False}
+                    update = f"{path}/{existing['id']}"
+                    status, answer = await self._call(
+                        "PUT", update, json={"agentPort": agent_port, "agentKey": agent_key}
+                    )
+                    if status != 200:
+                        raise self._error("PUT", update, status, answer)
+                    return {**answer["data"], "_created": False}
         raise self._error("POST", path, status, answer)
 
     async def list_hosts(self) -> list[dict[str, Any]]:

@@ -146,10 +146,9 @@ async def register(
             server.address, server.address, server.agent_port, secrets.agent_key(server.address)
         )
         if server.host_id != int(host["id"]) and not host.get("_created", True):
-            # The host API has no update: an older registration keeps its agent port and key.
             say(
-                f"warning: host {server.address} was already registered (id {host['id']}) before this "
-                "sandbox; obcp keeps that registration's agent port and key"
+                f"host {server.address} was already registered (id {host['id']}) before this sandbox: "
+                "its agent port and key are updated to this sandbox's agent"
             )
         server.host_id = int(host["id"])
     zones: dict[str, list[dict[str, Any]]] = {}

@@ -7,8 +7,8 @@ import re
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field, field_validator
-from sqlalchemy import delete, func, or_, select
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from obcp.api.auth import require
@@ -45,6 +45,16 @@ class HostCreate(BaseModel):
             if _HOSTNAME.match(value):
                 return value.lower()
         raise ValueError("must be an IP address or a host name")
+
+
+class HostAgentUpdate(BaseModel):
+    """A new agent port and/or key for a registered host (an agent re-installed, a key rotated)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    agentPort: int | None = Field(None, ge=1, le=65535)
+    agentKey: str | None = Field(None, min_length=16, max_length=256, description="write-only")
+    description: str | None = Field(None, max_length=255)
 
 
 async def _services(request: Request, host_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
@@ -129,6 +139,28 @@ async def create_host(
     except IntegrityError as exc:  # a concurrent registration of the same address won the race
         raise ObcpError(ErrorCode.HOST_EXISTS, body.address, body.agentPort) from exc
     return ok(host_json(row))
+
+
+@router.put("/api/v2/compute/hosts/{hostId}", summary="Change a host's agent port or key")
+async def update_host(
+    request: Request,
+    hostId: IdPath,
+    body: HostAgentUpdate,
+    _: Principal = Depends(require("HOST:{hostId}:UPDATE")),
+) -> OcpJSONResponse:
+    values: dict[str, Any] = {"updated_at": now_ms()}
+    if body.agentPort is not None:
+        values["agent_port"] = body.agentPort
+    if body.agentKey is not None:
+        values["agent_key_enc"] = request.app.state.secretbox.encrypt(body.agentKey)
+    if body.description is not None:
+        values["description"] = body.description
+    async with request.app.state.db.tx() as conn:
+        result = await conn.execute(update(compute_host).where(compute_host.c.id == hostId).values(**values))
+        if result.rowcount != 1:
+            raise ObcpError(ErrorCode.HOST_NOT_FOUND, hostId)
+        row = (await conn.execute(select(compute_host).where(compute_host.c.id == hostId))).one()
+    return ok(host_json(row, (await _services(request, [hostId]))[hostId]))
 
 
 @router.delete("/api/v2/compute/hosts/{hostId}", summary="Delete a host that runs no managed observer")
