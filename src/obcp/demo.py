@@ -77,7 +77,8 @@ def pick_port() -> int:
 
 def clean_home(home: Path) -> None:
     """Stops what a previous demo left running (by recorded pids only), then wipes its home: a fresh
-    metadb, since purged sandbox hosts would otherwise keep stale registrations (docs/sandbox.md)."""
+    metadb, so every demo starts from the same state (an old cluster of the same name would be reused as
+    it is, docs/sandbox.md)."""
     # OBCP_DEMO_HOME may point anywhere: only a directory holding nothing but a demo's files is touched.
     foreign = sorted(p.name for p in home.iterdir() if p.name not in DEMO_FILES) if home.exists() else []
     if foreign:

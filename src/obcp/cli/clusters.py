@@ -9,7 +9,7 @@ from typing import Any
 import typer
 
 from obcp.cli import dag_view
-from obcp.cli.client import PASSWORD, SERVER_URL, USER, ApiError, connection_options, fail
+from obcp.cli.client import PASSWORD, SERVER_URL, USER, ApiError, Connection, connection_options, fail
 from obcp.cli.tasks import exit_for, watch_task
 
 cluster_app = typer.Typer(help="OceanBase clusters.", no_args_is_help=True)
@@ -88,3 +88,49 @@ def restart(
     else:
         typer.echo(f"task {data['id']}: {status}")
     raise exit_for(status)
+
+
+WAIT = typer.Option(False, "--wait", help="follow the task until it ends; exit 0 only if it succeeded")
+
+
+def run_operation(conn: Connection, path: str, *, wait: bool, json: Any = None) -> None:
+    """POST an operation, print its task, and with `wait` follow it; the exit code says how it ended."""
+    try:
+        data = conn.call("POST", path, json=json)
+    except ApiError as exc:
+        raise fail(exc) from exc
+    typer.echo(f"task {data['id']}: {data['name']}")
+    if not wait:
+        return
+    try:
+        status = watch_task(conn, int(data["id"]))
+    except ApiError as exc:
+        raise fail(exc) from exc
+    typer.echo(f"task {data['id']}: {status}")
+    raise exit_for(status)
+
+
+@cluster_app.command("stop")
+def stop(
+    cluster_id: int,
+    wait: bool = WAIT,
+    server_url: str = SERVER_URL,
+    user: str = USER,
+    password: str = PASSWORD,
+) -> None:
+    """Stop every observer of a cluster through its agent (data is kept)."""
+    conn = connection_options(server_url, user, password)
+    run_operation(conn, f"/api/v2/ob/clusters/{cluster_id}/stop", wait=wait)
+
+
+@cluster_app.command("start")
+def start(
+    cluster_id: int,
+    wait: bool = WAIT,
+    server_url: str = SERVER_URL,
+    user: str = USER,
+    password: str = PASSWORD,
+) -> None:
+    """Start a stopped cluster: every observer from its saved configuration, proven to serve SQL."""
+    conn = connection_options(server_url, user, password)
+    run_operation(conn, f"/api/v2/ob/clusters/{cluster_id}/start", wait=wait)

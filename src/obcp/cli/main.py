@@ -13,7 +13,9 @@ from obcp import __version__
 from obcp.cli.agent import app as agent_app
 from obcp.cli.clusters import cluster_app
 from obcp.cli.sandbox import app as sandbox_app
+from obcp.cli.servers import server_app
 from obcp.cli.tasks import subtask_app, task_app
+from obcp.cli.zones import zone_app
 from obcp.config import Settings
 
 app = typer.Typer(help="obcp: an open, OCP-compatible control plane for OceanBase.", no_args_is_help=True)
@@ -22,6 +24,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(agent_app, name="agent")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(cluster_app, name="cluster")
+app.add_typer(zone_app, name="zone")
 app.add_typer(task_app, name="task")
 app.add_typer(subtask_app, name="subtask")
 
@@ -41,15 +44,20 @@ def version() -> None:
     typer.echo(__version__)
 
 
-@app.command()
 def server(
+    ctx: typer.Context,
     host: str = typer.Option(None, envvar="OBCP_HOST", help="listen address [default: 127.0.0.1]"),
     port: int = typer.Option(None, envvar="OBCP_PORT", help="listen port [default: 8080]"),
     db_url: str = typer.Option(None, envvar="OBCP_DB_URL", help="metadb URL [default: SQLite in OBCP_HOME]"),
     home: Path = typer.Option(None, envvar="OBCP_HOME", help="data directory [default: ./var]"),
     log_level: str = typer.Option("info", envvar="OBCP_LOG_LEVEL"),
 ) -> None:
-    """Run the API server (applies the metadb migrations first). Stops gracefully on SIGTERM."""
+    """Run the API server (applies the metadb migrations first). Stops gracefully on SIGTERM.
+
+    `obcp server restart|start|stop CLUSTER_ID SERVER_ID` operates on an OBServer instead.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
     import uvicorn
 
     from obcp.api.app import create_app
@@ -74,6 +82,11 @@ def server(
         log_level=settings.log_level.lower(),
         timeout_graceful_shutdown=10,
     )
+
+
+# `obcp server` runs the API server, as it always has; OCP's word for an observer is also "server", so
+# the OBServer operations are its sub-commands, reached only when one is named.
+app.add_typer(server_app, name="server", callback=server, invoke_without_command=True)
 
 
 def _exit_gracefully(signum: int, frame: FrameType | None) -> None:

@@ -19,10 +19,12 @@ from obcp.operations.common import (
 )
 from obcp.operations.services import ClusterUnreachable, describe_process
 
-# Statuses from which each operation may start (and the in-operation status it sets).
+# Statuses from which each operation may start (and the in-operation status it sets). Starting a
+# RUNNING cluster is refused rather than run as a no-op: an observer that died under a RUNNING cluster
+# is brought back by a restart, whose stop step accepts a process already gone.
 ALLOWED_FROM = {
     "restart": ("RUNNING", "UNAVAILABLE"),
-    "start": ("STOPPED", "UNAVAILABLE", "RUNNING"),
+    "start": ("STOPPED", "UNAVAILABLE"),
     "stop": ("RUNNING", "UNAVAILABLE"),
 }
 IN_OPERATION = {"restart": "RESTARTING", "start": "STARTING", "stop": "STOPPING"}
@@ -52,7 +54,9 @@ class PrepareCluster(Subtask):
                 ctx.log.info("%s: %s", label(ref), describe_process(status))
         if row.status != busy:
             await set_cluster_status(ctx, busy)
-        await services(ctx).watch_availability(ctx.task_id, cid)
+        if self.kind == "restart":
+            # A stop's outage is its purpose and a start begins from one: only a restart is measured.
+            await services(ctx).watch_availability(ctx.task_id, cid)
 
     async def rollback(self, ctx: RunContext) -> None:
         former = ctx.get(keys.FORMER_CLUSTER_STATUS) or "RUNNING"
@@ -64,6 +68,20 @@ class PrepareCluster(Subtask):
 class PrepareRestartCluster(PrepareCluster):
     key = "obcp.operations.PrepareRestartCluster"
     name = "Prepare restart cluster"
+
+
+@register
+class PrepareStopCluster(PrepareCluster):
+    key = "obcp.operations.PrepareStopCluster"
+    name = "Prepare stop cluster"
+    kind = "stop"
+
+
+@register
+class PrepareStartCluster(PrepareCluster):
+    key = "obcp.operations.PrepareStartCluster"
+    name = "Prepare start cluster"
+    kind = "start"
 
 
 @register
@@ -161,3 +179,17 @@ class UpdateClusterStatus(Subtask):
 class UpdateObClusterStatus(UpdateClusterStatus):
     key = "obcp.operations.UpdateObClusterStatus"
     name = "Update OB cluster status"
+
+
+@register
+class UpdateStopClusterStatus(UpdateClusterStatus):
+    key = "obcp.operations.UpdateStopClusterStatus"
+    name = "Update OB cluster status"
+    kind = "stop"
+
+
+@register
+class UpdateStartClusterStatus(UpdateClusterStatus):
+    key = "obcp.operations.UpdateStartClusterStatus"
+    name = "Update OB cluster status"
+    kind = "start"

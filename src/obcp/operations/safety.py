@@ -1,9 +1,12 @@
 """The mode never changes silently: a rolling restart that cannot keep a distributed cluster serving is
-refused at once, with the reason, and the caller chooses FORCE."""
+refused at once, with the reason, and the caller chooses FORCE. A zone or server stop that would take a
+majority away is refused at once likewise."""
 
 from __future__ import annotations
 
 from obcp.errors import ErrorCode, ObcpError
+from obcp.meta.inventory import ServerRef
+from obcp.ob.topology import ServerAddr
 from obcp.operations import keys
 from obcp.operations.services import ClusterUnreachable, OperationServices
 from obcp.operations.submit import Plan
@@ -22,3 +25,28 @@ async def check_rolling_safe(services: OperationServices, plan: Plan) -> None:
     except ClusterUnreachable:
         # No observer answers: nothing serves that a rolling restart could keep serving.
         return
+
+
+async def check_stop_safe(
+    services: OperationServices, cluster_id: int, *, zone: str | None = None, server: ServerRef | None = None
+) -> None:
+    """A zone or server stop that would leave a log stream of a distributed cluster without a majority
+    is refused at once, naming the log streams; the task would refuse it anyway at "Stop zone"/"Stop
+    server", but only after statuses had moved."""
+    try:
+        async with services.cluster_sql(cluster_id) as ops:
+            if not ops.distributed:
+                return  # standalone observers share no log stream: stopping one never costs another's
+            addrs = [ServerAddr(server.address, server.rpc_port)] if server is not None else []
+            verdict = await ops.check_majority_after_stop(zone=zone, servers=addrs)
+    except ClusterUnreachable:
+        return  # nothing answers SQL: nothing serves that the stop could take away
+    if not verdict.safe:
+        param, target = (
+            ("zoneName", f"zone {zone}") if zone is not None else ("serverId", f"server {addrs[0]}")
+        )
+        shown = "; ".join(s.describe() for s in verdict.shortfalls[:5]) or verdict.message
+        raise ObcpError(
+            ErrorCode.ILLEGAL_ARGUMENT,
+            f"{param} (stopping {target} would leave log streams without a majority: {shown})",
+        )

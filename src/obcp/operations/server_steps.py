@@ -11,8 +11,9 @@ from obcp.engine import RunContext, Subtask, register
 from obcp.meta.inventory import ServerRef
 from obcp.ob.connection import ObEndpoint, open_connection
 from obcp.ob.errors import ObSqlError, ObWaitTimeout
-from obcp.ob.readiness import PROBE_TIMEOUTS, restart_proof, wait_accessible
+from obcp.ob.readiness import PROBE_TIMEOUTS, ProbeFailure, probe, restart_proof, wait_accessible
 from obcp.ob.topology import ServerAddr
+from obcp.ob.waiting import wait_until
 from obcp.operations import keys
 from obcp.operations.common import (
     cluster_id,
@@ -35,10 +36,17 @@ def _identity(status: dict[str, Any]) -> str:
     return f"{status.get('pid')}@{status.get('startedAt')}" if status.get("running") else ""
 
 
+def monitors_availability(ctx: RunContext) -> bool:
+    """Only a restart promises to keep serving: a stop's outage is its purpose, and a start begins from
+    one, so probing their observers would measure nothing a DBA asked for."""
+    return (ctx.get(keys.OPERATION_KIND) or "restart") == "restart"
+
+
 async def _watched(ctx: RunContext) -> ServerRef:
     """This step's server, with the task's availability monitor running here (resumed after a crash)."""
     ref = await server_of(ctx)
-    await services(ctx).watch_availability(ctx.task_id, cluster_id(ctx))
+    if monitors_availability(ctx):
+        await services(ctx).watch_availability(ctx.task_id, cluster_id(ctx))
     return ref
 
 
@@ -56,7 +64,9 @@ class PrepareObserver(Subtask):
 
     async def run(self, ctx: RunContext) -> None:
         ref = await server_of(ctx)
-        await record_zone_states(ctx, [ref.zone_name])
+        if self.kind != "start":
+            # A start's observers may all be down; its "Start server" asks DBA_OB_SERVERS once they serve.
+            await record_zone_states(ctx, [ref.zone_name])
         status = await _agent_status(ctx, ref)
         ctx.log.info("%s: %s", label(ref), describe_process(status))
         if ctx.get(keys.process_before(ref.id)) is None:
@@ -89,6 +99,20 @@ async def _service_time(ctx: RunContext, ref: ServerRef) -> int | None:
 class PrepareRestartObserver(PrepareObserver):
     key = "obcp.operations.PrepareRestartObserver"
     name = "Prepare restart observer"
+
+
+@register
+class PrepareStopObserver(PrepareObserver):
+    key = "obcp.operations.PrepareStopObserver"
+    name = "Prepare stop observer"
+    kind = "stop"
+
+
+@register
+class PrepareStartObserver(PrepareObserver):
+    key = "obcp.operations.PrepareStartObserver"
+    name = "Prepare start observer"
+    kind = "start"
 
 
 class StopObserverStep(Subtask):
@@ -211,11 +235,19 @@ class StartOcpAgentService(AgentWatchStep):
 
 
 class StartServerStep(Subtask):
+    kind: ClassVar[str] = "restart"
     timeout = 300
     continue_after_crash = True
 
     async def run(self, ctx: RunContext) -> None:
         ref = await server_of(ctx)
+        if self.kind == "start":
+            # The server was stopped by an earlier task (or by hand), so nothing in this task's context
+            # says whether STOP SERVER was sent: DBA_OB_SERVERS does (START SERVER is sent only if needed).
+            async with services(ctx).cluster_sql(cluster_id(ctx), prefer=[ref], log=ctx.log.info) as ops:
+                result = await ops.start_server(ServerAddr(ref.address, ref.rpc_port))
+            ctx.log.info("%s", result.message)
+            return
         if ctx.get(keys.OB_KIND) != "DISTRIBUTED":
             ctx.log.info("standalone server: ALTER SYSTEM START SERVER not applicable")
             return
@@ -233,6 +265,13 @@ class StartServerStep(Subtask):
 class StartServer(StartServerStep):
     key = "obcp.operations.StartServer"
     name = "Start server"
+
+
+@register
+class StartServerOnStart(StartServerStep):
+    key = "obcp.operations.StartServerOnStart"
+    name = "Start server"
+    kind = "start"
 
 
 class UpdateObserverStatus(Subtask):
@@ -256,6 +295,20 @@ class UpdateRestartObserverStatus(UpdateObserverStatus):
     name = "Update observer status"
 
 
+@register
+class UpdateStopObserverStatus(UpdateObserverStatus):
+    key = "obcp.operations.UpdateStopObserverStatus"
+    name = "Update observer status"
+    kind = "stop"
+
+
+@register
+class UpdateStartObserverStatus(UpdateObserverStatus):
+    key = "obcp.operations.UpdateStartObserverStatus"
+    name = "Update observer status"
+    kind = "start"
+
+
 class WaitActiveStep(WaitAccessibleStep):
     """OCP's "Wait observer active": one node (not a fan-out) that waits for every server it covers —
     the server of a server operation, or every server of the zone."""
@@ -265,7 +318,8 @@ class WaitActiveStep(WaitAccessibleStep):
             refs = [await _watched(ctx)]
         else:
             refs = await zone_servers(ctx, zone_of(ctx))
-            await services(ctx).watch_availability(ctx.task_id, cluster_id(ctx))
+            if monitors_availability(ctx):
+                await services(ctx).watch_availability(ctx.task_id, cluster_id(ctx))
         password = await services(ctx).root_password(cluster_id(ctx))
         await asyncio.gather(*(self._wait(ctx, ref, password) for ref in refs))
 
@@ -324,3 +378,39 @@ class StopServerStep(Subtask):
 class StopServer(StopServerStep):
     key = "obcp.operations.StopServer"
     name = "Stop server"
+
+
+class WaitStoppedStep(Subtask):
+    """OCP's "Wait observer stop": the stop is proven from both sides, the agent no longer reports the
+    process and its SQL port no longer answers (a port that still takes logins is a process still up)."""
+
+    timeout = 300
+    continue_after_crash = True
+
+    async def run(self, ctx: RunContext) -> None:
+        ref = await server_of(ctx)
+        password = await services(ctx).root_password(cluster_id(ctx))
+
+        async def stopped() -> str | None:
+            status = await _agent_status(ctx, ref)
+            if status.get("running"):
+                return f"the agent to report it not running (now {describe_process(status)})"
+            answer = await probe(ref.address, ref.sql_port, password)
+            # Login denied or an SQL error means an observer still answers on that port.
+            if answer.ok or answer.failure in (ProbeFailure.LOGIN_DENIED, ProbeFailure.SQL_ERROR):
+                return f"SQL port {ref.sql_port} to stop answering ({answer.describe()})"
+            return None
+
+        try:
+            waited = await wait_until(
+                stopped, what=label(ref), timeout=max(self.timeout - 30, 30), log=ctx.log.info
+            )
+        except ObWaitTimeout as exc:
+            raise RuntimeError(str(exc)) from exc
+        ctx.log.info("%s is stopped (agent: not running; SQL port closed) after %.1f s", label(ref), waited)
+
+
+@register
+class WaitObserverStop(WaitStoppedStep):
+    key = "obcp.operations.WaitObserverStop"
+    name = "Wait observer stop"

@@ -142,6 +142,120 @@ async def plan_restart_server(db: Database, cluster_id: int, server_id: int, *, 
     return Plan(template, ctx, (ResourceLock.server(server.id, cluster.id, server.zone_id),), cluster)
 
 
+StartStop = Literal["start", "stop"]
+
+# Where a zone or server operation may begin: a zone or server can be stopped or started only while its
+# cluster runs (a stopped cluster is started as a whole).
+_CLUSTER_UP = ("RUNNING", "UNAVAILABLE")
+_ZONE_FROM = {"stop": ("RUNNING", "UNAVAILABLE"), "start": ("STOPPED", "UNAVAILABLE")}
+_SERVER_FROM = {
+    "stop": ("RUNNING", "UNAVAILABLE"),
+    "start": ("STOPPED", "PROCESS_STOPPED", "SERVICE_STOPPED", "UNAVAILABLE"),
+}
+
+
+async def _holder_of(conn: AsyncConnection, lock: ResourceLock) -> Any:
+    """The task holding `lock` or one that excludes it (the engine's hierarchy): answered before the
+    state check, so a second call during a stop gets "busy, task N", not "zone STOPPING"."""
+    rl = resource_lock.c
+    conflicts = [
+        and_(rl.resource_type == lock.kind.value, rl.resource_id == lock.resource_id),
+        and_(rl.resource_type == "CLUSTER", rl.resource_id == lock.cluster_id),
+    ]
+    if lock.kind.value == "ZONE":
+        conflicts.append(rl.zone_id == lock.resource_id)
+    elif lock.zone_id is not None:
+        conflicts.append(and_(rl.resource_type == "ZONE", rl.resource_id == lock.zone_id))
+    return (
+        await conn.execute(
+            select(task_instance.c.id, task_instance.c.name, task_instance.c.state)
+            .select_from(resource_lock.join(task_instance, task_instance.c.id == rl.task_id))
+            .where(or_(*conflicts))
+            .limit(1)
+        )
+    ).first()
+
+
+def _refuse_busy(code: ErrorCode, holder: Any) -> None:
+    if holder is not None:
+        raise ObcpError(
+            code, f"{holder.name} (task {holder.id}, {holder.state})", target={"taskId": holder.id}
+        )
+
+
+async def plan_cluster(db: Database, cluster_id: int, kind: StartStop) -> Plan:
+    """Stop or start every zone of the cluster (those with servers), all zones side by side."""
+    async with db.read() as conn:
+        cluster = await inventory.get_cluster(conn, cluster_id)
+        holder = await _busy_holder(conn, cluster_id)
+        zones = await inventory.zones_of(conn, [cluster_id])
+        servers = await inventory.servers_of(conn, [cluster_id])
+    _refuse_busy(ErrorCode.CLUSTER_BUSY, holder)
+    if cluster.status not in ALLOWED_FROM[kind]:
+        raise ObcpError(ErrorCode.CLUSTER_STATE_INVALID, cluster.name, cluster.status)
+    ctx = _base_context(cluster, kind)
+    ctx.put(keys.OPERATION_SCOPE, "cluster")
+    ctx.put(keys.TARGET_CLUSTER_STATUS, "STOPPED" if kind == "stop" else "RUNNING")
+    names: list[str] = []
+    for zr in zones:
+        zs = [sv for sv in servers if sv.zone_name == zr.name]
+        if zs:
+            names.append(zr.name)
+            ctx.put_list(keys.server_ids(cluster.id, zr.name), [sv.id for sv in zs])
+            ctx.put_list(keys.host_ids(cluster.id, zr.name), [sv.host_id for sv in zs])
+    if not names:
+        raise ObcpError(ErrorCode.ILLEGAL_ARGUMENT, f"cluster {cluster.name} has no server to {kind}")
+    ctx.put_list(keys.ZONE_NAMES, names)
+    build = templates.stop_cluster if kind == "stop" else templates.start_cluster
+    return Plan(build(cluster.id, names), ctx, (ResourceLock.cluster(cluster.id),), cluster)
+
+
+async def plan_zone(db: Database, cluster_id: int, zone_name: str, kind: StartStop) -> Plan:
+    async with db.read() as conn:
+        cluster = await inventory.get_cluster(conn, cluster_id)
+        zone = await inventory.zone_by_name(conn, cluster_id, zone_name)
+        servers = await inventory.servers_of(conn, [cluster_id], zone_id=zone.id)
+        lock = ResourceLock.zone(zone.id, cluster.id)
+        holder = await _holder_of(conn, lock)
+    _refuse_busy(ErrorCode.ZONE_BUSY, holder)
+    if cluster.status not in _CLUSTER_UP:
+        raise ObcpError(ErrorCode.CLUSTER_STATE_INVALID, cluster.name, cluster.status)
+    if zone.status not in _ZONE_FROM[kind]:
+        raise ObcpError(ErrorCode.ZONE_STATE_INVALID, f"{zone.name} ({zone.status})")
+    if not servers:
+        raise ObcpError(ErrorCode.ILLEGAL_ARGUMENT, f"zoneName (zone {zone.name} has no server to {kind})")
+    ctx = _base_context(cluster, kind)
+    ctx.put(keys.OPERATION_SCOPE, "zone")
+    ctx.put_list(keys.server_ids(cluster.id, zone.name), [sv.id for sv in servers])
+    ctx.put_list(keys.host_ids(cluster.id, zone.name), [sv.host_id for sv in servers])
+    ctx.put_list(keys.ZONE_NAMES, [zone.name])
+    build = templates.stop_zone if kind == "stop" else templates.start_zone
+    return Plan(build(cluster.id, zone.name), ctx, (lock,), cluster)
+
+
+async def plan_server(db: Database, cluster_id: int, server_id: int, kind: StartStop) -> Plan:
+    async with db.read() as conn:
+        cluster = await inventory.get_cluster(conn, cluster_id)
+        servers = await inventory.servers_of(conn, [cluster_id])
+        server = next((sv for sv in servers if sv.id == server_id), None)
+        if server is None:
+            raise ObcpError(ErrorCode.SERVER_NOT_FOUND, server_id)
+        lock = ResourceLock.server(server.id, cluster.id, server.zone_id)
+        holder = await _holder_of(conn, lock)
+    _refuse_busy(ErrorCode.SERVER_BUSY, holder)
+    if cluster.status not in _CLUSTER_UP:
+        raise ObcpError(ErrorCode.CLUSTER_STATE_INVALID, cluster.name, cluster.status)
+    if server.status not in _SERVER_FROM[kind]:
+        raise ObcpError(ErrorCode.SERVER_STATE_INVALID, server.status, " or ".join(_SERVER_FROM[kind]))
+    ctx = _base_context(cluster, kind)
+    ctx.put(keys.OPERATION_SCOPE, "server")
+    ctx.put_list(keys.server_ids(cluster.id, server.zone_name), [server.id])
+    ctx.put_list(keys.host_ids(cluster.id, server.zone_name), [server.host_id])
+    ctx.put_list(keys.ZONE_NAMES, [server.zone_name])
+    build = templates.stop_server if kind == "stop" else templates.start_server
+    return Plan(build(server.zone_name, server.id), ctx, (lock,), cluster)
+
+
 async def submit(engine: Engine, plan: Plan, principal: Principal, trace_id: str | None) -> int:
     return await engine.submit(
         plan.template,

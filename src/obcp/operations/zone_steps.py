@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from obcp.engine import RunContext, Subtask, register
+from obcp.meta import inventory
 from obcp.ob.errors import ObOperationRefused
 from obcp.operations import keys
 from obcp.operations.common import (
@@ -33,7 +34,9 @@ class PrepareZone(Subtask):
         zone = zone_of(ctx)
         refs = await zone_servers(ctx, zone)
         ctx.log.info("zone %s: %d server(s): %s", zone, len(refs), ", ".join(r.observer_name for r in refs))
-        await record_zone_states(ctx, [zone])
+        if self.kind != "start":
+            # A start begins with observers down, and its "Start zone" reads DBA_OB_ZONES once they serve.
+            await record_zone_states(ctx, [zone])
         if self.stops_zone:
             await stop_zone_if_needed(ctx, zone, self.kind)
         former = await set_zone_status(ctx, zone, ZONE_IN_OPERATION[self.kind])
@@ -84,12 +87,38 @@ class PrepareRestartObZone(PrepareZone):
     name = "Prepare restart OB zone"
 
 
+@register
+class PrepareStopObZone(PrepareZone):
+    """A cluster stop takes every zone down, so no majority is left to protect and no STOP ZONE is sent;
+    a zone stop has its own "Stop zone" step."""
+
+    key = "obcp.operations.PrepareStopObZone"
+    name = "Prepare stop OB zone"
+    kind = "stop"
+    stops_zone = False
+
+
+@register
+class PrepareStartObZone(PrepareZone):
+    key = "obcp.operations.PrepareStartObZone"
+    name = "Prepare start OB zone"
+    kind = "start"
+    stops_zone = False
+
+
 class StartZoneStep(Subtask):
+    kind: ClassVar[str] = "restart"
     timeout = 1800
     continue_after_crash = True
 
     async def run(self, ctx: RunContext) -> None:
         zone = zone_of(ctx)
+        if self.kind == "start":
+            # An earlier task (or a DBA) stopped the zone: DBA_OB_ZONES says whether START ZONE is needed.
+            async with services(ctx).cluster_sql(cluster_id(ctx), log=ctx.log.info) as ops:
+                result = await ops.start_zone(zone)
+            ctx.log.info("%s", result.message)
+            return
         if ctx.get(keys.zone_stopped(zone)) != "true":
             ctx.log.info("zone %s was not stopped by this task: ALTER SYSTEM START ZONE not needed", zone)
             return
@@ -102,6 +131,13 @@ class StartZoneStep(Subtask):
 class StartZone(StartZoneStep):
     key = "obcp.operations.StartZone"
     name = "Start zone"
+
+
+@register
+class StartZoneOnStart(StartZoneStep):
+    key = "obcp.operations.StartZoneOnStart"
+    name = "Start zone"
+    kind = "start"
 
 
 class UpdateZoneStatus(Subtask):
@@ -122,6 +158,66 @@ class UpdateZoneStatus(Subtask):
 class UpdateRestartZoneStatus(UpdateZoneStatus):
     key = "obcp.operations.UpdateZoneStatus"
     name = "Update zone status"
+
+
+@register
+class UpdateStopZoneStatus(UpdateZoneStatus):
+    key = "obcp.operations.UpdateStopZoneStatus"
+    name = "Update zone status"
+    kind = "stop"
+
+
+@register
+class UpdateStartZoneStatus(UpdateZoneStatus):
+    key = "obcp.operations.UpdateStartZoneStatus"
+    name = "Update zone status"
+    kind = "start"
+
+
+class ServerZoneStatus(Subtask):
+    """The zone's status after one of its servers stopped or started: STOPPED once every server of the
+    zone is stopped, RUNNING again as soon as one of them runs; otherwise the zone keeps its status."""
+
+    kind: ClassVar[str] = "stop"
+    timeout = 60
+    continue_after_crash = True
+
+    async def run(self, ctx: RunContext) -> None:
+        zone = zone_of(ctx)
+        async with services(ctx).db.read() as conn:
+            row = await inventory.zone_by_name(conn, cluster_id(ctx), zone)
+        if ctx.get(keys.former_zone_status(zone)) is None:
+            ctx.put(keys.former_zone_status(zone), row.status)
+        refs = [r for r in await services(ctx).servers(cluster_id(ctx)) if r.zone_name == zone]
+        running = [r for r in refs if r.status != "STOPPED"]
+        if self.kind == "stop" and not running:
+            await set_zone_status(ctx, zone, "STOPPED")
+        elif self.kind == "start" and row.status == "STOPPED":
+            await set_zone_status(ctx, zone, "RUNNING")
+        else:
+            ctx.log.info(
+                "zone %s stays %s: %d of %d server(s) not stopped", zone, row.status, len(running), len(refs)
+            )
+
+    async def rollback(self, ctx: RunContext) -> None:
+        zone = zone_of(ctx)
+        former = ctx.get(keys.former_zone_status(zone))
+        if former is not None:
+            await set_zone_status(ctx, zone, former)
+
+
+@register
+class UpdateZoneStatusAfterServerStop(ServerZoneStatus):
+    key = "obcp.operations.UpdateZoneStatusAfterServerStop"
+    name = "Update zone status"
+    kind = "stop"
+
+
+@register
+class UpdateZoneStatusAfterServerStart(ServerZoneStatus):
+    key = "obcp.operations.UpdateZoneStatusAfterServerStart"
+    name = "Update zone status"
+    kind = "start"
 
 
 @register

@@ -1,4 +1,5 @@
-"""Cluster operations that answer with a task (`POST /api/v2/ob/clusters/{id}/restart`, …)."""
+"""Cluster, zone and server operations that answer with a task (`POST /api/v2/ob/clusters/{id}/restart`,
+`…/stop`, `…/start`, and the same under `zones/{zoneName}` and `servers/{serverId}`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from obcp.api.envelope import OcpJSONResponse, ok, trace_id_var
 from obcp.api.params import IdPath, NamePath
 from obcp.iam.store import Principal
 from obcp.operations import submit
-from obcp.operations.safety import check_rolling_safe
+from obcp.operations.safety import check_rolling_safe, check_stop_safe
 
 router = APIRouter(tags=["cluster operations"])
 
@@ -92,4 +93,90 @@ async def restart_server(
     db = request.app.state.db
     plan = await submit.plan_restart_server(db, id, serverId, force=forced)
     task_id = await submit.submit(request.app.state.engine, plan, principal, trace_id_var.get() or None)
+    return ok(await submit.full_task_view(db, task_id))
+
+
+def _trace() -> str | None:
+    return trace_id_var.get() or None
+
+
+@router.post("/api/v2/ob/clusters/{id}/stop", summary="Stop a cluster (answers with the task)")
+async def stop_cluster(
+    request: Request, id: IdPath, principal: Principal = Depends(require("CLUSTER:{id}:UPDATE"))
+) -> OcpJSONResponse:
+    db = request.app.state.db
+    plan = await submit.plan_cluster(db, id, "stop")
+    task_id = await submit.submit(request.app.state.engine, plan, principal, _trace())
+    return ok(await submit.task_view(db, task_id))
+
+
+@router.post("/api/v2/ob/clusters/{id}/start", summary="Start a stopped cluster (answers with the task)")
+async def start_cluster(
+    request: Request, id: IdPath, principal: Principal = Depends(require("CLUSTER:{id}:UPDATE"))
+) -> OcpJSONResponse:
+    db = request.app.state.db
+    plan = await submit.plan_cluster(db, id, "start")
+    task_id = await submit.submit(request.app.state.engine, plan, principal, _trace())
+    return ok(await submit.task_view(db, task_id))
+
+
+@router.post("/api/v2/ob/clusters/{id}/zones/{zoneName}/stop", summary="Stop a zone (answers with the task)")
+async def stop_zone(
+    request: Request,
+    id: IdPath,
+    zoneName: NamePath,
+    principal: Principal = Depends(require("CLUSTER:{id}:UPDATE")),
+) -> OcpJSONResponse:
+    db = request.app.state.db
+    plan = await submit.plan_zone(db, id, zoneName, "stop")
+    await check_stop_safe(request.app.state.operations, id, zone=zoneName)
+    task_id = await submit.submit(request.app.state.engine, plan, principal, _trace())
+    return ok(await submit.full_task_view(db, task_id))
+
+
+@router.post(
+    "/api/v2/ob/clusters/{id}/zones/{zoneName}/start", summary="Start a stopped zone (answers with the task)"
+)
+async def start_zone(
+    request: Request,
+    id: IdPath,
+    zoneName: NamePath,
+    principal: Principal = Depends(require("CLUSTER:{id}:UPDATE")),
+) -> OcpJSONResponse:
+    db = request.app.state.db
+    plan = await submit.plan_zone(db, id, zoneName, "start")
+    task_id = await submit.submit(request.app.state.engine, plan, principal, _trace())
+    return ok(await submit.full_task_view(db, task_id))
+
+
+@router.post(
+    "/api/v2/ob/clusters/{id}/servers/{serverId}/stop", summary="Stop an OBServer (answers with the task)"
+)
+async def stop_server(
+    request: Request,
+    id: IdPath,
+    serverId: IdPath,
+    principal: Principal = Depends(require("CLUSTER:{id}:UPDATE")),
+) -> OcpJSONResponse:
+    db = request.app.state.db
+    plan = await submit.plan_server(db, id, serverId, "stop")
+    operations = request.app.state.operations
+    await check_stop_safe(operations, id, server=await operations.server(id, serverId))
+    task_id = await submit.submit(request.app.state.engine, plan, principal, _trace())
+    return ok(await submit.full_task_view(db, task_id))
+
+
+@router.post(
+    "/api/v2/ob/clusters/{id}/servers/{serverId}/start",
+    summary="Start a stopped OBServer (answers with the task)",
+)
+async def start_server(
+    request: Request,
+    id: IdPath,
+    serverId: IdPath,
+    principal: Principal = Depends(require("CLUSTER:{id}:UPDATE")),
+) -> OcpJSONResponse:
+    db = request.app.state.db
+    plan = await submit.plan_server(db, id, serverId, "start")
+    task_id = await submit.submit(request.app.state.engine, plan, principal, _trace())
     return ok(await submit.full_task_view(db, task_id))
