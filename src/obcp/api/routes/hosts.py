@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -55,6 +55,12 @@ class HostAgentUpdate(BaseModel):
     agentPort: int | None = Field(None, ge=1, le=65535)
     agentKey: str | None = Field(None, min_length=16, max_length=256, description="write-only")
     description: str | None = Field(None, max_length=255)
+
+    @model_validator(mode="after")
+    def _something(self) -> HostAgentUpdate:
+        if self.agentPort is None and self.agentKey is None and self.description is None:
+            raise ValueError("give agentPort, agentKey or description")
+        return self
 
 
 async def _services(request: Request, host_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
