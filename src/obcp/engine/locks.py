@@ -68,7 +68,8 @@ def ensure_guards(conn: Connection, cluster_ids: set[int]) -> None:
             pass
 
 
-def _conflicts(lock: ResourceLock) -> ColumnElement[bool]:
+def conflicts(lock: ResourceLock) -> ColumnElement[bool]:
+    """Lock rows that exclude `lock`: the same resource, or one above or below it in the hierarchy."""
     rl = resource_lock.c
     same = and_(rl.resource_type == lock.kind.value, rl.resource_id == lock.resource_id)
     if lock.kind is LockKind.CLUSTER:
@@ -96,7 +97,7 @@ def acquire(conn: Connection, locks: list[ResourceLock], task_id: int, now: int)
             conn.execute(
                 select(task_instance.c.id, task_instance.c.name)
                 .select_from(resource_lock.join(task_instance, task_instance.c.id == resource_lock.c.task_id))
-                .where(_conflicts(lock), resource_lock.c.task_id != task_id)
+                .where(conflicts(lock), resource_lock.c.task_id != task_id)
                 .limit(1)
             )
         ).first()

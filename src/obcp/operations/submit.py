@@ -6,11 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from obcp.engine import Context, Engine, ResourceLock
 from obcp.engine import views as task_views
+from obcp.engine.locks import conflicts
 from obcp.engine.template import Template
 from obcp.errors import ErrorCode, ObcpError
 from obcp.iam.store import Principal
@@ -40,35 +41,13 @@ class Plan:
     cluster: Any
 
 
-async def _busy_holder(conn: AsyncConnection, cluster_id: int) -> Any:
-    rl = resource_lock.c
-    return (
-        await conn.execute(
-            select(task_instance.c.id, task_instance.c.name, task_instance.c.state)
-            .select_from(resource_lock.join(task_instance, task_instance.c.id == rl.task_id))
-            .where(
-                or_(
-                    rl.cluster_id == cluster_id,
-                    and_(rl.resource_type == "CLUSTER", rl.resource_id == cluster_id),
-                )
-            )
-            .limit(1)
-        )
-    ).first()
-
-
 async def plan_restart_cluster(db: Database, cluster_id: int, options: RestartOptions) -> Plan:
     async with db.read() as conn:
         cluster = await inventory.get_cluster(conn, cluster_id)
-        holder = await _busy_holder(conn, cluster_id)
+        holder = await _holder_of(conn, ResourceLock.cluster(cluster_id))
         zones = await inventory.zones_of(conn, [cluster_id])
         servers = await inventory.servers_of(conn, [cluster_id])
-    if holder is not None:
-        raise ObcpError(
-            ErrorCode.CLUSTER_BUSY,
-            f"{holder.name} (task {holder.id}, {holder.state})",
-            target={"taskId": holder.id},
-        )
+    _refuse_busy(ErrorCode.CLUSTER_BUSY, holder)
     if cluster.status not in ALLOWED_FROM["restart"]:
         raise ObcpError(ErrorCode.CLUSTER_STATE_INVALID, cluster.name, cluster.status)
     names = [zr.name for zr in zones]
@@ -107,6 +86,9 @@ async def plan_restart_zone(db: Database, cluster_id: int, zone_name: str) -> Pl
         cluster = await inventory.get_cluster(conn, cluster_id)
         zone = await inventory.zone_by_name(conn, cluster_id, zone_name)
         servers = await inventory.servers_of(conn, [cluster_id], zone_id=zone.id)
+        lock = ResourceLock.zone(zone.id, cluster.id)
+        holder = await _holder_of(conn, lock)
+    _refuse_busy(ErrorCode.ZONE_BUSY, holder)
     if cluster.status not in ALLOWED_FROM["restart"]:
         raise ObcpError(ErrorCode.CLUSTER_STATE_INVALID, cluster.name, cluster.status)
     if zone.status not in ("RUNNING", "UNAVAILABLE"):
@@ -119,16 +101,19 @@ async def plan_restart_zone(db: Database, cluster_id: int, zone_name: str) -> Pl
     ctx.put_list(keys.host_ids(cluster.id, zone.name), [sv.host_id for sv in servers])
     ctx.put_list(keys.ZONE_NAMES, [zone.name])
     template = templates.restart_zone(cluster.id, zone.name)
-    return Plan(template, ctx, (ResourceLock.zone(zone.id, cluster.id),), cluster)
+    return Plan(template, ctx, (lock,), cluster)
 
 
 async def plan_restart_server(db: Database, cluster_id: int, server_id: int, *, force: bool) -> Plan:
     async with db.read() as conn:
         cluster = await inventory.get_cluster(conn, cluster_id)
         servers = await inventory.servers_of(conn, [cluster_id])
-    server = next((sv for sv in servers if sv.id == server_id), None)
-    if server is None:
-        raise ObcpError(ErrorCode.SERVER_NOT_FOUND, server_id)
+        server = next((sv for sv in servers if sv.id == server_id), None)
+        if server is None:
+            raise ObcpError(ErrorCode.SERVER_NOT_FOUND, server_id)
+        lock = ResourceLock.server(server.id, cluster.id, server.zone_id)
+        holder = await _holder_of(conn, lock)
+    _refuse_busy(ErrorCode.SERVER_BUSY, holder)
     if cluster.status not in ALLOWED_FROM["restart"]:
         raise ObcpError(ErrorCode.CLUSTER_STATE_INVALID, cluster.name, cluster.status)
     if server.status not in ("RUNNING", "UNAVAILABLE", "PROCESS_STOPPED", "STOPPED"):
@@ -139,7 +124,7 @@ async def plan_restart_server(db: Database, cluster_id: int, server_id: int, *, 
     ctx.put_list(keys.host_ids(cluster.id, server.zone_name), [server.host_id])
     ctx.put_list(keys.ZONE_NAMES, [server.zone_name])
     template = templates.restart_server(server.zone_name, server.id)
-    return Plan(template, ctx, (ResourceLock.server(server.id, cluster.id, server.zone_id),), cluster)
+    return Plan(template, ctx, (lock,), cluster)
 
 
 StartStop = Literal["start", "stop"]
@@ -155,22 +140,13 @@ _SERVER_FROM = {
 
 
 async def _holder_of(conn: AsyncConnection, lock: ResourceLock) -> Any:
-    """The task holding `lock` or one that excludes it (the engine's hierarchy): answered before the
-    state check, so a second call during a stop gets "busy, task N", not "zone STOPPING"."""
-    rl = resource_lock.c
-    conflicts = [
-        and_(rl.resource_type == lock.kind.value, rl.resource_id == lock.resource_id),
-        and_(rl.resource_type == "CLUSTER", rl.resource_id == lock.cluster_id),
-    ]
-    if lock.kind.value == "ZONE":
-        conflicts.append(rl.zone_id == lock.resource_id)
-    elif lock.zone_id is not None:
-        conflicts.append(and_(rl.resource_type == "ZONE", rl.resource_id == lock.zone_id))
+    """The task holding a lock that excludes `lock` (the engine's own rule). Asked before the state
+    check, so a second call during an operation gets "busy, task N", not "cluster RESTARTING"."""
     return (
         await conn.execute(
             select(task_instance.c.id, task_instance.c.name, task_instance.c.state)
-            .select_from(resource_lock.join(task_instance, task_instance.c.id == rl.task_id))
-            .where(or_(*conflicts))
+            .select_from(resource_lock.join(task_instance, task_instance.c.id == resource_lock.c.task_id))
+            .where(conflicts(lock))
             .limit(1)
         )
     ).first()
@@ -187,7 +163,7 @@ async def plan_cluster(db: Database, cluster_id: int, kind: StartStop) -> Plan:
     """Stop or start every zone of the cluster (those with servers), all zones side by side."""
     async with db.read() as conn:
         cluster = await inventory.get_cluster(conn, cluster_id)
-        holder = await _busy_holder(conn, cluster_id)
+        holder = await _holder_of(conn, ResourceLock.cluster(cluster_id))
         zones = await inventory.zones_of(conn, [cluster_id])
         servers = await inventory.servers_of(conn, [cluster_id])
     _refuse_busy(ErrorCode.CLUSTER_BUSY, holder)
