@@ -182,8 +182,11 @@ class WaitAccessibleStep(Subtask):
 
     async def run(self, ctx: RunContext) -> None:
         ref = await _watched(ctx)
+        await self._wait(ctx, ref, await services(ctx).root_password(cluster_id(ctx)))
+
+    async def _wait(self, ctx: RunContext, ref: ServerRef, password: str) -> None:
+        """Until the observer serves SQL as a new process (another START_SERVICE_TIME than before)."""
         before = ctx.get(keys.service_time_before(ref.id))
-        password = await services(ctx).root_password(cluster_id(ctx))
         try:
             ready = await wait_accessible(
                 ref.address,
@@ -322,22 +325,6 @@ class WaitActiveStep(WaitAccessibleStep):
                 await services(ctx).watch_availability(ctx.task_id, cluster_id(ctx))
         password = await services(ctx).root_password(cluster_id(ctx))
         await asyncio.gather(*(self._wait(ctx, ref, password) for ref in refs))
-
-    async def _wait(self, ctx: RunContext, ref: ServerRef, password: str) -> None:
-        before = ctx.get(keys.service_time_before(ref.id))
-        try:
-            ready = await wait_accessible(
-                ref.address,
-                ref.sql_port,
-                password,
-                timeout=max(self.timeout - 30, 30),
-                previous_start_service_time=int(before) if before else None,
-                log=ctx.log.info,
-            )
-        except ObWaitTimeout as exc:
-            raise RuntimeError(f"{label(ref)}: {exc}") from exc
-        ctx.log.info("%s accepts SQL after %.1f s; START_SERVICE_TIME %d", label(ref), ready.seconds,
-                     ready.start_service_time)  # fmt: skip
 
 
 @register
