@@ -5,7 +5,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PY)
 UV := $(PY) -m uv
 
-.PHONY: setup demo test lint typecheck unit clean
+.PHONY: setup demo test lint typecheck unit bench clean
 
 .venv/.synced: pyproject.toml uv.lock
 	@$(UV) --version >/dev/null 2>&1 || $(PY) -m pip install --quiet uv
@@ -28,6 +28,12 @@ unit: setup
 	.venv/bin/pytest -q
 
 test: lint typecheck unit
+
+# Benchmarks need the bench extra (DBOS, the engine's baseline); they print ratios and figures for docs/.
+bench: setup
+	$(UV) sync --frozen --extra dev --extra bench
+	.venv/bin/python bench/engine_throughput.py
+	.venv/bin/python bench/restart_overhead.py
 
 clean:
 	rm -rf .venv var

@@ -88,14 +88,18 @@ def sandbox(url: str, root: Path, zones: int, name: str) -> Iterator[Sandbox]:
 
     try:
         api = ServerApiSettings(url, "admin", ADMIN_PASSWORD)
-        try:
-            up = asyncio.run(sandbox_up(root, zones, 1, name, api, say))
-        except SandboxError as exc:
-            # Another sandbox on this machine can take a planned port before our observer starts;
-            # a purged sandbox plans afresh (nothing was registered yet).
-            say(f"up failed ({exc}); purging and trying once more")
-            asyncio.run(sandbox_down(root, True, say))
-            up = asyncio.run(sandbox_up(root, zones, 1, name, api, say))
+        for attempt in range(1, 6):
+            try:
+                up = asyncio.run(sandbox_up(root, zones, 1, name, api, say))
+                break
+            except SandboxError as exc:
+                if attempt == 5:
+                    raise
+                # Another sandbox on this machine can take a planned port before our observer starts;
+                # a purged sandbox plans afresh (nothing was registered yet).
+                say(f"up failed ({exc}); purging and trying again")
+                asyncio.run(sandbox_down(root, True, say))
+                time.sleep(2 * attempt)
         assert up.state.cluster_id is not None
         servers = [(s.address, s.sql_port) for s in up.state.servers]
         yield Sandbox(up.state.cluster_id, load_secrets(root).root_password, servers)

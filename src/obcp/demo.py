@@ -185,15 +185,19 @@ def run_demo(home: Path, port: int) -> bool:
             asyncio.run(sandbox_down(root, True, sandbox_say))
 
 
-def bring_up(root: Path, api: ServerApiSettings) -> UpResult:
-    try:
-        return asyncio.run(sandbox_up(root, ZONES, 1, "demo", api, sandbox_say))
-    except SandboxError as exc:
-        # Ports are planned before the observers start; another sandbox on this machine can take one in
-        # between. A purged sandbox plans afresh (nothing was registered yet: that comes last).
-        say(f"sandbox up failed ({exc}); purging it and trying once more")
-        asyncio.run(sandbox_down(root, True, sandbox_say))
-        return asyncio.run(sandbox_up(root, ZONES, 1, "demo", api, sandbox_say))
+def bring_up(root: Path, api: ServerApiSettings, attempts: int = 3) -> UpResult:
+    for attempt in range(1, attempts + 1):
+        try:
+            return asyncio.run(sandbox_up(root, ZONES, 1, "demo", api, sandbox_say))
+        except SandboxError as exc:
+            if attempt == attempts:
+                raise
+            # Ports are planned before the observers start; another sandbox on this machine can take one
+            # in between. A purged sandbox plans afresh (nothing was registered yet: that comes last).
+            say(f"sandbox up failed ({exc}); purging it and trying again")
+            asyncio.run(sandbox_down(root, True, sandbox_say))
+            time.sleep(2 * attempt)
+    raise AssertionError("unreachable")
 
 
 def restart(
