@@ -107,6 +107,12 @@ def test_restart_the_sandbox_from_the_cluster_page(
     w.page.wait_for_function("() => (document.querySelector('#subtask-log') || {}).textContent?.length > 20")
     w.page.screenshot(path=str(artifact("console-restart-sandbox-finished.png")))
     assert console.task(task_id)["status"] == "SUCCESSFUL"
+    # The clusters page shows the last operation with the outage obcp measured during it.
+    w.page.goto(f"{console.url}/#/clusters")
+    cell = w.page.locator("#clusters .last-op", has_text=f"#{task_id} ")
+    outage = cell.locator(".outage")
+    outage.wait_for(timeout=10_000)
+    assert re.fullmatch(r"outage: \d+\.\d s", outage.inner_text().strip()), outage.inner_text()
     w.expect_no_errors()
 
 

@@ -147,17 +147,15 @@
 
   // ---- clusters ----------------------------------------------------------------------------------------
 
-  async function lastOperation(clusterId) {
-    if (!can("TASK:*:READ")) return null;
-    const data = await api("GET", `/api/v2/tasks/instances?clusterId=${clusterId}&size=1`);
-    return (data.contents || [])[0] || null;
-  }
-
-  function taskLink(task) {
-    return task
-      ? h("span", {}, h("a", { href: `#/tasks/${task.id}` }, `#${task.id} ${task.name}`), " ", stateBadge(task.status),
-        task.finishTime ? h("span", { class: "muted" }, " · took " + took(task.startTime, task.finishTime)) : null)
-      : h("span", { class: "muted" }, "—");
+  // The cluster's newest task and the outage obcp measured while it ran (`lastOperation` of the cluster).
+  function lastOperationCell(op) {
+    if (!op) return h("span", { class: "muted" }, "—");
+    const figure = op.availability;
+    return h("span", {},
+      h("a", { href: `#/tasks/${op.taskId}` }, `#${op.taskId} ${op.name}`), " ", stateBadge(op.status),
+      op.finishTime ? h("span", { class: "muted" }, " · took " + took(op.startTime, op.finishTime)) : null,
+      figure ? h("div", { class: "outage", title: "longest interval in which no observer of the cluster answered SQL" },
+        `outage: ${figure.longestOutageSeconds.toFixed(1)} s`) : null);
   }
 
   function zoneSummary(zone) {
@@ -171,8 +169,7 @@
     const data = await api("GET", "/api/v2/ob/clusters?size=100");
     const clusters = data.contents || [];
     const rows = clusters.map((c) => {
-      const last = h("td", { class: "last-op" }, h("span", { class: "muted" }, "…"));
-      lastOperation(c.id).then((t) => put(last, taskLink(t))).catch((e) => showError(last, e));
+      const last = h("td", { class: "last-op" }, lastOperationCell(c.lastOperation));
       return h("tr", { "data-cluster": c.name },
         h("td", {}, h("a", { href: `#/clusters/${c.id}` }, c.name)),
         h("td", {}, stateBadge(c.status)),
