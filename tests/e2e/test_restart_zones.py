@@ -123,6 +123,17 @@ def test_dry_run_creates_nothing(stack: tuple[Api, Sandbox]) -> None:
     # Force: the three zone chains all hang off "Set zone context".
     zone_context = next(t for t in plan["tasks"] if t["name"] == "Set zone context")
     assert len(zone_context["downstreams"]) == 3
+    # Every operation answers a dry run the same way, and none creates a task by it.
+    server_id = api.data("GET", f"/api/v2/ob/clusters/{sb.cluster_id}/servers")["contents"][0]["id"]
+    for path, first in [
+        ("zones/zone1/restart", "Prepare restart OB zone"),
+        (f"servers/{server_id}/restart", "Prepare restart observer"),
+        ("stop", "Prepare stop cluster"),
+        ("zones/zone2/stop", "Prepare stop OB zone"),
+        (f"servers/{server_id}/stop", "Prepare stop observer"),
+    ]:
+        dry = api.data("POST", f"/api/v2/ob/clusters/{sb.cluster_id}/{path}", json={"dryRun": True})
+        assert dry["dryRun"] is True and dry["tasks"][0]["name"] == first, (path, dry["tasks"][0])
     assert api.data("GET", "/api/v2/tasks/instances?size=1")["page"]["totalElements"] == count
     bad = api.call("POST", f"/api/v2/ob/clusters/{sb.cluster_id}/restart", json={"zoneNames": ["nowhere"]})
     assert bad.status_code == 404 and bad.json()["error"]["code"] == 12002

@@ -265,7 +265,7 @@ async def full_task_view(db: Database, task_id: int) -> dict[str, Any]:
     return view
 
 
-def dry_run_view(plan: Plan, options: RestartOptions) -> dict[str, Any]:
+def dry_run_view(plan: Plan, mode: str | None = None) -> dict[str, Any]:
     """The seed's shape for the DAG that would run; ids are positions (1…n), nothing is created."""
     specs = plan.template.instantiate(plan.context)
     downs: dict[int, list[int]] = {sp.index: [] for sp in specs}
@@ -281,7 +281,7 @@ def dry_run_view(plan: Plan, options: RestartOptions) -> dict[str, Any]:
         },
         "context": plan.context.java_string(),
         "name": plan.template.name,
-        "restartMode": options.mode,
+        "restartMode": mode,
         "zoneNames": plan.context.list_map.get(keys.ZONE_NAMES, []),
         "tasks": [
             {

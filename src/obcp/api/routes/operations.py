@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -12,6 +13,7 @@ from obcp.api.auth import require
 from obcp.api.envelope import OcpJSONResponse, ok, trace_id_var
 from obcp.api.params import IdPath, NamePath
 from obcp.iam.store import Principal
+from obcp.meta.db import Database
 from obcp.operations import submit
 from obcp.operations.safety import check_rolling_safe, check_stop_safe
 
@@ -48,10 +50,9 @@ async def restart_cluster(
     plan = await submit.plan_restart_cluster(db, id, options)
     if options.mode == "ROLLING":
         await check_rolling_safe(request.app.state.operations, plan)
-    if options.dry_run:
-        return ok(submit.dry_run_view(plan, options))
-    task_id = await submit.submit(request.app.state.engine, plan, principal, trace_id_var.get() or None)
-    return ok(await submit.task_view(db, task_id))
+    return await _answer(
+        request, plan, principal, dry_run=options.dry_run, view=submit.task_view, mode=options.mode
+    )
 
 
 @router.post(
@@ -61,13 +62,13 @@ async def restart_zone(
     request: Request,
     id: IdPath,
     zoneName: NamePath,
+    body: OperationBody | None = Body(None),
     principal: Principal = Depends(require("CLUSTER:{id}:UPDATE")),
 ) -> OcpJSONResponse:
-    db = request.app.state.db
-    plan = await submit.plan_restart_zone(db, id, zoneName)
+    plan = await submit.plan_restart_zone(request.app.state.db, id, zoneName)
     await check_rolling_safe(request.app.state.operations, plan)
-    task_id = await submit.submit(request.app.state.engine, plan, principal, trace_id_var.get() or None)
-    return ok(await submit.full_task_view(db, task_id))
+    dry = bool(body and body.dryRun)
+    return await _answer(request, plan, principal, dry_run=dry, view=submit.full_task_view)
 
 
 class ServerRestartBody(BaseModel):
@@ -75,6 +76,7 @@ class ServerRestartBody(BaseModel):
 
     force: bool = Field(False, description="restart without ALTER SYSTEM STOP SERVER (OCP's force)")
     freezeServer: bool = Field(False, description="accepted for OCP 4.3 clients; obcp does not freeze")
+    dryRun: bool = Field(False, description="answer with the DAG that would run; create nothing")
 
 
 @router.post(
@@ -90,34 +92,60 @@ async def restart_server(
     principal: Principal = Depends(require("CLUSTER:{id}:UPDATE")),
 ) -> OcpJSONResponse:
     forced = bool(force) if force is not None else bool(body and body.force)
-    db = request.app.state.db
-    plan = await submit.plan_restart_server(db, id, serverId, force=forced)
-    task_id = await submit.submit(request.app.state.engine, plan, principal, trace_id_var.get() or None)
-    return ok(await submit.full_task_view(db, task_id))
+    plan = await submit.plan_restart_server(request.app.state.db, id, serverId, force=forced)
+    dry = bool(body and body.dryRun)
+    return await _answer(request, plan, principal, dry_run=dry, view=submit.full_task_view)
 
 
 def _trace() -> str | None:
     return trace_id_var.get() or None
 
 
+class OperationBody(BaseModel):
+    """obcp's extension on every operation: answer the DAG that would run, create nothing."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dryRun: bool = Field(False, description="answer with the DAG that would run; create nothing")
+
+
+async def _answer(
+    request: Request,
+    plan: submit.Plan,
+    principal: Principal,
+    *,
+    dry_run: bool,
+    view: Callable[[Database, int], Awaitable[dict[str, Any]]],
+    mode: str | None = None,
+) -> OcpJSONResponse:
+    if dry_run:
+        return ok(submit.dry_run_view(plan, mode))
+    task_id = await submit.submit(request.app.state.engine, plan, principal, _trace())
+    return ok(await view(request.app.state.db, task_id))
+
+
 @router.post("/api/v2/ob/clusters/{id}/stop", summary="Stop a cluster (answers with the task)")
 async def stop_cluster(
-    request: Request, id: IdPath, principal: Principal = Depends(require("CLUSTER:{id}:UPDATE"))
+    request: Request,
+    id: IdPath,
+    body: OperationBody | None = Body(None),
+    principal: Principal = Depends(require("CLUSTER:{id}:UPDATE")),
 ) -> OcpJSONResponse:
-    db = request.app.state.db
-    plan = await submit.plan_cluster(db, id, "stop")
-    task_id = await submit.submit(request.app.state.engine, plan, principal, _trace())
-    return ok(await submit.task_view(db, task_id))
+    plan = await submit.plan_cluster(request.app.state.db, id, "stop")
+    dry = bool(body and body.dryRun)
+    return await _answer(request, plan, principal, dry_run=dry, view=submit.task_view)
 
 
 @router.post("/api/v2/ob/clusters/{id}/start", summary="Start a stopped cluster (answers with the task)")
 async def start_cluster(
-    request: Request, id: IdPath, principal: Principal = Depends(require("CLUSTER:{id}:UPDATE"))
+    request: Request,
+    id: IdPath,
+    body: OperationBody | None = Body(None),
+    principal: Principal = Depends(require("CLUSTER:{id}:UPDATE")),
 ) -> OcpJSONResponse:
-    db = request.app.state.db
-    plan = await submit.plan_cluster(db, id, "start")
-    task_id = await submit.submit(request.app.state.engine, plan, principal, _trace())
-    return ok(await submit.task_view(db, task_id))
+    plan = await submit.plan_cluster(request.app.state.db, id, "start")
+    dry = bool(body and body.dryRun)
+    return await _answer(request, plan, principal, dry_run=dry, view=submit.task_view)
 
 
 @router.post("/api/v2/ob/clusters/{id}/zones/{zoneName}/stop", summary="Stop a zone (answers with the task)")
@@ -125,13 +153,13 @@ async def stop_zone(
     request: Request,
     id: IdPath,
     zoneName: NamePath,
+    body: OperationBody | None = Body(None),
     principal: Principal = Depends(require("CLUSTER:{id}:UPDATE")),
 ) -> OcpJSONResponse:
-    db = request.app.state.db
-    plan = await submit.plan_zone(db, id, zoneName, "stop")
+    plan = await submit.plan_zone(request.app.state.db, id, zoneName, "stop")
     await check_stop_safe(request.app.state.operations, id, zone=zoneName)
-    task_id = await submit.submit(request.app.state.engine, plan, principal, _trace())
-    return ok(await submit.full_task_view(db, task_id))
+    dry = bool(body and body.dryRun)
+    return await _answer(request, plan, principal, dry_run=dry, view=submit.full_task_view)
 
 
 @router.post(
@@ -141,12 +169,12 @@ async def start_zone(
     request: Request,
     id: IdPath,
     zoneName: NamePath,
+    body: OperationBody | None = Body(None),
     principal: Principal = Depends(require("CLUSTER:{id}:UPDATE")),
 ) -> OcpJSONResponse:
-    db = request.app.state.db
-    plan = await submit.plan_zone(db, id, zoneName, "start")
-    task_id = await submit.submit(request.app.state.engine, plan, principal, _trace())
-    return ok(await submit.full_task_view(db, task_id))
+    plan = await submit.plan_zone(request.app.state.db, id, zoneName, "start")
+    dry = bool(body and body.dryRun)
+    return await _answer(request, plan, principal, dry_run=dry, view=submit.full_task_view)
 
 
 @router.post(
@@ -156,14 +184,14 @@ async def stop_server(
     request: Request,
     id: IdPath,
     serverId: IdPath,
+    body: OperationBody | None = Body(None),
     principal: Principal = Depends(require("CLUSTER:{id}:UPDATE")),
 ) -> OcpJSONResponse:
-    db = request.app.state.db
-    plan = await submit.plan_server(db, id, serverId, "stop")
+    plan = await submit.plan_server(request.app.state.db, id, serverId, "stop")
     operations = request.app.state.operations
     await check_stop_safe(operations, id, server=await operations.server(id, serverId))
-    task_id = await submit.submit(request.app.state.engine, plan, principal, _trace())
-    return ok(await submit.full_task_view(db, task_id))
+    dry = bool(body and body.dryRun)
+    return await _answer(request, plan, principal, dry_run=dry, view=submit.full_task_view)
 
 
 @router.post(
@@ -174,9 +202,9 @@ async def start_server(
     request: Request,
     id: IdPath,
     serverId: IdPath,
+    body: OperationBody | None = Body(None),
     principal: Principal = Depends(require("CLUSTER:{id}:UPDATE")),
 ) -> OcpJSONResponse:
-    db = request.app.state.db
-    plan = await submit.plan_server(db, id, serverId, "start")
-    task_id = await submit.submit(request.app.state.engine, plan, principal, _trace())
-    return ok(await submit.full_task_view(db, task_id))
+    plan = await submit.plan_server(request.app.state.db, id, serverId, "start")
+    dry = bool(body and body.dryRun)
+    return await _answer(request, plan, principal, dry_run=dry, view=submit.full_task_view)
