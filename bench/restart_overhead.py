@@ -5,7 +5,8 @@
     (`POST /api/v2/ob/clusters/{id}/restart`, no body: the seed's 19 subtasks) to the task SUCCESSFUL;
 (b) three bare restarts in sequence against a 3 x 1 rolling restart through the API.
 
-Each round runs the bare restart and obcp's back to back; the report gives medians, the ratios
+Each round runs the bare restart and obcp's back to back, odd rounds bare first and even rounds obcp first
+(so a slow drift of the machine's load favours neither side); the report gives medians, the ratios
 (target: <= 1.15) and, for the median obcp round, where its time went (per subtask from the task API, and
 the gaps between subtasks). It starts its own servers, sandboxes and bare seekdbs, and stops them by pid.
 
@@ -115,7 +116,8 @@ def phase(workdir: Path, zones: int, rounds: int, warmup: int) -> dict[str, Any]
         loads: list[str] = []
         for i in range(-warmup, rounds):
             time.sleep(1)  # let the previous restart's aftermath settle before timing the next one
-            # Alternate which goes first, so a change of the machine's load during a round hits both.
+            # Alternate which goes first (round i + 1: odd bare first, even obcp first), so a drift of the
+            # machine's load during the run favours neither side.
             if i % 2 == 0:
                 b = sum(db.restart() for db in bare)
                 o, task = obcp_restart(http, sb.cluster_id, body)

@@ -109,6 +109,11 @@ def test_signature_for_another_path_is_rejected(agent: AgentProcess) -> None:
         raw(agent, "GET", "/v1/observers/ob1/log?lines=5", signed_path="/v1/observers/ob1/log"), 401
     )
     assert error["code"] == "bad_signature"
+    error = error_of(
+        raw(agent, "GET", "/v1/observers/ob1?ports=false", signed_path="/v1/observers/ob1?ports=true"), 401
+    )
+    assert error["code"] == "bad_signature"
+    assert raw(agent, "GET", "/v1/observers/ob1?ports=false").status_code == 200
 
 
 def test_signature_for_another_method_or_body_is_rejected(agent: AgentProcess) -> None:

@@ -140,6 +140,23 @@ async def test_first_start_initialised_with_small_settings_and_password(
     assert ROOT_PASSWORD not in agent.log.read_text()
 
 
+async def test_status_lists_listening_ports_unless_told_not_to(
+    client: AgentClient, agent: AgentProcess
+) -> None:
+    await client.start("ob1")
+    full = await client.status("ob1")
+    lean = await client.status("ob1", ports=False)  # signed with its query: the agent must verify it
+    assert full["listeningPorts"] == [full["sqlPort"]]
+    assert "listeningPorts" not in lean
+    assert lean["running"] is True and lean["pid"] == full["pid"] and lean["startedAt"] == full["startedAt"]
+    assert {k: v for k, v in full.items() if k not in ("listeningPorts", "rssBytes")} == {
+        k: v for k, v in lean.items() if k != "rssBytes"
+    }
+    assert agent.request("GET", "/v1/observers/ob1?ports=true").json()["listeningPorts"] == [full["sqlPort"]]
+    bad = agent.request("GET", "/v1/observers/ob1?ports=maybe")
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "bad_request"
+
+
 async def test_start_of_a_running_observer_is_success(client: AgentClient) -> None:
     first = await client.start("ob1")
     again = await client.start("ob1")

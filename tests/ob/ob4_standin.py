@@ -18,6 +18,12 @@ against this fake. What it reproduces, and from where:
   statement blocks until they have). START ZONE on an ACTIVE zone fails with "zone status not match"
   (obshell's observation). Exact errnos and texts of those refusals are approximations.
 
+* For whole operation DAGs (tests/operations): `connector()` opens stand-in sessions where obcp would
+  open MySQL ones, and `agent()` plays a host's agent: stop kills the server as above, start brings it
+  back with its replicas out of sync and its schema stale until they have been read a few times (the
+  catch-up a real observer does after a restart). Nothing runs as a process; agent actions are journaled
+  in `statements` as "AGENT STOP"/"AGENT START" beside the SQL, with the zone's status at that moment.
+
 Not reproduced: leader switch latency, the RS, units moving, anything not queried by `obcp.ob`. Any
 statement it has no script for fails the test (AssertionError), so SQL drift is caught.
 """
@@ -29,11 +35,14 @@ import datetime as dt
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from obcp.agent.client import AgentError
+from obcp.ob.connection import Connector, ObEndpoint, ObTimeouts
 from obcp.ob.errors import ObConnectError, ObSqlError, describe_sql
+from obcp.ob.executor import SqlExecutor
 from obcp.ob.topology import ServerAddr
 
 VERSION = "5.7.25-OceanBase_CE-v4.2.1.2"
@@ -311,6 +320,28 @@ class Ob4StandIn:
     async def open_session(self, addr: ServerAddr | None = None) -> AsyncIterator[StandInSession]:
         yield self.session(addr)
 
+    def server_at(self, ip: str) -> ServerAddr:
+        for addr in self.servers:
+            if addr.ip == ip:
+                return addr
+        raise AssertionError(f"the stand-in has no server at {ip}")
+
+    def connector(self) -> Connector:
+        """What obcp calls instead of `open_connection`: a session on the stand-in server at that address
+        (refused, as a real connect would be, while the server is down)."""
+
+        def connect(endpoint: ObEndpoint, timeouts: ObTimeouts) -> AbstractAsyncContextManager[SqlExecutor]:
+            assert endpoint.port == SQL_PORT, f"obcp connected to {endpoint.address}, not a SQL port"
+            return self.open_session(self.server_at(endpoint.host))
+
+        return connect
+
+    def agent(self, ip: str) -> StandInAgent:
+        return StandInAgent(self, self.server_at(ip))
+
+    def agent_actions(self) -> list[str]:
+        return [sql for _, sql in self.statements if sql.startswith("AGENT ")]
+
     # -- statement handling -----------------------------------------------------------------------
 
     def _run(self, on: ServerAddr, sql: str, args: Sequence[object]) -> tuple[list[dict[str, Any]], int]:
@@ -475,3 +506,66 @@ class StandInSession:
         self, sql: str, args: Sequence[object] = (), *, timeout: float | None = None, secret: bool = False
     ) -> int:
         return self._cluster._run(self._on, sql, args)[1]
+
+
+@dataclass
+class StandInAgent:
+    """The agent of one stand-in host (what obcp's steps ask of `AgentClient`); no process runs.
+
+    `fail_starts` makes that many start calls fail as the real agent reports a start that failed;
+    `on_start` runs after a successful start (a scripted event elsewhere in the cluster)."""
+
+    cluster: Ob4StandIn
+    addr: ServerAddr
+    fail_starts: int = 0
+    catch_up_reads: int = 2
+    on_start: Callable[[], None] | None = None
+    _generation: int = 1
+
+    def _journal(self, action: str, observer: str) -> None:
+        zone = self.cluster.zone_of(self.addr)
+        state = f"zone {zone} {self.cluster.zone_status(zone)}, {self.cluster.leaders_in(zone)} leaders"
+        what = f"AGENT {action} {self.addr.ip} ({state})"
+        self.cluster.statements.append((f"agent@{self.addr.ip}", what))
+
+    async def status(self, observer: str, *, ports: bool = True) -> dict[str, Any]:
+        if self.addr in self.cluster.down:
+            return {"name": observer, "running": False}
+        return {
+            "name": observer,
+            "running": True,
+            "pid": 40000 + self._generation,
+            "startedAt": f"generation-{self._generation}",
+        }
+
+    async def stop(self, observer: str) -> dict[str, Any]:
+        self._journal("STOP", observer)
+        if self.addr not in self.cluster.down:
+            self.cluster.kill_server(self.addr)
+        return {"message": f"observer {observer} stopped (stand-in)"}
+
+    async def start(self, observer: str) -> dict[str, Any]:
+        self._journal("START", observer)
+        if self.fail_starts > 0:
+            self.fail_starts -= 1
+            raise AgentError(
+                f"{self.addr.ip}:2886",
+                f"start observer {observer}",
+                f"observer {observer} exited during start (stand-in scripted failure)",
+                status_code=500,
+                code="start_failed",
+                observer=observer,
+            )
+        if self.addr not in self.cluster.down:
+            return {"message": f"observer {observer} is already running"}
+        self._generation += 1
+        self.cluster.start_server_process(self.addr)
+        addr = self.addr
+        self.cluster.after_reads("GV$OB_LOG_STAT", self.catch_up_reads, lambda: self.cluster.catch_up(addr))
+        self.cluster.after_reads("GV$OB_SERVER_SCHEMA_INFO", 1, lambda: self.cluster.refresh_schema(addr))
+        if self.on_start is not None:
+            self.on_start()
+        return {"message": f"observer {observer} started (stand-in)"}
+
+    async def aclose(self) -> None:
+        return None

@@ -123,9 +123,10 @@ def create_agent_app(config: AgentConfig, key: bytes, host_label: str) -> FastAP
         return {"observers": [observers[n].status() for n in sorted(observers)]}
 
     @app.get("/v1/observers/{name}")
-    def observer_status(name: str) -> Any:
+    def observer_status(name: str, ports: bool = Query(default=True)) -> Any:
+        # ports=false: no `listeningPorts`, the costly part of a status (what the operation steps ask).
         observer = lookup(name, "status")
-        return observer if isinstance(observer, JSONResponse) else observer.status()
+        return observer if isinstance(observer, JSONResponse) else observer.status(ports)
 
     @app.post("/v1/observers/{name}/start")
     def start_observer(name: str, body: StartRequest | None = None) -> Any:

@@ -100,8 +100,11 @@ class AgentClient:
         observers: list[dict[str, Any]] = result["observers"]
         return observers
 
-    async def status(self, observer: str) -> dict[str, Any]:
-        return await self._call("GET", f"/v1/observers/{observer}", f"status observer {observer}", True)
+    async def status(self, observer: str, *, ports: bool = True) -> dict[str, Any]:
+        """`ports=False`: without `listeningPorts` (a psutil socket listing, most of the call's cost).
+        The query is part of the signed path (`AgentSignatureAuth` signs `raw_path`, query included)."""
+        path = f"/v1/observers/{observer}" + ("" if ports else "?ports=false")
+        return await self._call("GET", path, f"status observer {observer}", True)
 
     async def start(
         self,

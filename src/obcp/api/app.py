@@ -19,8 +19,9 @@ from obcp.config import Settings
 from obcp.engine.scheduler import Engine
 from obcp.iam.store import ensure_defaults
 from obcp.meta.db import Database
+from obcp.ob.connection import Connector, open_connection
 from obcp.operations.availability import AvailabilityMonitors
-from obcp.operations.services import OperationServices
+from obcp.operations.services import AgentFactory, OperationServices
 from obcp.secretbox import SecretBox
 
 log = logging.getLogger("obcp.server")
@@ -30,8 +31,17 @@ ROUTERS = [system.router, iam.router, hosts.router, clusters.router, operations.
 ROUTERS += [console.router, task_events.router]
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The app; migrations are applied by the caller (`obcp server`, tests) before it starts."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    connect: Connector = open_connection,
+    agent_factory: AgentFactory | None = None,
+) -> FastAPI:
+    """The app; migrations are applied by the caller (`obcp server`, tests) before it starts.
+
+    `connect` and `agent_factory` reach observers and agents; only the tests that run whole operations
+    against the scripted 4.x stand-in (no multi-node OceanBase runs here) replace them.
+    """
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -46,7 +56,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if generated:
             # Printed once, on the console only: it is never stored in clear or logged again.
             print(f"obcp: created user 'admin' with the generated password: {generated}", flush=True)
-        ops_services = OperationServices(db, box, availability=AvailabilityMonitors(db))
+        ops_services = OperationServices(
+            db,
+            box,
+            availability=AvailabilityMonitors(db, connect=connect),
+            connect=connect,
+            agent_factory=agent_factory,
+        )
         app.state.operations = ops_services
         app.state.engine = Engine(db, settings.resolved_server_id(), services={"ops": ops_services})
         await app.state.engine.start()

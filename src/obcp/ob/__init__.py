@@ -6,7 +6,7 @@ This package imports nothing from obcp.api, obcp.engine or obcp.operations.
 
 from obcp.ob.capability import ObCapability, ObKind, detect_capability
 from obcp.ob.cluster_ops import ClusterOps, MajorityVerdict, OpResult
-from obcp.ob.connection import ObConnection, ObEndpoint, ObTimeouts, connect, open_connection
+from obcp.ob.connection import Connector, ObConnection, ObEndpoint, ObTimeouts, connect, open_connection
 from obcp.ob.errors import (
     ObConnectError,
     ObError,
@@ -23,6 +23,7 @@ from obcp.ob.topology import ObServer, ObTenant, ObTopology, ObZone, ServerAddr,
 __all__ = [
     "Accessible",
     "ClusterOps",
+    "Connector",
     "MajorityVerdict",
     "ObCapability",
     "ObConnectError",

@@ -14,8 +14,8 @@ because its protocol state is unknown.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +31,7 @@ from obcp.ob.errors import (
     ObTimeoutError,
     describe_sql,
 )
-from obcp.ob.executor import Row
+from obcp.ob.executor import Row, SqlExecutor
 
 DEFAULT_CONNECT_TIMEOUT = 3.0
 DEFAULT_READ_TIMEOUT = 10.0
@@ -190,6 +190,11 @@ async def open_connection(
         yield conn
     finally:
         conn.close()
+
+
+# How obcp opens a session to an observer: `open_connection` over MySQL; the scripted 4.x stand-in in
+# tests (no multi-node OceanBase runs there) passes its own, so whole operation DAGs run against it.
+Connector = Callable[[ObEndpoint, ObTimeouts], AbstractAsyncContextManager[SqlExecutor]]
 
 
 def _is_network_error(exc: pymysql.err.Error) -> bool:

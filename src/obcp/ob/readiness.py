@@ -16,7 +16,7 @@ from enum import Enum
 
 from obcp.ob.capability import ObCapability, detect_capability
 from obcp.ob.cluster_checks import not_in_sync_replicas, server_row, unrefreshed_tenants
-from obcp.ob.connection import ObEndpoint, ObTimeouts, open_connection
+from obcp.ob.connection import Connector, ObEndpoint, ObTimeouts, open_connection
 from obcp.ob.errors import ObConnectError, ObLoginError, ObSqlError, ObTimeoutError
 from obcp.ob.executor import SessionFactory, SqlExecutor
 from obcp.ob.topology import ServerAddr, to_epoch_us
@@ -54,13 +54,19 @@ class ProbeResult:
 
 
 async def probe(
-    host: str, port: int, password: str, *, user: str = "root", timeouts: ObTimeouts = PROBE_TIMEOUTS
+    host: str,
+    port: int,
+    password: str,
+    *,
+    user: str = "root",
+    timeouts: ObTimeouts = PROBE_TIMEOUTS,
+    connect: Connector = open_connection,
 ) -> ProbeResult:
     """One real login and `SELECT 1`. Never raises for an observer that is down; says why instead."""
     endpoint = ObEndpoint(host, port, password, user)
     start = time.monotonic()
     try:
-        async with open_connection(endpoint, timeouts) as conn:
+        async with connect(endpoint, timeouts) as conn:
             await conn.query(PROBE_SQL)
     except ObSqlError as exc:
         return ProbeResult(endpoint.address, False, time.monotonic() - start, _classify(exc), str(exc))
@@ -117,6 +123,7 @@ async def wait_accessible(
     poll_interval: float = DEFAULT_POLL_INTERVAL,
     log_interval: float = DEFAULT_LOG_INTERVAL,
     timeouts: ObTimeouts = PROBE_TIMEOUTS,
+    connect: Connector = open_connection,
 ) -> Accessible:
     """Poll until the observer at host:port serves SQL as a new process; raises ObWaitTimeout.
 
@@ -127,7 +134,7 @@ async def wait_accessible(
     endpoint = ObEndpoint(host, port, password, user)
 
     def open_session() -> AbstractAsyncContextManager[SqlExecutor]:
-        return open_connection(endpoint, timeouts)
+        return connect(endpoint, timeouts)
 
     return await wait_serving(
         open_session,

@@ -21,7 +21,7 @@ from obcp.meta.db import Database, now_ms
 from obcp.meta.inventory import ServerRef
 from obcp.meta.tables import operation_availability
 from obcp.meta.task_tables import task_instance
-from obcp.ob.connection import ObTimeouts
+from obcp.ob.connection import Connector, ObTimeouts, open_connection
 from obcp.ob.readiness import probe
 
 log = logging.getLogger("obcp.availability")
@@ -114,7 +114,14 @@ class _Monitor:
 
 
 class AvailabilityMonitors:
-    def __init__(self, db: Database, interval: float = 0.2, save_every: float = 1.0) -> None:
+    def __init__(
+        self,
+        db: Database,
+        interval: float = 0.2,
+        save_every: float = 1.0,
+        connect: Connector = open_connection,
+    ) -> None:
+        self.connect = connect
         self.db = db
         self.interval = interval
         self.save_every = save_every
@@ -189,7 +196,10 @@ class AvailabilityMonitors:
             started = time.monotonic()
             at = now_ms()
             results = await asyncio.gather(
-                *(probe(r.address, r.sql_port, m.password, timeouts=PROBE_TIMEOUTS) for r in m.refs)
+                *(
+                    probe(r.address, r.sql_port, m.password, timeouts=PROBE_TIMEOUTS, connect=self.connect)
+                    for r in m.refs
+                )
             )
             m.recorder.add(at, any(res.ok for res in results))
             if time.monotonic() - last_save >= self.save_every:

@@ -48,7 +48,7 @@ class PrepareCluster(Subtask):
         for zone in zones:
             for ref in await zone_servers(ctx, zone):
                 try:
-                    status = await services(ctx).agent(ref).status(ref.observer_name)
+                    status = await services(ctx).agent(ref).status(ref.observer_name, ports=False)
                 except AgentError as exc:
                     raise RuntimeError(f"{label(ref)}: its agent does not answer: {exc}") from exc
                 ctx.log.info("%s: %s", label(ref), describe_process(status))

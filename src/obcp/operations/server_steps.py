@@ -9,7 +9,6 @@ from typing import Any, ClassVar
 from obcp.agent.client import AgentError
 from obcp.engine import RunContext, Subtask, register
 from obcp.meta.inventory import ServerRef
-from obcp.ob.connection import ObEndpoint, open_connection
 from obcp.ob.errors import ObSqlError, ObWaitTimeout
 from obcp.ob.readiness import PROBE_TIMEOUTS, ProbeFailure, probe, restart_proof, wait_accessible
 from obcp.ob.topology import ServerAddr
@@ -52,7 +51,7 @@ async def _watched(ctx: RunContext) -> ServerRef:
 
 async def _agent_status(ctx: RunContext, ref: ServerRef) -> dict[str, Any]:
     try:
-        return await services(ctx).agent(ref).status(ref.observer_name)
+        return await services(ctx).agent(ref).status(ref.observer_name, ports=False)
     except AgentError as exc:
         raise RuntimeError(f"{label(ref)}: {exc}") from exc
 
@@ -86,9 +85,10 @@ class PrepareObserver(Subtask):
 
 
 async def _service_time(ctx: RunContext, ref: ServerRef) -> int | None:
-    password = await services(ctx).root_password(cluster_id(ctx))
+    ops = services(ctx)
+    password = await ops.root_password(cluster_id(ctx))
     try:
-        async with open_connection(ObEndpoint(ref.address, ref.sql_port, password), PROBE_TIMEOUTS) as ex:
+        async with ops.session(ref, password, PROBE_TIMEOUTS) as ex:
             return await restart_proof(ex)
     except ObSqlError as exc:
         ctx.log.info("%s does not serve SQL now (%s): no START_SERVICE_TIME to compare", label(ref), exc)
@@ -195,6 +195,7 @@ class WaitAccessibleStep(Subtask):
                 timeout=max(self.timeout - 30, 30),
                 previous_start_service_time=int(before) if before else None,
                 log=ctx.log.info,
+                connect=services(ctx).connect,
             )
         except ObWaitTimeout as exc:
             raise RuntimeError(f"{label(ref)}: {exc}") from exc
@@ -382,7 +383,7 @@ class WaitStoppedStep(Subtask):
             status = await _agent_status(ctx, ref)
             if status.get("running"):
                 return f"the agent to report it not running (now {describe_process(status)})"
-            answer = await probe(ref.address, ref.sql_port, password)
+            answer = await probe(ref.address, ref.sql_port, password, connect=services(ctx).connect)
             # Login denied or an SQL error means an observer still answers on that port.
             if answer.ok or answer.failure in (ProbeFailure.LOGIN_DENIED, ProbeFailure.SQL_ERROR):
                 return f"SQL port {ref.sql_port} to stop answering ({answer.describe()})"

@@ -5,10 +5,10 @@ Subtasks receive it through the engine's services (`ctx.services["ops"]`), never
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from obcp.agent.client import AgentClient
 from obcp.errors import ErrorCode, ObcpError
@@ -16,13 +16,30 @@ from obcp.meta import inventory
 from obcp.meta.db import Database
 from obcp.meta.inventory import ServerRef
 from obcp.ob.cluster_ops import ClusterOps
-from obcp.ob.connection import ObEndpoint, ObTimeouts, open_connection
+from obcp.ob.connection import Connector, ObEndpoint, ObTimeouts, open_connection
 from obcp.ob.errors import ObConnectError, ObLoginError, ObTimeoutError
+from obcp.ob.executor import SqlExecutor
 from obcp.ob.waiting import LogFn, no_log
 from obcp.operations.availability import AvailabilityMonitors
 from obcp.secretbox import SecretBox
 
 SQL_TIMEOUTS = ObTimeouts(connect=3.0, read=60.0)
+
+
+class ObserverAgent(Protocol):
+    """What the steps ask of a host's agent: `AgentClient` over HTTP; the 4.x stand-in's in tests."""
+
+    async def status(self, observer: str, *, ports: bool = True) -> dict[str, Any]: ...
+
+    async def start(self, observer: str) -> dict[str, Any]: ...
+
+    async def stop(self, observer: str) -> dict[str, Any]: ...
+
+    async def aclose(self) -> None: ...
+
+
+# (server, its decrypted agent key) -> the agent that runs that server's observer.
+AgentFactory = Callable[[ServerRef, str], ObserverAgent]
 
 
 @dataclass
@@ -31,8 +48,12 @@ class OperationServices:
     box: SecretBox
     agent_timeout: float = 10.0
     availability: AvailabilityMonitors | None = None
+    # Sessions to observers and agents of hosts: MySQL and HTTP in the server; a test that runs whole
+    # DAGs against the scripted 4.x stand-in (no multi-node OceanBase runs here) passes its own.
+    connect: Connector = open_connection
+    agent_factory: AgentFactory | None = None
     # Agent clients keep a connection pool per host; one per (address, port) for the server's life.
-    _agents: dict[tuple[str, int], AgentClient] = field(default_factory=dict)
+    _agents: dict[tuple[str, int], ObserverAgent] = field(default_factory=dict)
 
     async def servers(self, cluster_id: int) -> list[ServerRef]:
         async with self.db.read() as conn:
@@ -49,15 +70,23 @@ class OperationServices:
             row = await inventory.get_cluster(conn, cluster_id)
         return self.box.decrypt(row.root_password_enc)
 
-    def agent(self, ref: ServerRef) -> AgentClient:
+    def agent(self, ref: ServerRef) -> ObserverAgent:
         key = (ref.address, ref.agent_port)
         client = self._agents.get(key)
         if client is None:
-            client = AgentClient(
-                ref.address, ref.agent_port, self.box.decrypt(ref.agent_key_enc), timeout=self.agent_timeout
-            )
+            secret = self.box.decrypt(ref.agent_key_enc)
+            if self.agent_factory is not None:
+                client = self.agent_factory(ref, secret)
+            else:
+                client = AgentClient(ref.address, ref.agent_port, secret, timeout=self.agent_timeout)
             self._agents[key] = client
         return client
+
+    def session(
+        self, ref: ServerRef, password: str, timeouts: ObTimeouts
+    ) -> AbstractAsyncContextManager[SqlExecutor]:
+        """A root@sys session on this one observer."""
+        return self.connect(ObEndpoint(ref.address, ref.sql_port, password), timeouts)
 
     async def watch_availability(self, task_id: int, cluster_id: int) -> None:
         """Makes sure the task's availability monitor runs in this server (started or resumed)."""
@@ -90,7 +119,7 @@ class OperationServices:
             for ref in ordered:
                 endpoint = ObEndpoint(ref.address, ref.sql_port, password)
                 try:
-                    ex = await stack.enter_async_context(open_connection(endpoint, SQL_TIMEOUTS))
+                    ex = await stack.enter_async_context(self.connect(endpoint, SQL_TIMEOUTS))
                     ops = await ClusterOps.detect(ex, log=log)
                     break
                 except (ObConnectError, ObLoginError, ObTimeoutError) as exc:
