@@ -319,15 +319,21 @@ async def test_bad_first_start_parameter_reports_empty_log_and_cleans_up(
     assert status["running"] is False and status["initialised"] is False
 
 
-async def test_failed_first_start_reports_the_error_lines_of_its_log(
+async def test_failed_first_start_reports_what_its_log_says(
     client: AgentClient, agent: AgentProcess, dirs: dict[str, Path]
 ) -> None:
     with pytest.raises(AgentError) as caught:
         await client.start("small_log", initialize=True)
     error = caught.value
     assert error.code == "exited" and "seekdb exited with code 1" in error.message
-    assert f"ERROR lines of {dirs['small_log']}/log/seekdb.log" in error.message
-    assert "OB_RESOURCE_UNIT_VALUE_INVALID" in error.message or "-4736" in error.message
+    # seekdb logs from a background thread and exit(1) does not wait for it: measured, its ERROR line is
+    # there in about a quarter of such starts. Either way the message must say what is known.
+    if "no ERROR line" in error.message:
+        assert "the last start step it logged: [server_start" in error.message, error.message
+        assert "log_disk_size below 2G" in error.message and "log_disk_size=1G" in error.message
+    else:
+        assert f"ERROR lines of {dirs['small_log']}/log/seekdb.log" in error.message, error.message
+        assert "OB_RESOURCE_UNIT_VALUE_INVALID" in error.message or "-4736" in error.message
     assert "empty log" not in error.message
     assert f"agent {agent.address}:{agent.port}: start observer small_log:" in str(error)
     assert not (dirs["small_log"] / "store").exists()

@@ -47,3 +47,18 @@ def test_empty_log_is_said_plainly(tmp_path: Path) -> None:
     assert "it exited with an empty log, which usually means a bad parameter value" in message
     assert "missing or corrupt data files" in message
     assert early_exit_message(-9, 0.1, tmp_path, log, 0, None).startswith("seekdb was killed by signal 9")
+
+
+def test_a_log_without_error_line_names_the_last_start_step(tmp_path: Path) -> None:
+    # What seekdb leaves most of the time when log_disk_size is too small: it exits before the ERROR line.
+    steps = "".join(
+        f"[2026-11-27 10:24:11.9026{n}] INFO  [STORAGE] start (ob_server.cpp:1128) [32204][seekdb]"
+        f"[Y0-0000000000000001-0-0] [lt=5] [server_start {n}/14] {what}\n"
+        for n, what in ((6, "observer instance start begin."), (8, "block manager start success."))
+    )
+    log = write(tmp_path, steps, "Starting seekdb\n")
+    message = early_exit_message(1, 0.3, tmp_path, log, 0, {"log_disk_size": "1G"})
+    assert "its log has no ERROR line for this start (seekdb can exit before writing it)" in message
+    assert "the last start step it logged: [server_start 8/14] block manager start success." in message
+    assert "log_disk_size below 2G" in message and "empty log" not in message
+    assert "first-start parameters: log_disk_size=1G" in message
