@@ -36,6 +36,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     home = tmp_path_factory.mktemp("startstop")
     with obcp_server(home / "server") as server, sandbox(server.url, home / "sandbox", zones=2) as sb:
         api = Api(server.url)
+        # The table of the cluster test is made now, before any observer is killed: once, in CI, a CREATE
+        # TABLE on a seekdb restarted seconds earlier stalled past 30 s (seekdb's DDL hangs, e.g.
+        # oceanbase/seekdb#356); what that test proves is the rows, not a DDL.
+        for zone in ("zone1", "zone2"):
+            sql(sb, zone, "CREATE TABLE IF NOT EXISTS test.kept (id INT PRIMARY KEY, zone VARCHAR(32))")
         try:
             yield Stack(api, sb, server.url)
         finally:
@@ -185,7 +190,6 @@ def test_stop_then_start_a_zone(stack: Stack) -> None:
 def test_stop_then_start_the_cluster_keeps_rows(stack: Stack) -> None:
     sb = stack.sb
     for zone in ("zone1", "zone2"):
-        sql(sb, zone, "CREATE TABLE IF NOT EXISTS test.kept (id INT PRIMARY KEY, zone VARCHAR(32))")
         sql(sb, zone, f"REPLACE INTO test.kept VALUES (1, '{zone}'), (2, '{zone}')")
     before = {zone: service_time(sb, zone) for zone in ("zone1", "zone2")}
 
