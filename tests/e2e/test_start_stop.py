@@ -4,7 +4,7 @@ as a new process; statuses move as OCP's; rows written before a cluster stop are
 stopping what is stopped is refused at once; `obcp server restart --wait` follows the task line by line.
 
 seekdb is standalone: the STOP/START ZONE and SERVER statements are logged no-ops here (the distributed
-path is covered against the 4.x stand-in in tests/ob/)."""
+path is covered against the scripted 4.x stand-in in tests/ob/ and tests/operations/)."""
 
 from __future__ import annotations
 

@@ -117,9 +117,8 @@ class OperationServices:
         async with AsyncExitStack() as stack:
             ops: ClusterOps | None = None
             for ref in ordered:
-                endpoint = ObEndpoint(ref.address, ref.sql_port, password)
                 try:
-                    ex = await stack.enter_async_context(self.connect(endpoint, SQL_TIMEOUTS))
+                    ex = await stack.enter_async_context(self.session(ref, password, SQL_TIMEOUTS))
                     ops = await ClusterOps.detect(ex, log=log)
                     break
                 except (ObConnectError, ObLoginError, ObTimeoutError) as exc:

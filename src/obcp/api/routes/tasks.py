@@ -107,26 +107,27 @@ async def get_task(
         return ok(await _wrapped(conn, taskInstanceId))
 
 
+async def _moved(request: Request, task_id: int) -> OcpJSONResponse:
+    """After a retry or rollback: wake the scheduler, answer with the task as it is now."""
+    _engine(request).kick()
+    async with request.app.state.db.read() as conn:
+        return ok(await _wrapped(conn, task_id))
+
+
 @router.post("/api/v2/tasks/instances/{taskInstanceId}/retry", summary="Re-run all failed subtasks")
 async def retry_task(
     request: Request, taskInstanceId: IdPath, _: Principal = Depends(require("TASK:{taskInstanceId}:UPDATE"))
 ) -> OcpJSONResponse:
-    engine = _engine(request)
-    await engine.retry_task(taskInstanceId)
-    engine.kick()
-    async with request.app.state.db.read() as conn:
-        return ok(await _wrapped(conn, taskInstanceId))
+    await _engine(request).retry_task(taskInstanceId)
+    return await _moved(request, taskInstanceId)
 
 
 @router.post("/api/v2/tasks/instances/{taskInstanceId}/rollback", summary="Give up: roll back the task")
 async def rollback_task(
     request: Request, taskInstanceId: IdPath, _: Principal = Depends(require("TASK:{taskInstanceId}:UPDATE"))
 ) -> OcpJSONResponse:
-    engine = _engine(request)
-    await engine.rollback_task(taskInstanceId)
-    engine.kick()
-    async with request.app.state.db.read() as conn:
-        return ok(await _wrapped(conn, taskInstanceId))
+    await _engine(request).rollback_task(taskInstanceId)
+    return await _moved(request, taskInstanceId)
 
 
 @router.get(
