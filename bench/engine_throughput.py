@@ -25,7 +25,7 @@ from obcp.engine import Context, Engine
 from obcp.engine.scheduler import EngineSettings
 from obcp.engine.testing import noop_chain, noop_fanout
 from obcp.meta.db import Database, sync_url
-from obcp.meta.tables import metadata
+from obcp.meta.schema import metadata
 
 
 async def obcp_run(workdir: Path, chain_steps: int, fan_width: int) -> dict[str, float]:

@@ -11,7 +11,7 @@ from sqlalchemy import create_engine
 from obcp.engine.scheduler import Engine, EngineSettings
 from obcp.engine.testing import effect_metadata
 from obcp.meta.db import Database, sync_url
-from obcp.meta.tables import metadata
+from obcp.meta.schema import metadata
 
 FAST = EngineSettings(lease_seconds=2, heartbeat_seconds=0.5, sweep_seconds=0.2, log_flush_seconds=0.1)
 

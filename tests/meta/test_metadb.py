@@ -15,7 +15,8 @@ from sqlalchemy import create_engine, func, inspect, select
 
 from obcp.meta.db import sync_url
 from obcp.meta.migrate import current_head, upgrade
-from obcp.meta.tables import iam_user, metadata, ob_cluster, ob_server, ob_zone
+from obcp.meta.schema import metadata
+from obcp.meta.tables import iam_user, ob_cluster, ob_server, ob_zone
 from tests.api.conftest import make_client
 from tests.api.ocp import create_user, error, ok, register_host, takeover, takeover_body
 from tests.api.test_bad_input import fuzz_bodies

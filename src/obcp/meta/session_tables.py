@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, ForeignKey, Index, String, Table
 
-from obcp.meta.tables import Id, metadata
+from obcp.meta.base import Id, metadata
 
 web_session = Table(
     "web_session",

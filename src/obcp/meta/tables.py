@@ -1,4 +1,6 @@
-"""Every metadb table, as SQLAlchemy Core. The Alembic migrations create exactly these (a test compares them).
+"""The metadb's inventory and IAM tables, as SQLAlchemy Core: users and roles, hosts, clusters, zones,
+servers and what obcp saw of a cluster's availability. The web sessions and the task engine's tables live
+in modules of their own; `obcp.meta.schema` has them all.
 
 Times are BIGINT epoch milliseconds: portable across SQLite, MySQL/OceanBase and PostgreSQL, and the same
 unit as task leases. Ids are autoincrement integers.
@@ -6,33 +8,9 @@ unit as task leases. Ids are autoincrement integers.
 
 from __future__ import annotations
 
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    Column,
-    ForeignKey,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
-)
-from sqlalchemy.dialects import mysql, sqlite
+from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Integer, String, Table, Text, UniqueConstraint
 
-# SQLite only autoincrements an INTEGER PRIMARY KEY; everywhere else the id is a BIGINT.
-Id = BigInteger().with_variant(sqlite.INTEGER(), "sqlite")
-# Long text (JSON documents, logs): MEDIUMTEXT on MySQL, where TEXT stops at 64 KiB.
-LongText = Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
-
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
+from obcp.meta.base import Id, metadata
 
 iam_user = Table(
     "iam_user",
@@ -151,7 +129,3 @@ operation_availability = Table(
     Column("updated_at", BigInteger, nullable=False),
     Column("finished_at", BigInteger, nullable=True),
 )
-
-# The task engine adds its tables to the same metadata; imported last because it uses Id/LongText above.
-import obcp.meta.session_tables  # noqa: E402  (the web console's sessions)
-import obcp.meta.task_tables  # noqa: E402, F401

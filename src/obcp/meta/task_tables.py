@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Index, Integer, String, Table, Text
 
-from obcp.meta.tables import Id, LongText, metadata
+from obcp.meta.base import Id, LongText, metadata
 
 task_instance = Table(
     "task_instance",

@@ -1,10 +1,11 @@
-"""Alembic environment: obcp always passes the connection in (see obcp.meta.migrate)."""
+"""Alembic environment: obcp always passes the connection in (see obcp.meta.migrate); the target is the
+whole schema, every table module loaded."""
 
 from __future__ import annotations
 
 from alembic import context
 
-from obcp.meta.tables import metadata
+from obcp.meta.schema import metadata
 
 connection = context.config.attributes["connection"]
 context.configure(
