@@ -23,7 +23,7 @@ from obcp.agent.base_dir_check import INIT_MARKER, is_first_start
 from obcp.agent.config import ObserverConfig
 from obcp.agent.errors import ObserverOperationError
 from obcp.agent.ports import listening_ports, port_holder, port_is_free
-from obcp.agent.process_record import LastExit, OperationResult, TrackedProcess, iso_time
+from obcp.agent.process_record import LastExit, OperationResult, TrackedProcess, iso_time, live_process
 from obcp.agent.readiness import (
     answers_handshake,
     mysql_error_text,
@@ -101,16 +101,7 @@ class ObserverProcess:
     def _alive(self, tracked: TrackedProcess) -> psutil.Process | None:
         if tracked.popen is not None and tracked.popen.poll() is not None:
             return None
-        try:
-            proc = psutil.Process(tracked.pid)
-            # A different start time means the pid was reused by another process.
-            if abs(proc.create_time() - tracked.create_time) > 0.01:
-                return None
-            if proc.status() == psutil.STATUS_ZOMBIE:
-                return None
-            return proc
-        except psutil.NoSuchProcess:
-            return None
+        return live_process(tracked.pid, tracked.create_time)
 
     def _forget_tracked(self, by_agent: bool) -> None:
         tracked = self._tracked

@@ -1,4 +1,5 @@
-"""What the agent remembers about an observer process: its identity, how it last ended, an op's result."""
+"""What the agent remembers about an observer process: its identity (and whether that very process still
+runs), how it last ended, an op's result."""
 
 from __future__ import annotations
 
@@ -7,6 +8,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import psutil
+
+# psutil reports start times rounded; a pid whose start time differs by more was reused by another process.
+CREATE_TIME_TOLERANCE = 0.01
+
 
 def iso_time(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
@@ -14,6 +20,19 @@ def iso_time(epoch: float) -> str:
 
 def describe_exit(code: int) -> str:
     return f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+
+
+def live_process(pid: int, create_time: float) -> psutil.Process | None:
+    """That very process (pid and start time) if it still runs and is not a zombie; else None."""
+    try:
+        proc = psutil.Process(pid)
+        if abs(proc.create_time() - create_time) > CREATE_TIME_TOLERANCE:
+            return None
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return None
+        return proc
+    except psutil.NoSuchProcess:
+        return None
 
 
 @dataclass

@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from obcp.errors import ErrorCode, ObcpError
@@ -189,10 +189,6 @@ async def ensure_defaults(db: Database, admin_password: str | None) -> str | Non
         except (IntegrityError, ObcpError):
             generated = None
     return generated
-
-
-async def count_users(conn: AsyncConnection) -> int:
-    return int((await conn.execute(select(func.count()).select_from(iam_user))).scalar_one())
 
 
 async def set_password_hash(conn: AsyncConnection, user_id: int, password_hash: str) -> None:

@@ -138,11 +138,6 @@ class ClusterOps:
             tuple(shortfalls),
         )
 
-    async def logs_not_in_sync(self, servers: Sequence[ServerAddr] | None = None) -> list[str]:
-        if not self.distributed:
-            return []
-        return await not_in_sync_replicas(self.ex, servers)
-
     async def wait_logs_in_sync(
         self, *, servers: Sequence[ServerAddr] | None = None, timeout: float
     ) -> OpResult:

@@ -93,9 +93,6 @@ class ObTopology:
     zones: tuple[ObZone, ...]
     servers: tuple[ObServer, ...]
 
-    def servers_in(self, zone: str) -> tuple[ObServer, ...]:
-        return tuple(s for s in self.servers if s.zone == zone)
-
     @property
     def zone_names(self) -> tuple[str, ...]:
         return tuple(z.name for z in self.zones)

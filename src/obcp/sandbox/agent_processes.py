@@ -12,6 +12,7 @@ from pathlib import Path
 
 import psutil
 
+from obcp.agent.process_record import live_process
 from obcp.sandbox.state import SandboxServer, write_private
 
 DEFAULT_AGENT_PORT = 2886
@@ -57,15 +58,7 @@ def agent_process(server: SandboxServer) -> psutil.Process | None:
     """The recorded agent, if that very process (pid and start time) still runs."""
     if server.agent_pid is None or server.agent_create_time is None:
         return None
-    try:
-        proc = psutil.Process(server.agent_pid)
-        if abs(proc.create_time() - server.agent_create_time) > 0.01:
-            return None
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            return None
-        return proc
-    except psutil.NoSuchProcess:
-        return None
+    return live_process(server.agent_pid, server.agent_create_time)
 
 
 def start_agent(server: SandboxServer, config: Path, log_file: Path) -> None:
