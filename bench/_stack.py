@@ -7,69 +7,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pymysql
 
 from obcp.agent.config import DEFAULT_PARAMETERS, DEFAULT_VARIABLES, bundled_seekdb_binary
+from obcp.agent.ports import free_port
 from obcp.sandbox.down import sandbox_down
+from obcp.sandbox.server_process import running_server, stop_process
 from obcp.sandbox.state import load_secrets
-from obcp.sandbox.up import SandboxError, ServerApiSettings, sandbox_up
+from obcp.sandbox.up import ServerApiSettings
+from obcp.sandbox.up_with_retries import up_with_retries
 
 ADMIN_PASSWORD = "Bench_admin_pw_1"
-
-
-def free_port(address: str = "0.0.0.0") -> int:
-    # seekdb listens on 0.0.0.0, so an SQL port must be free there.
-    with socket.socket() as sock:
-        sock.bind((address, 0))
-        return int(sock.getsockname()[1])
-
-
-def stop(proc: subprocess.Popen[bytes], grace: float = 15) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 @contextlib.contextmanager
 def obcp_server(home: Path) -> Iterator[str]:
     """`obcp server` on SQLite in `home`; yields its URL."""
-    home.mkdir(parents=True, exist_ok=True)
-    port = free_port("127.0.0.1")
-    env = {**os.environ, "OBCP_HOME": str(home), "OBCP_ADMIN_PASSWORD": ADMIN_PASSWORD}
-    with (home / "server.log").open("ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "obcp", "server", "--host", "127.0.0.1", "--port", str(port)],
-            env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"obcp server exited with {proc.returncode}; see {home / 'server.log'}")
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{url}/api/v2/time", timeout=2).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError("obcp server did not answer within 90 s")
-            time.sleep(0.2)
-        yield url
-    finally:
-        stop(proc)
+    with running_server(home, free_port("127.0.0.1"), {"OBCP_ADMIN_PASSWORD": ADMIN_PASSWORD}) as server:
+        yield server.url
 
 
 @dataclass
@@ -88,18 +49,7 @@ def sandbox(url: str, root: Path, zones: int, name: str) -> Iterator[Sandbox]:
 
     try:
         api = ServerApiSettings(url, "admin", ADMIN_PASSWORD)
-        for attempt in range(1, 6):
-            try:
-                up = asyncio.run(sandbox_up(root, zones, 1, name, api, say))
-                break
-            except SandboxError as exc:
-                if attempt == 5:
-                    raise
-                # Another sandbox on this machine can take a planned port before our observer starts;
-                # a purged sandbox plans afresh (nothing was registered yet).
-                say(f"up failed ({exc}); purging and trying again")
-                asyncio.run(sandbox_down(root, True, say))
-                time.sleep(2 * attempt)
+        up = asyncio.run(up_with_retries(root, zones, 1, name, api, say, attempts=5))
         assert up.state.cluster_id is not None
         servers = [(s.address, s.sql_port) for s in up.state.servers]
         yield Sandbox(up.state.cluster_id, load_secrets(root).root_password, servers)
@@ -135,7 +85,7 @@ class BareSeekdb:
 
     def __init__(self, base_dir: Path) -> None:
         self.base_dir = base_dir.resolve()
-        self.port = free_port()
+        self.port = free_port("0.0.0.0")
         self.proc: subprocess.Popen[bytes] | None = None
 
     def _argv(self, first: bool) -> list[str]:
@@ -173,14 +123,9 @@ class BareSeekdb:
         self._wait_select_1()
 
     def stop(self) -> None:
-        # SIGTERM acts as SIGKILL in seekdb (seekdb.md); wait() reaps it, so the port is free after.
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        # seekdb treats SIGTERM as SIGKILL; wait() reaps it, so the port is free after.
+        if self.proc is not None:
+            stop_process(self.proc)
 
     def restart(self) -> float:
         """Seconds from the stop signal to the first successful SELECT 1 of the new process."""

@@ -11,6 +11,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -29,41 +30,54 @@ def _unavailable(kind: str, url: str, exc: Exception) -> None:
     pytest.skip(reason)
 
 
+@dataclass(frozen=True)
+class Server:
+    """A database server the tests may create throw-away databases in."""
+
+    url: str
+    driver: str
+    create: str
+    drop: str
+    engine_options: dict[str, str]
+
+
+SERVERS = {
+    "postgresql": Server(
+        PG_URL,
+        "postgresql+psycopg",
+        'CREATE DATABASE "{name}"',
+        'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
+        # PostgreSQL runs neither CREATE nor DROP DATABASE inside a transaction.
+        {"isolation_level": "AUTOCOMMIT"},
+    ),
+    "mysql": Server(
+        MYSQL_URL,
+        "mysql+pymysql",
+        "CREATE DATABASE `{name}` CHARACTER SET utf8mb4",
+        "DROP DATABASE IF EXISTS `{name}`",
+        {},
+    ),
+}
+
+
 @contextmanager
 def temporary_database(kind: str, tmp_path: Path) -> Iterator[str]:
     """Yields a SQLAlchemy URL of an empty database of that kind; drops it afterwards."""
     if kind == "sqlite":
         yield f"sqlite:///{tmp_path / 'metadb.sqlite'}"
         return
+    server = SERVERS[kind]
     name = f"obcp_t_{uuid.uuid4().hex[:12]}"
-    if kind == "postgresql":
-        admin_url = make_url(PG_URL).set(drivername="postgresql+psycopg")
-        try:
-            admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-        except Exception as exc:
-            _unavailable(kind, PG_URL, exc)
-        try:
-            yield admin_url.set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
-        return
-    if kind == "mysql":
-        admin_url = make_url(MYSQL_URL).set(drivername="mysql+pymysql")
-        try:
-            admin = create_engine(admin_url)
-            with admin.connect() as conn:
-                conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
-        except Exception as exc:
-            _unavailable(kind, MYSQL_URL, exc)
-        try:
-            yield admin_url.set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
-            admin.dispose()
-        return
-    raise ValueError(kind)
+    admin_url = make_url(server.url).set(drivername=server.driver)
+    try:
+        admin = create_engine(admin_url, **server.engine_options)
+        with admin.connect() as conn:
+            conn.execute(text(server.create.format(name=name)))
+    except Exception as exc:
+        _unavailable(kind, server.url, exc)
+    try:
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(server.drop.format(name=name)))
+        admin.dispose()

@@ -7,7 +7,6 @@ import contextlib
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -17,64 +16,23 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
 
-from tests.agent.harness import free_port, kill_observer
+from obcp.agent.ports import free_port
+from obcp.sandbox.server_process import ServerProcess, running_server
+from tests.support.processes import kill_sandbox_leftovers
 
 ADMIN_PASSWORD = "Stack_admin_pw_1"
 OBCP = str(Path(sys.executable).parent / "obcp")
 
 
-@dataclass
-class Server:
-    url: str
-    home: Path
-    proc: subprocess.Popen[bytes]
-
-    def log(self) -> str:
-        return (self.home / "server.log").read_text(errors="replace")
-
-
 @contextlib.contextmanager
 def obcp_server(
     home: Path, *, port: int | None = None, env: dict[str, str] | None = None
-) -> Iterator[Server]:
+) -> Iterator[ServerProcess]:
     """`obcp server` on SQLite in `home` (a later call with the same home is the same metadb)."""
-    home.mkdir(parents=True, exist_ok=True)
-    port = port or free_port("127.0.0.1")
-    full_env = {**os.environ, "OBCP_HOME": str(home), "OBCP_ADMIN_PASSWORD": ADMIN_PASSWORD, **(env or {})}
-    with (home / "server.log").open("ab") as out:
-        proc = subprocess.Popen(
-            [OBCP, "server", "--port", str(port)],
-            env=full_env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    server = Server(f"http://127.0.0.1:{port}", home, proc)
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert proc.poll() is None, server.log()[-3000:]
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{server.url}/api/v2/time", timeout=2).status_code == 200:
-                    break
-            assert time.monotonic() < deadline, "obcp server did not start:\n" + server.log()[-3000:]
-            time.sleep(0.2)
+    full_env = {"OBCP_ADMIN_PASSWORD": ADMIN_PASSWORD, **(env or {})}
+    with running_server(home, port or free_port("127.0.0.1"), full_env) as server:
         yield server
-    finally:
-        stop_process(proc)
-
-
-def stop_process(proc: subprocess.Popen[bytes], grace: float = 15) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 def cli(url: str, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess[str]:
@@ -111,22 +69,18 @@ def sandbox(
         yield Sandbox(root, int(match.group(1)), state, secrets["root_password"])
     finally:
         cli(url, "sandbox", "down", "--purge", "--dir", str(root), check=False)
-        kill_leftovers(root)
+        kill_sandbox_leftovers(root)
 
 
-def kill_leftovers(root: Path) -> None:
-    """Whatever a test left running, stopped by the pids the sandbox recorded."""
-    state_file = root / "sandbox.json"
-    if not state_file.exists():
-        return
-    for server in json.loads(state_file.read_text())["servers"]:
-        kill_observer(Path(server["base_dir"]))
-        pid = server.get("agent_pid")
-        if pid is not None:
-            with contextlib.suppress(psutil.Error):
-                proc = psutil.Process(pid)
-                if abs(proc.create_time() - server["agent_create_time"]) < 0.01:
-                    proc.kill()
+@contextlib.contextmanager
+def running_stack(home: Path, zones: int) -> Iterator[tuple[ServerProcess, Api, Sandbox]]:
+    """A server in home/server, a sandbox of `zones` x 1 in home/sandbox registered in it, and its API."""
+    with obcp_server(home / "server") as server, sandbox(server.url, home / "sandbox", zones=zones) as sb:
+        api = Api(server.url)
+        try:
+            yield server, api, sb
+        finally:
+            api.close()
 
 
 class Api:

@@ -15,23 +15,24 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import psutil
 import pymysql
 
+from obcp.agent.ports import free_port
+from obcp.agent.process_record import live_process
 from obcp.cli.client import Connection
 from obcp.cli.tasks import watch_task
 from obcp.sandbox.down import sandbox_down, sandbox_status
+from obcp.sandbox.server_process import start_server, stop_process, wait_answering
 from obcp.sandbox.state import STATE_FILE, load_secrets, load_state
-from obcp.sandbox.up import SandboxError, ServerApiSettings, UpResult, sandbox_up
+from obcp.sandbox.up import ServerApiSettings
+from obcp.sandbox.up_with_retries import up_with_retries
 
 DEMO_PASSWORD = "obcp-demo-admin"
 ZONES = 3
@@ -71,8 +72,7 @@ def pick_port() -> int:
             sock.bind(("127.0.0.1", 8080))
             return 8080
         except OSError:
-            sock.bind(("127.0.0.1", 0))
-            return int(sock.getsockname()[1])
+            return free_port("127.0.0.1")
 
 
 def clean_home(home: Path) -> None:
@@ -88,8 +88,8 @@ def clean_home(home: Path) -> None:
         asyncio.run(sandbox_down(home / "sandbox", True, sandbox_say))
     with contextlib.suppress(OSError, ValueError, KeyError, psutil.Error):
         record = json.loads((home / PID_FILE).read_text())
-        old = psutil.Process(record["pid"])
-        if abs(old.create_time() - record["createTime"]) < 0.01:
+        old = live_process(record["pid"], record["createTime"])
+        if old is not None:
             say(f"stopping a previous demo's obcp server (pid {old.pid})")
             old.terminate()
             old.wait(15)
@@ -99,40 +99,18 @@ def clean_home(home: Path) -> None:
 
 @contextlib.contextmanager
 def obcp_server(home: Path, port: int) -> Iterator[str]:
-    env = dict(os.environ, OBCP_HOME=str(home), OBCP_ADMIN_PASSWORD=DEMO_PASSWORD)
-    with (home / "server.log").open("ab") as out:
-        # Own session: Ctrl-C reaches only the demo, which stops the sandbox first and the server last.
-        server = subprocess.Popen(
-            [sys.executable, "-m", "obcp", "server", "--host", "127.0.0.1", "--port", str(port)],
-            env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    record = {"pid": server.pid, "createTime": psutil.Process(server.pid).create_time()}
+    server = start_server(home, port, {"OBCP_ADMIN_PASSWORD": DEMO_PASSWORD})
+    record = {"pid": server.proc.pid, "createTime": psutil.Process(server.proc.pid).create_time()}
     (home / PID_FILE).write_text(json.dumps(record))
-    say(f"obcp server pid {server.pid} starting on 127.0.0.1:{port} (log: {home / 'server.log'})")
-    url = f"http://127.0.0.1:{port}"
+    say(f"obcp server pid {server.proc.pid} starting on 127.0.0.1:{port} (log: {server.log_path})")
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            if server.poll() is not None:
-                raise RuntimeError(f"the obcp server exited with code {server.returncode}; see server.log")
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{url}/api/v2/time", timeout=2).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError("the obcp server did not answer within 90 s; see server.log")
-            time.sleep(0.2)
-        say(f"obcp server ready at {url} (admin / {DEMO_PASSWORD}, demo only)")
-        yield url
+        wait_answering(server)
+        say(f"obcp server ready at {server.url} (admin / {DEMO_PASSWORD}, demo only)")
+        yield server.url
     finally:
-        if server.poll() is None:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait(timeout=10)
+        stop_process(server.proc)
         (home / PID_FILE).unlink(missing_ok=True)
-        say(f"obcp server pid {server.pid} stopped")
+        say(f"obcp server pid {server.proc.pid} stopped")
 
 
 def sql(address: str, port: int, password: str, *statements: str) -> tuple[object, ...] | None:
@@ -170,7 +148,8 @@ def run_demo(home: Path, port: int) -> bool:
     with obcp_server(home, port) as url:
         try:
             say(f"bringing up a sandbox of {ZONES} zones x 1 server: real seekdb observers (10-30 s)")
-            up = bring_up(root, ServerApiSettings(url, "admin", DEMO_PASSWORD))
+            api = ServerApiSettings(url, "admin", DEMO_PASSWORD)
+            up = asyncio.run(up_with_retries(root, ZONES, 1, "demo", api, sandbox_say))
             cluster_id = up.state.cluster_id
             say(f"sandbox ready in {up.seconds:.1f} s: cluster 'demo' id {cluster_id}")
             password = load_secrets(root).root_password
@@ -183,21 +162,6 @@ def run_demo(home: Path, port: int) -> bool:
             report_pids(root)
             say("stopping the sandbox (down --purge)")
             asyncio.run(sandbox_down(root, True, sandbox_say))
-
-
-def bring_up(root: Path, api: ServerApiSettings, attempts: int = 3) -> UpResult:
-    for attempt in range(1, attempts + 1):
-        try:
-            return asyncio.run(sandbox_up(root, ZONES, 1, "demo", api, sandbox_say))
-        except SandboxError as exc:
-            if attempt == attempts:
-                raise
-            # Ports are planned before the observers start; another sandbox on this machine can take one
-            # in between. A purged sandbox plans afresh (nothing was registered yet: that comes last).
-            say(f"sandbox up failed ({exc}); purging it and trying again")
-            asyncio.run(sandbox_down(root, True, sandbox_say))
-            time.sleep(2 * attempt)
-    raise AssertionError("unreachable")
 
 
 def restart(

@@ -1,12 +1,9 @@
-"""Real agents and real seekdb observers for tests: free ports, agent processes, cleanup by pid."""
+"""Real agents and real seekdb observers for tests: agent processes and their configs, cleanup by pid."""
 
 from __future__ import annotations
 
 import contextlib
-import os
 import secrets
-import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -17,25 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
 
 from obcp.agent.client import AgentSignatureAuth
+from obcp.agent.ports import free_port
+from obcp.sandbox.server_process import stop_process
+from tests.support.processes import kill_observer
 
 ROOT_PASSWORD = "Root_pw_" + secrets.token_hex(6)
-
-
-def free_port(address: str = "0.0.0.0") -> int:
-    """A port nobody listens on (seekdb binds 0.0.0.0, so SQL ports are checked there)."""
-    with socket.socket() as sock:
-        sock.bind((address, 0))
-        return int(sock.getsockname()[1])
-
-
-def free_sql_ports(count: int) -> list[int]:
-    ports: set[int] = set()
-    while len(ports) < count:
-        ports.add(free_port())
-    return sorted(ports)
 
 
 def toml_value(value: Any) -> str:
@@ -125,37 +110,8 @@ class AgentProcess:
             self.proc.wait(timeout=10)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-
-
-def observer_pid(base_dir: Path) -> int | None:
-    """The pid of the seekdb running in base_dir, checked the way the agent checks it."""
-    try:
-        pid = int((base_dir / "run" / "seekdb.pid").read_text().strip())
-        proc = psutil.Process(pid)
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            return None
-        if os.path.realpath(proc.cwd()) != os.path.realpath(base_dir):
-            return None
-        return pid
-    except (OSError, ValueError, psutil.Error):
-        return None
-
-
-def kill_observer(base_dir: Path) -> None:
-    pid = observer_pid(base_dir)
-    if pid is None:
-        return
-    with contextlib.suppress(psutil.Error):
-        proc = psutil.Process(pid)
-        proc.kill()
-        proc.wait(timeout=10)
+        if self.proc is not None:
+            stop_process(self.proc, grace=10)
 
 
 @contextlib.contextmanager

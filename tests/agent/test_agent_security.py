@@ -11,8 +11,10 @@ import httpx
 import pytest
 
 from obcp.agent.client import AgentClient, AgentError
+from obcp.agent.ports import free_port
 from obcp.agent.signing import NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
-from tests.agent.harness import AgentProcess, free_port, free_sql_ports, running_agent
+from tests.agent.harness import AgentProcess, running_agent
+from tests.support.ports import free_sql_ports
 
 ADDRESS = "127.0.0.12"
 

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from obcp.agent.client import AgentClient, AgentError
-from tests.agent.harness import AgentProcess, free_sql_ports, running_agent
+from tests.agent.harness import AgentProcess, running_agent
 from tests.agent.tls_certs import make_certificates
+from tests.support.ports import free_sql_ports
 
 ADDRESS = "127.0.0.13"
 

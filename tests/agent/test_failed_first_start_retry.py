@@ -11,7 +11,9 @@ from obcp.agent.base_dir_check import INIT_MARKER
 from obcp.agent.config import ObserverConfig
 from obcp.agent.errors import ObserverOperationError
 from obcp.agent.observer_process import ObserverProcess
-from tests.agent.harness import ROOT_PASSWORD, free_sql_ports, kill_observer
+from tests.agent.harness import ROOT_PASSWORD
+from tests.support.ports import free_sql_ports
+from tests.support.processes import kill_observer
 
 pytestmark = [pytest.mark.seekdb, pytest.mark.timeout(120)]
 

@@ -19,14 +19,9 @@ import pytest
 
 from obcp.agent.client import AgentClient, AgentError
 from obcp.agent.ports import port_is_free
-from tests.agent.harness import (
-    ROOT_PASSWORD,
-    AgentProcess,
-    foreign_listener,
-    free_sql_ports,
-    observer_pid,
-    running_agent,
-)
+from tests.agent.harness import ROOT_PASSWORD, AgentProcess, foreign_listener, running_agent
+from tests.support.ports import free_sql_ports
+from tests.support.processes import observer_pid
 
 pytestmark = [pytest.mark.seekdb, pytest.mark.timeout(180)]
 

@@ -15,7 +15,7 @@ import pytest
 from obcp.agent.config import ObserverConfig
 from obcp.agent.observer_process import ObserverProcess
 from obcp.agent.ports import port_is_free
-from tests.agent.harness import free_sql_ports
+from tests.support.ports import free_sql_ports
 
 StandIn = tuple[subprocess.Popen[bytes], Path, int]
 

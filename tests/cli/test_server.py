@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ import pytest
 from sqlalchemy import create_engine, inspect
 from typer.testing import CliRunner
 
+from obcp.agent.ports import free_port
 from obcp.cli.main import app
 from obcp.meta.db import sync_url
 from obcp.meta.migrate import current_head
@@ -25,13 +25,6 @@ from tests.api.secret_flow import assert_no_secret, exercise, find_secrets
 
 OBCP = Path(sys.executable).parent / "obcp"
 ADMIN_PASSWORD = "AdminPw-Xc8vB3nM6qW1"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def clean_env(**extra: str) -> dict[str, str]:

@@ -15,7 +15,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.agent.harness import free_port
+from obcp.agent.ports import free_port
 
 pytestmark = [pytest.mark.seekdb, pytest.mark.slow, pytest.mark.timeout(900)]
 

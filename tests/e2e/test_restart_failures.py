@@ -20,8 +20,8 @@ import psutil
 import pytest
 
 from obcp.agent.client import AgentClient
-from tests.agent.harness import kill_observer
-from tests.stack import Api, Sandbox, cli, obcp_server, sandbox
+from tests.stack import Api, Sandbox, cli, obcp_server, running_stack
+from tests.support.processes import kill_observer
 
 pytestmark = [pytest.mark.seekdb, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -37,12 +37,8 @@ class Stack:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     home = tmp_path_factory.mktemp("failures")
-    with obcp_server(home / "server") as server, sandbox(server.url, home / "sandbox", zones=3) as sb:
-        api = Api(server.url)
-        try:
-            yield Stack(home / "server", api, sb, server.url)
-        finally:
-            api.close()
+    with running_stack(home, zones=3) as (server, api, sb):
+        yield Stack(home / "server", api, sb, server.url)
 
 
 def server_of(sb: Sandbox, zone: str) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pymysql
 import pytest
 
-from tests.stack import Api, Sandbox, obcp_server, sandbox
+from tests.stack import Api, Sandbox, running_stack
 
 pytestmark = [pytest.mark.seekdb, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -42,12 +42,8 @@ SEED_SUBTASK_KEYS = {"description", "downstreams", "id", "name", "operation", "s
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Api, Sandbox]]:
     home = tmp_path_factory.mktemp("seed")
-    with obcp_server(home / "server") as server, sandbox(server.url, home / "sandbox", zones=1) as sb:
-        api = Api(server.url)
-        try:
-            yield api, sb
-        finally:
-            api.close()
+    with running_stack(home, zones=1) as (_, api, sb):
+        yield api, sb
 
 
 def service_time(sb: Sandbox) -> int:

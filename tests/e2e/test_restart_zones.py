@@ -11,7 +11,7 @@ from typing import Any
 import pymysql
 import pytest
 
-from tests.stack import Api, Sandbox, obcp_server, sandbox
+from tests.stack import Api, Sandbox, running_stack
 
 pytestmark = [pytest.mark.seekdb, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -19,12 +19,8 @@ pytestmark = [pytest.mark.seekdb, pytest.mark.slow, pytest.mark.timeout(900)]
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Api, Sandbox]]:
     home = tmp_path_factory.mktemp("zones")
-    with obcp_server(home / "server") as server, sandbox(server.url, home / "sandbox", zones=3) as sb:
-        api = Api(server.url)
-        try:
-            yield api, sb
-        finally:
-            api.close()
+    with running_stack(home, zones=3) as (_, api, sb):
+        yield api, sb
 
 
 def sql(sb: Sandbox, server: dict[str, Any], statement: str) -> list[tuple[Any, ...]]:

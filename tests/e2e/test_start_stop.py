@@ -19,7 +19,7 @@ import pymysql
 import pytest
 
 from obcp.agent.client import AgentClient
-from tests.stack import Api, Sandbox, cli, obcp_server, sandbox
+from tests.stack import Api, Sandbox, cli, running_stack
 
 pytestmark = [pytest.mark.seekdb, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -34,17 +34,13 @@ class Stack:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     home = tmp_path_factory.mktemp("startstop")
-    with obcp_server(home / "server") as server, sandbox(server.url, home / "sandbox", zones=2) as sb:
-        api = Api(server.url)
+    with running_stack(home, zones=2) as (server, api, sb):
         # The table of the cluster test is made now, before any observer is killed: once, in CI, a CREATE
         # TABLE on a seekdb restarted seconds earlier stalled past 30 s (seekdb's DDL hangs, e.g.
         # oceanbase/seekdb#356); what that test proves is the rows, not a DDL.
         for zone in ("zone1", "zone2"):
             sql(sb, zone, "CREATE TABLE IF NOT EXISTS test.kept (id INT PRIMARY KEY, zone VARCHAR(32))")
-        try:
-            yield Stack(api, sb, server.url)
-        finally:
-            api.close()
+        yield Stack(api, sb, server.url)
 
 
 def sandbox_server(sb: Sandbox, zone: str) -> dict[str, Any]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,16 +14,11 @@ from typing import Any
 
 import httpx
 
+from obcp.agent.ports import free_port
 from tests.api.conftest import ADMIN_PASSWORD
 
 ADMIN = ("admin", ADMIN_PASSWORD)
 OBCP = Path(sys.executable).with_name("obcp")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

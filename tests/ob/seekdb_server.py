@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -30,12 +29,6 @@ def seekdb_binary() -> str:
     spec = importlib.util.find_spec("pylibseekdb")
     assert spec is not None and spec.origin is not None, "pylibseekdb is not installed"
     return os.path.join(os.path.dirname(spec.origin), "seekdb")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class SeekdbServer:

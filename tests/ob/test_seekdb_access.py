@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from obcp.agent.ports import free_port
 from obcp.ob import (
     ClusterOps,
     ObConnectError,
@@ -30,7 +31,7 @@ from obcp.ob import (
     wait_accessible,
 )
 from obcp.ob.readiness import ProbeFailure
-from tests.ob.seekdb_server import SeekdbServer, free_port
+from tests.ob.seekdb_server import SeekdbServer
 
 pytestmark = [pytest.mark.seekdb, pytest.mark.slow]
 

@@ -16,7 +16,8 @@ import psutil
 import pymysql
 import pytest
 
-from tests.stack import ADMIN_PASSWORD, cli, kill_leftovers, obcp_server
+from tests.stack import ADMIN_PASSWORD, cli, obcp_server
+from tests.support.processes import kill_sandbox_leftovers
 
 pytestmark = [pytest.mark.seekdb, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -33,7 +34,7 @@ def sandbox_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     try:
         yield root
     finally:
-        kill_leftovers(root)
+        kill_sandbox_leftovers(root)
 
 
 def obcp(server: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

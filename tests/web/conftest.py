@@ -9,14 +9,10 @@ the server and Chromium are started here and stopped by their pids.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -28,9 +24,11 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Playwright, sync_playwright
 
+from obcp.agent.ports import free_port
 from obcp.engine import Context, Engine, Template
 from obcp.meta.db import Database
-from tests.api.ocp import ok, register_host
+from obcp.sandbox.server_process import start_server, stop_process, wait_answering
+from tests.api.ocp import ok, register_host, takeover
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -52,26 +50,6 @@ ADMIN = ("admin", ADMIN_PASSWORD)
 VIEWER = ("viewer1", "Viewer_pw_12345")
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def stop_pid(proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:
-    """SIGTERM to the process we started, SIGKILL after the grace period; never anything by name."""
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
 
 
 def ensure_chromium() -> str:
@@ -132,69 +110,27 @@ class Console:
         return method.lower() in spec.get("paths", {}).get(path, {})
 
 
-def _takeover(client: httpx.Client, name: str, zones: dict[str, list[tuple[int, int]]]) -> dict[str, Any]:
-    body = {
-        "name": name,
-        "rootPassword": "root-pass-1",
-        "obVersion": "4.2.1.0",
-        "zones": [
-            {
-                "name": zone,
-                "idcName": "idc1",
-                "regionName": "region1",
-                "servers": [
-                    {"hostId": h, "sqlPort": p, "rpcPort": p + 1, "observerName": f"{name}-{zone}-{p}"}
-                    for h, p in servers
-                ],
-            }
-            for zone, servers in zones.items()
-        ],
-    }
-    data: dict[str, Any] = ok(client.post("/api/v2/ob/clusters/takeover", json=body))
-    return data
-
-
 @pytest.fixture(scope="session")
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     home = tmp_path_factory.mktemp("console-home")
     port = free_port()
     db_path = home / "obcp.db"
     env = {
-        **os.environ,
-        "OBCP_HOME": str(home),
         "OBCP_ADMIN_PASSWORD": ADMIN_PASSWORD,
         "OBCP_ENGINE_MODULES": "tests.web.steps",
         "OBCP_ENGINE_SWEEP_SECONDS": "0.3",
         "OBCP_ENGINE_LOG_FLUSH_SECONDS": "0.2",
         "PYTHONPATH": str(ROOT),
     }
-    log_path = home / "server.log"
-    with log_path.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "obcp", "server", "--port", str(port), "--db-url", f"sqlite:///{db_path}"],
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    server = Console(url, home, db_path)
+    started = start_server(home, port, env, args=["--db-url", f"sqlite:///{db_path}"], cwd=ROOT)
+    server = Console(started.url, home, db_path)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, log_path.read_text()[-3000:]
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{url}/api/v2/time", timeout=2).status_code == 200:
-                    break
-            assert time.monotonic() < deadline, "obcp server did not start: " + log_path.read_text()[-3000:]
-            time.sleep(0.2)
+        wait_answering(started, timeout=60)
         with server.client() as c:
             # Records only: registering a host and taking over a cluster contact no agent.
             h1 = register_host(c, ADMIN, "127.0.0.11")
             h2 = register_host(c, ADMIN, "127.0.0.12")
-            server.cluster = _takeover(c, "web1", {"zone1": [(h1, 2881)], "zone2": [(h2, 2881)]})
+            server.cluster = takeover(c, ADMIN, "web1", {"zone1": [h1], "zone2": [h2]})
             ok(
                 c.post(
                     "/api/v2/iam/users",
@@ -207,9 +143,9 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
             )
         yield server
     finally:
-        stop_pid(proc, grace=15)
+        stop_process(started.proc, grace=15)
         # The server log must never hold a password or a session id.
-        text = log_path.read_text(errors="replace")
+        text = started.log()
         assert ADMIN_PASSWORD not in text and VIEWER[1] not in text
 
 
@@ -262,7 +198,7 @@ def browser(
         finally:
             browser.close()
     finally:
-        stop_pid(proc)
+        stop_process(proc, grace=10)
         log.close()
         shutil.rmtree(profile, ignore_errors=True)
 

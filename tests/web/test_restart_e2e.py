@@ -8,8 +8,6 @@ they are skipped and say which is missing.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import re
 import socket
@@ -25,7 +23,7 @@ import psutil
 import pytest
 from playwright.sync_api import Browser
 
-from tests.agent.harness import kill_observer
+from tests.support.processes import kill_sandbox_leftovers
 from tests.web.conftest import ADMIN_PASSWORD, Console, Watched, artifact, login, open_page
 
 pytestmark = [pytest.mark.seekdb, pytest.mark.slow, pytest.mark.timeout(900)]
@@ -40,22 +38,6 @@ def _obcp(console: Console, *args: str, timeout: float = 400) -> subprocess.Comp
     return subprocess.run(
         [*OBCP, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
     )
-
-
-def _kill_recorded(root: Path) -> None:
-    """Whatever the sandbox left running, stopped by the pids it recorded (checked against start times)."""
-    state_file = root / "sandbox.json"
-    if not state_file.exists():
-        return
-    for server in json.loads(state_file.read_text()).get("servers", []):
-        kill_observer(Path(server["base_dir"]))
-        pid, started = server.get("agent_pid"), server.get("agent_create_time")
-        if pid is None or started is None:
-            continue
-        with contextlib.suppress(psutil.Error):
-            proc = psutil.Process(pid)
-            if abs(proc.create_time() - started) < 0.01:
-                proc.kill()
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +58,7 @@ def sandbox(console: Console, tmp_path_factory: pytest.TempPathFactory) -> Itera
         yield int(match.group(1))
     finally:
         _obcp(console, "sandbox", "down", "--purge", "--dir", str(root))
-        _kill_recorded(root)
+        kill_sandbox_leftovers(root)
 
 
 def _restart_from_page(w: Watched, cluster_id: int) -> int:

@@ -1,4 +1,4 @@
-"""Is a TCP port free, and if not, which process holds it."""
+"""Is a TCP port free, and if not, which process holds it; a port the kernel says is free now."""
 
 from __future__ import annotations
 
@@ -20,6 +20,13 @@ def port_is_free(port: int) -> bool:
                 return False
             raise
     return True
+
+
+def free_port(address: str = "127.0.0.1") -> int:
+    """A port nobody listens on at `address` now (seekdb binds 0.0.0.0: check SQL ports there)."""
+    with socket.socket() as sock:
+        sock.bind((address, 0))
+        return int(sock.getsockname()[1])
 
 
 def port_holder(port: int) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import psutil
 
+from obcp.agent.ports import free_port
 from obcp.agent.process_record import live_process
 from obcp.sandbox.state import SandboxServer, write_private
 
@@ -31,9 +32,7 @@ def can_listen(address: str, port: int) -> bool:
 def pick_agent_port(address: str) -> int:
     if can_listen(address, DEFAULT_AGENT_PORT):
         return DEFAULT_AGENT_PORT
-    with socket.socket() as sock:
-        sock.bind((address, 0))
-        return int(sock.getsockname()[1])
+    return free_port(address)
 
 
 def write_agent_files(server: SandboxServer, host_dir: Path, key: str) -> Path:

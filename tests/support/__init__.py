@@ -1,0 +1,1 @@
+"""Helpers more than one test package needs: free ports, processes found and stopped by recorded pids."""
