@@ -21,6 +21,7 @@ lint: setup
 	.venv/bin/ruff check src tests bench
 	.venv/bin/ruff format --check src tests bench
 
+# Strict over src, tests and bench (the files of [tool.mypy] in pyproject.toml).
 typecheck: setup
 	.venv/bin/mypy
 

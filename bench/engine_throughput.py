@@ -52,7 +52,7 @@ async def obcp_run(workdir: Path, chain_steps: int, fan_width: int) -> dict[str,
         results["chain_s"] = time.perf_counter() - t0
 
         ctx = Context()
-        ctx.put_list("items", range(fan_width))
+        ctx.put_list("items", list(range(fan_width)))
         t0 = time.perf_counter()
         tid = await engine.submit(noop_fanout(fan_width), ctx, creator="bench")
         assert await engine.wait_task(tid, 3600) == "SUCCESSFUL"

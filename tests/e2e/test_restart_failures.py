@@ -75,8 +75,9 @@ def port_squatter(port: int) -> Iterator[None]:
 
 
 def failed_subtask(task: dict[str, Any]) -> dict[str, Any]:
-    [failed] = [s for s in task["subtasks"] if s["status"] == "FAILED"]
-    return failed
+    failed: list[dict[str, Any]] = [s for s in task["subtasks"] if s["status"] == "FAILED"]
+    [only] = failed
+    return only
 
 
 def log_of(api: Api, task_id: int, subtask_id: int) -> str:

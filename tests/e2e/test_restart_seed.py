@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import pymysql
 import pytest
@@ -60,12 +61,12 @@ def service_time(sb: Sandbox) -> int:
         conn.close()
 
 
-def topological(tasks: list[dict[str, object]]) -> list[dict[str, object]]:
+def topological(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     by_id = {t["id"]: t for t in tasks}
     [root] = [t for t in tasks if not t["upstreams"]]
     order = [root]
     while order[-1]["downstreams"]:
-        [nxt] = order[-1]["downstreams"]  # type: ignore[misc]
+        [nxt] = order[-1]["downstreams"]
         order.append(by_id[nxt])
     return order
 
