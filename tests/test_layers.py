@@ -53,8 +53,6 @@ ALLOWED_IMPORTS = {
 }
 ALLOWED_LONG_MODULES = {"obcp.engine.store"}
 ALLOWED_LONG_FUNCTIONS = {
-    "obcp.agent.app:create_agent_app",
-    "obcp.agent.observer_process:ObserverProcess._start",
     "obcp.api.app:create_app",
     "obcp.api.routes.clusters:takeover",
     "obcp.engine.scheduler:Engine._execute",

@@ -60,12 +60,51 @@ def error_response(
     return JSONResponse({"error": body}, status_code=status)
 
 
+class ConfiguredObservers:
+    """The observers of the config by name, and the two ways a route reaches one: a lookup that answers 404
+    for an unknown name, and an operation whose failure becomes the agent's error body."""
+
+    def __init__(self, config: AgentConfig, host_label: str) -> None:
+        self.by_name = {o.name: ObserverProcess(o, host_label) for o in config.observers}
+        self.host_label = host_label
+
+    def lookup(self, name: str, command: str) -> ObserverProcess | JSONResponse:
+        observer = self.by_name.get(name)
+        if observer is None:
+            return error_response(
+                404,
+                "unknown_observer",
+                f"no observer named {name!r} is configured on this agent "
+                f"(configured: {', '.join(sorted(self.by_name)) or 'none'})",
+                self.host_label,
+                name,
+                command,
+            )
+        return observer
+
+    def operate(self, name: str, command: str, action: Callable[[ObserverProcess], OperationResult]) -> Any:
+        observer = self.lookup(name, command)
+        if isinstance(observer, JSONResponse):
+            return observer
+        try:
+            result = action(observer)
+        except ObserverOperationError as exc:
+            log.warning("%s observer %s failed: %s", command, name, exc.message)
+            return error_response(exc.http_status, exc.code, exc.message, self.host_label, name, command)
+        log.info("%s observer %s: %s", command, name, result.message)
+        return {
+            "changed": result.changed,
+            "elapsedSeconds": round(result.elapsed_seconds, 3),
+            "message": result.message,
+            "observer": observer.status(),
+        }
+
+
 def create_agent_app(config: AgentConfig, key: bytes, host_label: str) -> FastAPI:
-    observers = {o.name: ObserverProcess(o, host_label) for o in config.observers}
-    started_at = time.time()
+    observers = ConfiguredObservers(config, host_label)
     app = FastAPI(title="obcp agent", version=__version__, docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(SignatureMiddleware, verifier=RequestVerifier(key), host_label=host_label)
-    app.state.observers = observers
+    app.state.observers = observers.by_name
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -75,57 +114,34 @@ def create_agent_app(config: AgentConfig, key: bytes, host_label: str) -> FastAP
         )
         return error_response(400, "bad_request", f"invalid request: {problems}", host_label)
 
-    def lookup(name: str, command: str) -> ObserverProcess | JSONResponse:
-        observer = observers.get(name)
-        if observer is None:
-            return error_response(
-                404,
-                "unknown_observer",
-                f"no observer named {name!r} is configured on this agent "
-                f"(configured: {', '.join(sorted(observers)) or 'none'})",
-                host_label,
-                name,
-                command,
-            )
-        return observer
+    add_info_routes(app, observers, time.time())
+    add_observer_routes(app, observers)
+    return app
 
-    def operate(name: str, command: str, action: Callable[[ObserverProcess], OperationResult]) -> Any:
-        observer = lookup(name, command)
-        if isinstance(observer, JSONResponse):
-            return observer
-        try:
-            result = action(observer)
-        except ObserverOperationError as exc:
-            log.warning("%s observer %s failed: %s", command, name, exc.message)
-            return error_response(exc.http_status, exc.code, exc.message, host_label, name, command)
-        log.info("%s observer %s: %s", command, name, result.message)
-        return {
-            "changed": result.changed,
-            "elapsedSeconds": round(result.elapsed_seconds, 3),
-            "message": result.message,
-            "observer": observer.status(),
-        }
 
+def add_info_routes(app: FastAPI, observers: ConfiguredObservers, started_at: float) -> None:
     @app.get("/v1/info")
     def info() -> dict[str, Any]:
         return {
             "hostname": socket.gethostname(),
-            "host": host_label,
+            "host": observers.host_label,
             "version": __version__,
             "pid": os.getpid(),
             "startedAt": datetime.fromtimestamp(started_at, UTC).isoformat(timespec="milliseconds"),
             "uptimeSeconds": round(time.time() - started_at, 3),
-            "observers": sorted(observers),
+            "observers": sorted(observers.by_name),
         }
 
     @app.get("/v1/observers")
     def list_observers() -> dict[str, Any]:
-        return {"observers": [observers[n].status() for n in sorted(observers)]}
+        return {"observers": [observers.by_name[n].status() for n in sorted(observers.by_name)]}
 
+
+def add_observer_routes(app: FastAPI, observers: ConfiguredObservers) -> None:
     @app.get("/v1/observers/{name}")
     def observer_status(name: str, ports: bool = Query(default=True)) -> Any:
         # ports=false: no `listeningPorts`, the costly part of a status (what the operation steps ask).
-        observer = lookup(name, "status")
+        observer = observers.lookup(name, "status")
         return observer if isinstance(observer, JSONResponse) else observer.status(ports)
 
     @app.post("/v1/observers/{name}/start")
@@ -133,7 +149,7 @@ def create_agent_app(config: AgentConfig, key: bytes, host_label: str) -> FastAP
         request = body or StartRequest()
         password = request.root_password.get_secret_value() if request.root_password else None
         log.info("start observer %s requested (initialize=%s)", name, request.initialize)
-        return operate(
+        return observers.operate(
             name, "start", lambda o: o.start(request.initialize, password, request.timeout_seconds)
         )
 
@@ -141,16 +157,14 @@ def create_agent_app(config: AgentConfig, key: bytes, host_label: str) -> FastAP
     def stop_observer(name: str, body: StopRequest | None = None) -> Any:
         request = body or StopRequest()
         log.info("stop observer %s requested", name)
-        return operate(name, "stop", lambda o: o.stop(request.grace_seconds))
+        return observers.operate(name, "stop", lambda o: o.stop(request.grace_seconds))
 
     @app.get("/v1/observers/{name}/log")
     def observer_log(name: str, lines: int = Query(default=200, ge=1, le=MAX_LOG_LINES)) -> Any:
-        observer = lookup(name, "log")
+        observer = observers.lookup(name, "log")
         if isinstance(observer, JSONResponse):
             return observer
         return {"name": name, "file": "log/seekdb.log", "lines": observer.log_tail(lines)}
-
-    return app
 
 
 def adopt_running_observers(app: FastAPI) -> None:

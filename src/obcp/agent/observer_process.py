@@ -198,6 +198,38 @@ class ObserverProcess:
         if proc is not None:
             return OperationResult(f"observer {self.name} is already running as pid {proc.pid}", False, 0.0)
         first = self._check_data(initialize)
+        argv = self._argv(self._startable_binary(), first)
+        (self.base_dir / "log").mkdir(parents=True, exist_ok=True)
+        if first:
+            self.init_marker.write_text("a first start by obcp agent has not completed yet\n")
+        log_file = seekdb_log_path(self.base_dir)
+        log_offset = log_size(log_file)
+        tracked = self._launch(argv, first)
+        assert tracked.popen is not None
+        deadline = t0 + timeout
+        while True:
+            code = tracked.popen.poll()
+            if code is not None:
+                with self._state_lock:
+                    self._forget_tracked(by_agent=False)
+                raise self._early_exit_error(code, time.monotonic() - t0, first, log_file, log_offset)
+            if self._ready(tracked.pid):
+                break
+            if time.monotonic() > deadline:
+                return self._not_ready(tracked, first, timeout)
+            time.sleep(POLL_SECONDS)
+        self._check_root(tracked, first, root_password)
+        elapsed = time.monotonic() - t0
+        what = "initialised and started" if first else "started"
+        return OperationResult(
+            f"observer {self.name} {what} as pid {tracked.pid}; SQL port {self.config.sql_port} ready "
+            f"after {elapsed:.2f} s",
+            True,
+            elapsed,
+        )
+
+    def _startable_binary(self) -> Path:
+        """The seekdb binary, once it is known to be executable and the SQL port free."""
         binary = self.config.resolved_binary()
         if not os.access(binary, os.X_OK):
             raise ObserverOperationError(
@@ -206,23 +238,29 @@ class ObserverProcess:
         port = self.config.sql_port
         if not port_is_free(port):
             raise ObserverOperationError("port_in_use", f"port {port} is held by {port_holder(port)}")
+        return binary
 
-        (self.base_dir / "log").mkdir(parents=True, exist_ok=True)
-        if first:
-            self.init_marker.write_text("a first start by obcp agent has not completed yet\n")
+    def _argv(self, binary: Path, first: bool) -> list[str]:
         # The log level on every start: measured, a restart without it logs at INFO (~40k lines in 10 s).
-        argv = [str(binary), "--nodaemon", "--base-dir", str(self.base_dir), "--port", str(port)]
+        argv = [
+            str(binary),
+            "--nodaemon",
+            "--base-dir",
+            str(self.base_dir),
+            "--port",
+            str(self.config.sql_port),
+        ]
         argv += ["--log-level", self.config.log_level]
         if first:
             for key, value in self.config.parameters.items():
                 argv += ["--parameter", f"{key}={value}"]
             for key, value in self.config.variables.items():
                 argv += ["--variable", f"{key}={value}"]
-        log_file = seekdb_log_path(self.base_dir)
-        log_offset = log_size(log_file)
-        stdout_path = self.base_dir / "log" / STDOUT_FILE
+        return argv
+
+    def _launch(self, argv: list[str], first: bool) -> TrackedProcess:
         env = {**os.environ, "TELEMETRY_ENABLED": "false"}
-        with stdout_path.open("wb") as stdout:
+        with (self.base_dir / "log" / STDOUT_FILE).open("wb") as stdout:
             # Its own session: the observer must outlive the agent and not get the agent's SIGHUP.
             popen = subprocess.Popen(
                 argv,
@@ -244,20 +282,12 @@ class ObserverProcess:
         log.info(
             "observer %s: started pid %d (%s)", self.name, popen.pid, "first start" if first else "start"
         )
+        return tracked
 
-        deadline = t0 + timeout
-        while True:
-            code = popen.poll()
-            if code is not None:
-                with self._state_lock:
-                    self._forget_tracked(by_agent=False)
-                raise self._early_exit_error(code, time.monotonic() - t0, first, log_file, log_offset)
-            if self._ready(popen.pid):
-                break
-            if time.monotonic() > deadline:
-                return self._not_ready(tracked, first, timeout)
-            time.sleep(POLL_SECONDS)
-
+    def _check_root(self, tracked: TrackedProcess, first: bool, root_password: str | None) -> None:
+        """After a first start, sets root's password (undoing the start if that fails); after a later one,
+        checks that root can log in with it."""
+        port = self.config.sql_port
         if first:
             if root_password:
                 try:
@@ -277,16 +307,9 @@ class ObserverProcess:
             if problem is not None:
                 raise ObserverOperationError(
                     "sql_check_failed",
-                    f"pid {popen.pid} started and answers on port {port}, but SELECT 1 as root failed: "
+                    f"pid {tracked.pid} started and answers on port {port}, but SELECT 1 as root failed: "
                     f"{problem}; the observer was left running",
                 )
-        elapsed = time.monotonic() - t0
-        what = "initialised and started" if first else "started"
-        return OperationResult(
-            f"observer {self.name} {what} as pid {popen.pid}; SQL port {port} ready after {elapsed:.2f} s",
-            True,
-            elapsed,
-        )
 
     def _check_data(self, initialize: bool) -> bool:
         """Whether this start is a first start (bootstrap); raise if the directory must not be started."""
