@@ -248,3 +248,40 @@ def test_sandbox_up_asks_for_a_password_to_register() -> None:
     assert result.exit_code == 2
     need = "obcp sandbox: --password (or OBCP_PASSWORD) is needed to register with the server\n"
     assert result.stderr == need
+
+
+def test_the_api_options_of_obcp_beat_the_environment(api: StubApi) -> None:
+    api.ok("GET", TASKS, {"contents": []})
+    env = clean_env(OBCP_URL="http://127.0.0.1:1", OBCP_USER="ops", OBCP_PASSWORD="from-env")
+    for url_option in ("--server-url", "--url"):
+        options = [url_option, api.url, "--user", "dba", "--password", PASSWORD]
+        result = run(api, *options, "task", "list", env=env)
+        assert result.exit_code == 0, result.output
+        assert api.calls[-1].auth == ("dba", PASSWORD)
+
+
+def test_sandbox_up_registers_with_its_own_options_else_those_of_obcp(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from obcp.sandbox import up as sandbox_up
+    from obcp.sandbox.up import SandboxError
+
+    seen: list[Any] = []
+
+    async def stop_at_once(*args: Any) -> None:
+        seen.append(args[4])
+        raise SandboxError("stopped by the test")
+
+    monkeypatch.setattr(sandbox_up, "sandbox_up", stop_at_once)
+    env = clean_env(OBCP_URL="http://from-env", OBCP_PASSWORD="env-pw")
+    runner = CliRunner()
+    result = runner.invoke(app, ["--user", "dba", "sandbox", "up"], env=env)
+    assert result.exit_code == 1 and result.stderr == "obcp sandbox: stopped by the test\n"
+    own = ["--server-url", "http://own", "--user", "me", "--password", "own-pw"]
+    runner.invoke(app, ["--user", "dba", "sandbox", "up", *own], env=env)
+    runner.invoke(app, ["sandbox", "up", "--no-register"], env=clean_env())
+    assert [(s.url, s.user, s.password) if s else None for s in seen] == [
+        ("http://from-env", "dba", "env-pw"),
+        ("http://own", "me", "own-pw"),
+        None,
+    ]
