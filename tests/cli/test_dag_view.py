@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
 from rich.console import Console
 
 from obcp.cli import dag_view
 
 
-def _task(statuses: dict[int, str], task_status: str = "RUNNING") -> dict[str, object]:
+def _task(statuses: dict[int, str], task_status: str = "RUNNING") -> dict[str, Any]:
     # A diamond: 1 -> (2, 3 parallel) -> 4, listed out of order on purpose.
     edges = {1: [], 2: [1], 3: [1], 4: [2, 3]}
     names = {1: "Prepare", 2: "Stop observer process", 3: "Stop observer process", 4: "Wait node"}
@@ -26,12 +27,8 @@ def _task(statuses: dict[int, str], task_status: str = "RUNNING") -> dict[str, o
 
 
 def test_ordered_puts_upstreams_first() -> None:
-    order = [
-        s["id"]
-        for s in dag_view.ordered(
-            _task({1: "SUCCESSFUL", 2: "RUNNING", 3: "RUNNING", 4: "PENDING"})["subtasks"]
-        )
-    ]  # type: ignore[arg-type]
+    subtasks = _task({1: "SUCCESSFUL", 2: "RUNNING", 3: "RUNNING", 4: "PENDING"})["subtasks"]
+    order = [s["id"] for s in dag_view.ordered(subtasks)]
     assert order == [1, 2, 3, 4]
 
 
