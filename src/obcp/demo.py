@@ -26,7 +26,7 @@ import pymysql
 
 from obcp.agent.ports import free_port
 from obcp.agent.process_record import live_process
-from obcp.cli.client import Connection
+from obcp.cli.client import ApiClient
 from obcp.cli.tasks import watch_task
 from obcp.sandbox.down import sandbox_down, sandbox_status
 from obcp.sandbox.server_process import start_server, stop_process, wait_answering
@@ -167,14 +167,14 @@ def run_demo(home: Path, port: int) -> bool:
 def restart(
     url: str, root: Path, password: str, cluster_id: int | None, before: dict[str, tuple[int, int]]
 ) -> bool:
-    conn = Connection(url, "admin", DEMO_PASSWORD)
+    client = ApiClient(url, "admin", DEMO_PASSWORD)
     say(f'POST /api/v2/ob/clusters/{cluster_id}/restart {{"restartMode": "ROLLING"}}')
     t0 = time.monotonic()
-    task = conn.call("POST", f"/api/v2/ob/clusters/{cluster_id}/restart", json={"restartMode": "ROLLING"})
+    task = client.call("POST", f"/api/v2/ob/clusters/{cluster_id}/restart", json={"restartMode": "ROLLING"})
     say(f"task {task['id']}: {task['name']}, {len(task['tasks'])} subtasks; following it:")
-    status = watch_task(conn, int(task["id"]))
+    status = watch_task(client, int(task["id"]))
     seconds = time.monotonic() - t0
-    cluster = conn.call("GET", f"/api/v2/ob/clusters/{cluster_id}")
+    cluster = client.call("GET", f"/api/v2/ob/clusters/{cluster_id}")
     after = snapshot(root, password)
 
     print(flush=True)

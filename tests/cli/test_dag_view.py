@@ -27,12 +27,8 @@ def _task(statuses: dict[int, str], task_status: str = "RUNNING") -> dict[str, A
 
 
 def test_ordered_puts_upstreams_first() -> None:
-    order = [
-        s["id"]
-        for s in dag_view.ordered(
-            _task({1: "SUCCESSFUL", 2: "RUNNING", 3: "RUNNING", 4: "PENDING"})["subtasks"]
-        )
-    ]
+    subtasks = _task({1: "SUCCESSFUL", 2: "RUNNING", 3: "RUNNING", 4: "PENDING"})["subtasks"]
+    order = [s["id"] for s in dag_view.ordered(subtasks)]
     assert order == [1, 2, 3, 4]
 
 

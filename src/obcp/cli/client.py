@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import typer
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+DEFAULT_USER = "admin"
 
 
 class ApiError(Exception):
@@ -17,11 +18,13 @@ class ApiError(Exception):
         self.code = code
 
 
-@dataclass
-class Connection:
-    url: str
-    user: str
-    password: str
+@dataclass(frozen=True)
+class ApiClient:
+    """Where the server is and who calls it; each call is one HTTP request with HTTP Basic."""
+
+    url: str = DEFAULT_URL
+    user: str = DEFAULT_USER
+    password: str = ""
     timeout: float = 30.0
 
     def client(self) -> httpx.Client:
@@ -43,23 +46,3 @@ class Connection:
                 r.status_code, int(error.get("code", 0)), str(error.get("message", r.reason_phrase))
             )
         return body.get("data")
-
-
-def connection_options(server_url: str | None, user: str | None, password: str | None) -> Connection:
-    return Connection(
-        url=server_url or os.environ.get("OBCP_URL", "http://127.0.0.1:8080"),
-        user=user or os.environ.get("OBCP_USER", "admin"),
-        password=password if password is not None else os.environ.get("OBCP_PASSWORD", ""),
-    )
-
-
-SERVER_URL = typer.Option(
-    None, "--server-url", envvar="OBCP_URL", help="obcp server [default: http://127.0.0.1:8080]"
-)
-USER = typer.Option(None, "--user", envvar="OBCP_USER", help="user name [default: admin]")
-PASSWORD = typer.Option(None, "--password", envvar="OBCP_PASSWORD", help="password (prefer OBCP_PASSWORD)")
-
-
-def fail(exc: ApiError) -> typer.Exit:
-    typer.echo(f"obcp: {exc}", err=True)
-    return typer.Exit(2)

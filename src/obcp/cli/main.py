@@ -1,4 +1,7 @@
-"""The `obcp` command: `obcp server`, `obcp db upgrade`, and the sub-commands registered below."""
+"""The `obcp` command: `obcp server`, `obcp db upgrade`, and the sub-commands registered below.
+
+The API options (`--server-url`, `--user`, `--password`) belong to `obcp` itself, before the sub-command:
+`obcp --server-url URL cluster list`, or from OBCP_URL, OBCP_USER and OBCP_PASSWORD."""
 
 from __future__ import annotations
 
@@ -12,13 +15,14 @@ import typer
 from obcp import __version__
 from obcp.cli.agent import app as agent_app
 from obcp.cli.clusters import cluster_app
+from obcp.cli.root import use_api
 from obcp.cli.sandbox import app as sandbox_app
 from obcp.cli.servers import server_app
 from obcp.cli.tasks import subtask_app, task_app
 from obcp.cli.zones import zone_app
 from obcp.config import Settings
 
-app = typer.Typer(help="obcp: an open, OCP-compatible control plane for OceanBase.", no_args_is_help=True)
+app = typer.Typer(callback=use_api, no_args_is_help=True)
 db_app = typer.Typer(help="The metadb.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(agent_app, name="agent")

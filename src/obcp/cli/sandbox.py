@@ -5,8 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+from obcp.cli.client import ApiClient
+from obcp.cli.root import api as root_api
+
+if TYPE_CHECKING:
+    from obcp.sandbox.up import ServerApiSettings
 
 app = typer.Typer(
     help="A local cluster of real seekdb observers, one agent per loopback address (127.0.0.2, …).",
@@ -26,27 +33,38 @@ def _say(line: str) -> None:
     typer.echo(f"obcp sandbox: {line}")
 
 
+def _registration(
+    client: ApiClient, server_url: str | None, user: str | None, password: str | None
+) -> ServerApiSettings:
+    """The server `up` registers with: its own options where given, else those of `obcp` (or OBCP_*)."""
+    from obcp.sandbox.up import ServerApiSettings
+
+    password = client.password if password is None else password
+    if not password:
+        typer.echo(
+            "obcp sandbox: --password (or OBCP_PASSWORD) is needed to register with the server", err=True
+        )
+        raise typer.Exit(2)
+    return ServerApiSettings(server_url or client.url, user or client.user, password)
+
+
 @app.command()
 def up(
+    ctx: typer.Context,
     zones: int = typer.Option(3, "--zones", min=1, max=16, help="number of zones"),
     servers_per_zone: int = typer.Option(1, "--servers-per-zone", min=1, max=16),
     name: str = typer.Option("sandbox", "--name", help="cluster name in obcp"),
-    server_url: str = typer.Option("http://127.0.0.1:8080", "--server-url", envvar="OBCP_URL"),
-    user: str = typer.Option("admin", "--user", envvar="OBCP_USER"),
-    password: str = typer.Option(None, "--password", envvar="OBCP_PASSWORD", help="password of --user"),
+    server_url: str = typer.Option(None, "--server-url", help="obcp server; default: obcp's --server-url"),
+    user: str = typer.Option(None, "--user", help="user name; default: obcp's --user"),
+    password: str = typer.Option(None, "--password", help="password of --user; default: obcp's --password"),
     no_register: bool = typer.Option(False, "--no-register", help="only build it locally; skip the server"),
     directory: Path | None = DirOption,
 ) -> None:
     """Build (or bring back) the sandbox, register its hosts, take over its cluster, print the cluster id."""
     from obcp.sandbox.server_api import ServerApiError
-    from obcp.sandbox.up import SandboxError, ServerApiSettings, sandbox_up
+    from obcp.sandbox.up import SandboxError, sandbox_up
 
-    if not no_register and not password:
-        typer.echo(
-            "obcp sandbox: --password (or OBCP_PASSWORD) is needed to register with the server", err=True
-        )
-        raise typer.Exit(2)
-    api = None if no_register else ServerApiSettings(server_url, user, password)
+    api = None if no_register else _registration(root_api(ctx), server_url, user, password)
     root = _root(directory)
     try:
         result = asyncio.run(sandbox_up(root, zones, servers_per_zone, name, api, _say))

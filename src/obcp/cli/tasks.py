@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import typer
@@ -12,7 +12,8 @@ from rich.console import Console
 from rich.live import Live
 
 from obcp.cli import dag_view
-from obcp.cli.client import PASSWORD, SERVER_URL, USER, ApiError, Connection, connection_options, fail
+from obcp.cli.client import ApiClient
+from obcp.cli.root import api
 
 task_app = typer.Typer(help="Tasks: show, watch, retry, roll back.", no_args_is_help=True)
 subtask_app = typer.Typer(help="Subtasks: log, retry, skip, cancel.", no_args_is_help=True)
@@ -20,21 +21,17 @@ subtask_app = typer.Typer(help="Subtasks: log, retry, skip, cancel.", no_args_is
 BASE = "/api/v2/tasks/instances"
 
 
-def _print(data: Any) -> None:
-    typer.echo(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False))
-
-
 def watch_task(
-    conn: Connection, task_id: int, *, interval: float = 0.5, console: Console | None = None
+    client: ApiClient, task_id: int, *, interval: float = 0.5, console: Console | None = None
 ) -> str:
     """Follows a task until it ends; returns its final status. Live table on a terminal, lines otherwise."""
     console = console or Console()
-    task: dict[str, Any] = conn.call("GET", f"{BASE}/{task_id}")
+    task: dict[str, Any] = client.call("GET", f"{BASE}/{task_id}")
     if console.is_terminal:
         with Live(dag_view.table(task), console=console, refresh_per_second=4) as live:
             while task["status"] not in dag_view.FINAL_TASK_STATES:
                 time.sleep(interval)
-                task = conn.call("GET", f"{BASE}/{task_id}")
+                task = client.call("GET", f"{BASE}/{task_id}")
                 live.update(dag_view.table(task))
     else:
         seen: dict[int, str] = {}
@@ -44,7 +41,7 @@ def watch_task(
             if task["status"] in dag_view.FINAL_TASK_STATES:
                 break
             time.sleep(interval)
-            task = conn.call("GET", f"{BASE}/{task_id}")
+            task = client.call("GET", f"{BASE}/{task_id}")
     return str(task["status"])
 
 
@@ -54,100 +51,63 @@ def exit_for(status: str) -> typer.Exit:
 
 @task_app.command("list")
 def list_tasks(
+    ctx: typer.Context,
     status: str = typer.Option(None, help="RUNNING, FAILED or SUCCESSFUL (comma list)"),
     size: int = typer.Option(20),
-    server_url: str = SERVER_URL,
-    user: str = USER,
-    password: str = PASSWORD,
 ) -> None:
     """List tasks, newest first."""
-    conn = connection_options(server_url, user, password)
     params: dict[str, Any] = {"size": size, "sort": "id,desc"}
     if status:
         params["status"] = status
-    try:
-        data = conn.call("GET", BASE, params=params)
-    except ApiError as exc:
-        raise fail(exc) from exc
-    for t in data["contents"]:
+    for t in api(ctx).call("GET", BASE, params=params)["contents"]:
         typer.echo(f"{t['id']:>8}  {t['status']:<10}  {t.get('name', '')}")
 
 
 @task_app.command("show")
-def show(task_id: int, server_url: str = SERVER_URL, user: str = USER, password: str = PASSWORD) -> None:
+def show(ctx: typer.Context, task_id: int) -> None:
     """Show a task with its subtasks."""
-    conn = connection_options(server_url, user, password)
-    try:
-        task = conn.call("GET", f"{BASE}/{task_id}")
-    except ApiError as exc:
-        raise fail(exc) from exc
-    Console().print(dag_view.table(task))
+    Console().print(dag_view.table(api(ctx).call("GET", f"{BASE}/{task_id}")))
 
 
 @task_app.command("watch")
-def watch(task_id: int, server_url: str = SERVER_URL, user: str = USER, password: str = PASSWORD) -> None:
+def watch(ctx: typer.Context, task_id: int) -> None:
     """Follow a task until it ends; the exit code is 0 only if it succeeded."""
-    conn = connection_options(server_url, user, password)
-    try:
-        status = watch_task(conn, task_id)
-    except ApiError as exc:
-        raise fail(exc) from exc
-    raise exit_for(status)
-
-
-def _act(path: str, server_url: str | None, user: str | None, password: str | None) -> Any:
-    conn = connection_options(server_url, user, password)
-    try:
-        return conn.call("POST", path)
-    except ApiError as exc:
-        raise fail(exc) from exc
+    raise exit_for(watch_task(api(ctx), task_id))
 
 
 @task_app.command("retry")
-def retry(task_id: int, server_url: str = SERVER_URL, user: str = USER, password: str = PASSWORD) -> None:
+def retry(ctx: typer.Context, task_id: int) -> None:
     """Re-run every failed subtask of a failed task."""
-    _act(f"{BASE}/{task_id}/retry", server_url, user, password)
+    api(ctx).call("POST", f"{BASE}/{task_id}/retry")
     typer.echo(f"task {task_id}: retrying")
 
 
 @task_app.command("rollback")
-def rollback(task_id: int, server_url: str = SERVER_URL, user: str = USER, password: str = PASSWORD) -> None:
+def rollback(ctx: typer.Context, task_id: int) -> None:
     """Give up a failed task: undo its done steps in reverse order."""
-    _act(f"{BASE}/{task_id}/rollback", server_url, user, password)
+    api(ctx).call("POST", f"{BASE}/{task_id}/rollback")
     typer.echo(f"task {task_id}: rolling back")
 
 
 @subtask_app.command("log")
-def log(
-    task_id: int, subtask_id: int, server_url: str = SERVER_URL, user: str = USER, password: str = PASSWORD
-) -> None:
+def log(ctx: typer.Context, task_id: int, subtask_id: int) -> None:
     """Print a subtask's log (every run)."""
-    conn = connection_options(server_url, user, password)
-    try:
-        data = conn.call("GET", f"{BASE}/{task_id}/subtasks/{subtask_id}/log")
-    except ApiError as exc:
-        raise fail(exc) from exc
+    data = api(ctx).call("GET", f"{BASE}/{task_id}/subtasks/{subtask_id}/log")
     sys.stdout.write((data or {}).get("log", "") + "\n")
 
 
-def _subtask_action(action: str) -> Any:
-    def command(
-        task_id: int,
-        subtask_id: int,
-        server_url: str = SERVER_URL,
-        user: str = USER,
-        password: str = PASSWORD,
-    ) -> None:
-        _act(f"{BASE}/{task_id}/subtasks/{subtask_id}/{action}", server_url, user, password)
+def _subtask_action(action: str, doc: str) -> Callable[[typer.Context, int, int], None]:
+    def command(ctx: typer.Context, task_id: int, subtask_id: int) -> None:
+        api(ctx).call("POST", f"{BASE}/{task_id}/subtasks/{subtask_id}/{action}")
         typer.echo(f"subtask {subtask_id} of task {task_id}: {action} requested")
 
-    command.__doc__ = {
-        "retry": "Run a failed subtask again.",
-        "skip": "Mark a failed subtask successful without running it, so the task goes on.",
-        "cancel": "Interrupt a running subtask (it ends FAILED).",
-    }[action]
+    command.__doc__ = doc
     return command
 
 
-for _action in ("retry", "skip", "cancel"):
-    subtask_app.command(_action)(_subtask_action(_action))
+for _action, _doc in (
+    ("retry", "Run a failed subtask again."),
+    ("skip", "Mark a failed subtask successful without running it, so the task goes on."),
+    ("cancel", "Interrupt a running subtask (it ends FAILED)."),
+):
+    subtask_app.command(_action)(_subtask_action(_action, _doc))

@@ -2,43 +2,32 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from urllib.parse import quote
 
 import typer
 
-from obcp.cli.client import PASSWORD, SERVER_URL, USER, connection_options
-from obcp.cli.clusters import WAIT, run_operation
+from obcp.cli.operations import WAIT, cluster_path, run_operation
 
 zone_app = typer.Typer(help="Zones of a cluster: restart, start, stop.", no_args_is_help=True)
 
 
-class _Action(StrEnum):
-    restart = "restart"
-    start = "start"
-    stop = "stop"
+def _path(cluster_id: int, zone: str, action: str) -> str:
+    return cluster_path(cluster_id, "zones", quote(zone, safe=""), action)
 
 
-def _command(action: _Action) -> None:
-    def command(
-        cluster_id: int,
-        zone: str,
-        wait: bool = WAIT,
-        server_url: str = SERVER_URL,
-        user: str = USER,
-        password: str = PASSWORD,
-    ) -> None:
-        conn = connection_options(server_url, user, password)
-        path = f"/api/v2/ob/clusters/{cluster_id}/zones/{quote(zone, safe='')}/{action.value}"
-        run_operation(conn, path, wait=wait)
-
-    command.__doc__ = {
-        _Action.restart: "Restart every observer of a zone (ALTER SYSTEM STOP/START ZONE when distributed).",
-        _Action.start: "Start a stopped zone: its observers, proven to serve SQL, then START ZONE if needed.",
-        _Action.stop: "Stop a zone (STOP ZONE when distributed, refused without a majority left), data kept.",
-    }[action]
-    zone_app.command(action.value)(command)
+@zone_app.command("restart")
+def restart(ctx: typer.Context, cluster_id: int, zone: str, wait: bool = WAIT) -> None:
+    """Restart every observer of a zone (ALTER SYSTEM STOP/START ZONE when distributed)."""
+    run_operation(ctx, _path(cluster_id, zone, "restart"), wait=wait)
 
 
-for _action in _Action:
-    _command(_action)
+@zone_app.command("start")
+def start(ctx: typer.Context, cluster_id: int, zone: str, wait: bool = WAIT) -> None:
+    """Start a stopped zone: its observers, proven to serve SQL, then START ZONE if needed."""
+    run_operation(ctx, _path(cluster_id, zone, "start"), wait=wait)
+
+
+@zone_app.command("stop")
+def stop(ctx: typer.Context, cluster_id: int, zone: str, wait: bool = WAIT) -> None:
+    """Stop a zone (STOP ZONE when distributed, refused without a majority left), data kept."""
+    run_operation(ctx, _path(cluster_id, zone, "stop"), wait=wait)
