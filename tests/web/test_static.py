@@ -6,8 +6,9 @@ import re
 from urllib.parse import urljoin
 
 import httpx
+from playwright.sync_api import Browser
 
-from tests.web.conftest import Console
+from tests.web.conftest import Console, Watched, open_page
 from tests.web.test_sessions import logged_in
 
 SCRIPT = re.compile(r"<script\b([^>]*)>(.*?)</script>", re.S)
@@ -58,3 +59,15 @@ def test_every_module_and_what_it_imports_is_served_as_javascript(console: Conso
             assert resp.headers["content-type"].split(";")[0] == "text/javascript", (path, resp.headers)
             todo += [urljoin(path, target) for target in _imports(resp.text)]
     assert "/static/console/api.js" in seen and "/static/console/pages/task.js" in seen, seen
+
+
+def test_the_api_docs_page_lists_the_routes_from_its_module(
+    browser: Browser, console: Console, pages: list[Watched]
+) -> None:
+    w = open_page(browser, console)
+    pages.append(w)
+    w.page.goto("/api/v2/docs")
+    w.page.wait_for_selector("details summary code")
+    paths = w.page.locator("details summary code").all_text_contents()
+    assert "/api/v2/tasks/instances" in paths and "/api/v2/ob/clusters" in paths, paths
+    w.expect_no_errors()

@@ -110,77 +110,76 @@ function elementsOf(subtasks) {
   return elements;
 }
 
-function style() {
-  return [
-    {
-      selector: "node[w]",
-      style: {
-        shape: "round-rectangle",
-        width: "data(w)",
-        height: "data(h)",
-        label: "data(label)",
-        "text-wrap": "wrap",
-        "text-max-width": "data(w)",
-        "text-valign": "center",
-        "text-halign": "center",
-        "font-size": 12,
-        "font-family": "DejaVu Sans, sans-serif",
-        "border-width": 2,
-      },
+// What the DAG looks like: each state in its colours (and in words, in the label), boxes dashed.
+const STYLE = [
+  {
+    selector: "node[w]",
+    style: {
+      shape: "round-rectangle",
+      width: "data(w)",
+      height: "data(h)",
+      label: "data(label)",
+      "text-wrap": "wrap",
+      "text-max-width": "data(w)",
+      "text-valign": "center",
+      "text-halign": "center",
+      "font-size": 12,
+      "font-family": "DejaVu Sans, sans-serif",
+      "border-width": 2,
     },
-    ...STATES.map((st) => ({
-      selector: `node[status = "${st}"]`,
-      style: {
-        "background-color": FILL[st],
-        "border-color": BORDER[st],
-        color: TEXT[st] || "#1d2330",
-        "border-style": st === "PENDING" ? "dashed" : "solid",
-        "border-width": st === "RUNNING" ? 4 : 2,
-      },
-    })),
-    {
-      selector: "node.group",
-      style: {
-        "background-color": "#f3f6fa",
-        "border-color": "#9fb3c8",
-        "border-style": "dashed",
-        "border-width": 1,
-        label: "data(label)",
-        "text-valign": "top",
-        "text-halign": "center",
-        "font-size": 12,
-        color: "#41556b",
-        padding: 10,
-        shape: "round-rectangle",
-        "text-max-width": 400,
-      },
+  },
+  ...STATES.map((st) => ({
+    selector: `node[status = "${st}"]`,
+    style: {
+      "background-color": FILL[st],
+      "border-color": BORDER[st],
+      color: TEXT[st] || "#1d2330",
+      "border-style": st === "PENDING" ? "dashed" : "solid",
+      "border-width": st === "RUNNING" ? 4 : 2,
     },
-    {
-      selector: "node.zone",
-      style: {
-        "background-color": "#eaf0f7",
-        "border-style": "solid",
-        "font-weight": "bold",
-        "font-size": 12,
-      },
+  })),
+  {
+    selector: "node.group",
+    style: {
+      "background-color": "#f3f6fa",
+      "border-color": "#9fb3c8",
+      "border-style": "dashed",
+      "border-width": 1,
+      label: "data(label)",
+      "text-valign": "top",
+      "text-halign": "center",
+      "font-size": 12,
+      color: "#41556b",
+      padding: 10,
+      shape: "round-rectangle",
+      "text-max-width": 400,
     },
-    {
-      selector: "node:selected",
-      style: { "overlay-color": "#1f5f9e", "overlay-opacity": 0.18, "overlay-padding": 6 },
+  },
+  {
+    selector: "node.zone",
+    style: {
+      "background-color": "#eaf0f7",
+      "border-style": "solid",
+      "font-weight": "bold",
+      "font-size": 12,
     },
-    {
-      selector: "edge",
-      style: {
-        width: 1.5,
-        "line-color": "#9aa5b1",
-        "target-arrow-color": "#9aa5b1",
-        "target-arrow-shape": "triangle",
-        "curve-style": "bezier",
-        "arrow-scale": 0.8,
-      },
+  },
+  {
+    selector: "node:selected",
+    style: { "overlay-color": "#1f5f9e", "overlay-opacity": 0.18, "overlay-padding": 6 },
+  },
+  {
+    selector: "edge",
+    style: {
+      width: 1.5,
+      "line-color": "#9aa5b1",
+      "target-arrow-color": "#9aa5b1",
+      "target-arrow-shape": "triangle",
+      "curve-style": "bezier",
+      "arrow-scale": 0.8,
     },
-  ];
-}
+  },
+];
 
 // Draws the subtasks into container; onSelect gets the id of a tapped subtask. Answers the cytoscape core.
 export function drawDag(container, subtasks, onSelect) {
@@ -192,7 +191,7 @@ export function drawDag(container, subtasks, onSelect) {
     maxZoom: 2.5,
     boxSelectionEnabled: false,
     autounselectify: false,
-    style: style(),
+    style: STYLE,
   });
   place(cy, container);
   cy.on("tap", "node[sid]", (e) => onSelect(e.target.data("sid")));

@@ -106,6 +106,44 @@ function subtaskRow(s, selected, select) {
   );
 }
 
+// Retry task and Roll back (unless the task prohibits it) for a FAILED task; act(what, action) runs one.
+function taskActions(task, act) {
+  if (task.status !== "FAILED") return [];
+  const button = (id, cls, label, what, action) =>
+    h("button", { type: "button", id, class: cls, onclick: () => act(what, action) }, label);
+  const actions = [button("task-retry", "primary", "Retry task", "retry the task", "/retry")];
+  if (!task.prohibitRollback) {
+    actions.push(button("task-rollback", "danger", "Roll back", "roll the task back", "/rollback"));
+  }
+  return actions;
+}
+
+function renderTaskHead(parts, task, actions) {
+  put(
+    parts.head,
+    h("h1", {}, `Task #${task.id} ${task.name}`),
+    h("span", { id: "task-status" }, stateBadge(task.status)),
+    task.operation && task.operation !== "EXECUTE" ? h("span", { class: "muted" }, task.operation) : null,
+    h("div", { class: "actions" }, actions),
+  );
+  renderFacts(parts.facts, task);
+}
+
+// For the browser tests (and anyone curious): the drawn graph and the task it shows. Answers the function
+// that takes them away again.
+function expose(graph, task) {
+  const hook = {
+    get cy() {
+      return graph.cy;
+    },
+    task,
+  };
+  window.obcpConsole = hook;
+  return () => {
+    if (window.obcpConsole === hook) window.obcpConsole = null;
+  };
+}
+
 // True when next has exactly the subtasks of task (a submitted task's DAG never changes).
 function sameSubtasks(task, next) {
   const known = new Set((task.subtasks || []).map((s) => s.id));
@@ -134,29 +172,13 @@ export async function taskPage(id) {
     }
   }
 
-  function renderHead() {
-    const actions = [];
-    if (canUpdate && task.status === "FAILED") {
-      const base = `/api/v2/tasks/instances/${id}`;
-      const button = (bid, cls, label, what, action) =>
-        h(
-          "button",
-          { type: "button", id: bid, class: cls, onclick: () => act(what, base + action, parts.headNote) },
-          label,
-        );
-      actions.push(button("task-retry", "primary", "Retry task", "retry the task", "/retry"));
-      if (!task.prohibitRollback)
-        actions.push(button("task-rollback", "danger", "Roll back", "roll the task back", "/rollback"));
-    }
-    put(
-      parts.head,
-      h("h1", {}, `Task #${task.id} ${task.name}`),
-      h("span", { id: "task-status" }, stateBadge(task.status)),
-      task.operation && task.operation !== "EXECUTE" ? h("span", { class: "muted" }, task.operation) : null,
-      h("div", { class: "actions" }, actions),
-    );
-    renderFacts(parts.facts, task);
-  }
+  const renderHead = () => {
+    const base = `/api/v2/tasks/instances/${id}`;
+    const actions = canUpdate
+      ? taskActions(task, (what, action) => act(what, base + action, parts.headNote))
+      : [];
+    renderTaskHead(parts, task, actions);
+  };
 
   const renderList = () =>
     put(parts.list, ...(task.subtasks || []).map((s) => subtaskRow(s, panel.selected, select)));
@@ -182,17 +204,10 @@ export async function taskPage(id) {
 
   const panel = new SubtaskPanel(parts.side, id, canUpdate, act);
   const graph = new TaskGraph(parts.dagBox, task.subtasks || [], select);
-  // For the browser tests (and anyone curious): the drawn graph and the task it shows.
-  const hook = {
-    get cy() {
-      return graph.cy;
-    },
-    task: () => task,
-  };
-  window.obcpConsole = hook;
+  const hide = expose(graph, () => task);
   onLeave(() => {
     graph.destroy();
-    if (window.obcpConsole === hook) window.obcpConsole = null;
+    hide();
   });
   renderHead();
   renderList();
