@@ -154,6 +154,7 @@ function sameSubtasks(task, next) {
 export async function taskPage(id) {
   let task = await api("GET", `/api/v2/tasks/instances/${id}`);
   const canUpdate = can(`TASK:${id}:UPDATE`);
+  // The graph is drawn into the layout, so it comes after it; its buttons are only clicked once it exists.
   const parts = layout(
     () => graph.fit(),
     () => graph.readableSize(),
