@@ -14,12 +14,30 @@ UV := $(PY) -m uv
 
 setup: .venv/.synced
 
+# The console's linters (ESLint, Prettier) are pinned in package-lock.json. Without Node.js the rest of the
+# project still sets up and tests; only `make lint` needs them, and says so.
+NODE ?= $(shell command -v node 2>/dev/null)
+NPM ?= $(shell command -v npm 2>/dev/null)
+ifneq ($(and $(NODE),$(NPM)),)
+setup: node_modules/.synced
+endif
+
+node_modules/.synced: package.json package-lock.json
+	$(NPM) ci --no-audit --no-fund --silent
+	@touch $@
+
 demo: setup
 	.venv/bin/python -m obcp.demo
 
 lint: setup
 	.venv/bin/ruff check src tests bench
 	.venv/bin/ruff format --check src tests bench
+	@if [ -z "$(NODE)" ] || [ -z "$(NPM)" ]; then \
+	  echo "make lint: the console's linter (ESLint, Prettier) needs Node.js and npm; install them" \
+	    "(Debian: apt-get install nodejs npm) and run make lint again" >&2; \
+	  exit 1; \
+	fi
+	$(NPM) run --silent lint
 
 # Strict over src, tests and bench (the files of [tool.mypy] in pyproject.toml).
 typecheck: setup

@@ -1,0 +1,147 @@
+// One cluster: restart / start / stop for the cluster, each zone and each server (for a user who may update
+// the cluster), and its recent tasks.
+import { api } from "../api.js";
+import { h, put, showError, stateBadge, when } from "../dom.js";
+import { view } from "../router.js";
+import { can } from "../user.js";
+import { confirmOperation } from "./operation-dialog.js";
+import { taskTable } from "./tasks.js";
+
+const OPERATIONS = ["restart", "start", "stop"];
+
+function cap(s) {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+// The buttons of one target (the cluster, a zone, a server); `path` is its API address.
+function operationButtons(label, path, target, zones) {
+  return h(
+    "div",
+    { class: "actions" },
+    OPERATIONS.map((op) =>
+      h(
+        "button",
+        {
+          type: "button",
+          class: "small",
+          "data-action": `${op}`,
+          "data-target": target,
+          onclick: () =>
+            confirmOperation({
+              title: `${cap(op)} ${label}?`,
+              path: `${path}/${op}`,
+              op,
+              restart: op === "restart",
+              zones,
+            }),
+        },
+        cap(op),
+      ),
+    ),
+  );
+}
+
+function serverRow(s, base, manage) {
+  return h(
+    "tr",
+    { "data-server": s.id },
+    h("td", {}, `${s.ip}:${s.sqlPort}`),
+    h("td", {}, stateBadge(s.status)),
+    h("td", { class: "hide-narrow" }, s.observerName || "—"),
+    manage
+      ? h(
+          "td",
+          {},
+          operationButtons(`server ${s.ip}:${s.sqlPort}`, `${base}/servers/${s.id}`, `server:${s.id}`),
+        )
+      : null,
+  );
+}
+
+function zoneCard(z, base, manage) {
+  const head = h(
+    "tr",
+    {},
+    h("th", {}, "Server"),
+    h("th", {}, "Status"),
+    h("th", { class: "hide-narrow" }, "Observer"),
+    manage ? h("th", {}, "Operations") : null,
+  );
+  return h(
+    "div",
+    { class: "card zone", "data-zone": z.name },
+    h(
+      "div",
+      { class: "head" },
+      h("h3", {}, `Zone ${z.name}`),
+      stateBadge(z.status),
+      h("span", { class: "muted" }, [z.regionName, z.idcName].filter(Boolean).join(" / ")),
+      manage
+        ? operationButtons(`zone ${z.name}`, `${base}/zones/${encodeURIComponent(z.name)}`, `zone:${z.name}`)
+        : null,
+    ),
+    h(
+      "div",
+      { class: "table-wrap" },
+      h(
+        "table",
+        {},
+        h("thead", {}, head),
+        h(
+          "tbody",
+          {},
+          (z.servers || []).map((s) => serverRow(s, base, manage)),
+        ),
+      ),
+    ),
+  );
+}
+
+function recentTasks(id, target) {
+  if (!can("TASK:*:READ")) {
+    put(target, h("p", { class: "muted" }, "You may not read tasks."));
+    return;
+  }
+  api("GET", `/api/v2/tasks/instances?clusterId=${id}&size=5`)
+    .then((d) => {
+      const list = d.contents || [];
+      put(target, list.length ? taskTable(list) : h("p", { class: "muted" }, "No task yet."));
+    })
+    .catch((e) => showError(target, e));
+}
+
+export async function clusterPage(id) {
+  const c = await api("GET", `/api/v2/ob/clusters/${id}`);
+  const manage = can(`CLUSTER:${id}:UPDATE`);
+  const base = `/api/v2/ob/clusters/${id}`;
+  const zoneNames = (c.zones || []).map((z) => z.name);
+  const recent = h("div", {}, h("p", { class: "muted" }, "…"));
+  put(
+    view,
+    h("p", {}, h("a", { href: "#/clusters" }, "← Clusters")),
+    h(
+      "div",
+      { class: "head" },
+      h("h1", {}, `Cluster ${c.name}`),
+      stateBadge(c.status),
+      manage ? operationButtons(`cluster ${c.name}`, base, "cluster", zoneNames) : null,
+    ),
+    h(
+      "dl",
+      { class: "kv card" },
+      h("dt", {}, "Version"),
+      h("dd", {}, c.obVersion || "—"),
+      h("dt", {}, "OceanBase cluster id"),
+      h("dd", {}, String(c.obClusterId)),
+      h("dt", {}, "Servers"),
+      h("dd", {}, String(c.serverCount)),
+      h("dt", {}, "Created"),
+      h("dd", {}, when(c.createTime)),
+    ),
+    h("h2", {}, "Zones"),
+    ...(c.zones || []).map((z) => zoneCard(z, base, manage)),
+    h("h2", {}, "Recent tasks"),
+    recent,
+  );
+  recentTasks(id, recent);
+}
