@@ -71,3 +71,33 @@ def test_callers_import_the_package_not_its_modules() -> None:
     outside = [p for p in SRC.rglob("*.py") if SRC / "engine" not in p.parents]
     offenders = {str(p.relative_to(SRC)): _engine_imports(p) for p in outside}
     assert {p: mods for p, mods in offenders.items() if mods} == {}
+
+
+def _imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+    return names
+
+
+def test_engine_knows_no_operations_api_or_clusters() -> None:
+    forbidden = ("obcp.api", "obcp.operations", "obcp.meta.tables", "obcp.meta.inventory")
+    found = {
+        str(p.relative_to(SRC)): sorted(m for m in _imports(p) if m.startswith(forbidden))
+        for p in (SRC / "engine").rglob("*.py")
+    }
+    assert {p: mods for p, mods in found.items() if mods} == {}
+
+
+def test_only_the_engine_touches_the_task_tables() -> None:
+    users = [
+        str(p.relative_to(SRC))
+        for p in SRC.rglob("*.py")
+        if "obcp.meta.task_tables" in _imports(p) and not p.is_relative_to(SRC / "engine")
+    ]
+    # The metadb package may import them to register them on the shared metadata, never to query them.
+    assert [u for u in users if not u.startswith("meta/")] == []
+    assert "meta/inventory.py" not in users
