@@ -21,8 +21,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine
 
-from obcp.engine import Context, Engine
-from obcp.engine.scheduler import EngineSettings
+from obcp.engine import Context, Engine, EngineSettings
 from obcp.engine.testing import noop_chain, noop_fanout
 from obcp.meta.db import Database, sync_url
 from obcp.meta.schema import metadata

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine
 
-from obcp.engine.scheduler import Engine, EngineSettings
+from obcp.engine import Engine, EngineSettings
 from obcp.engine.testing import effect_metadata
 from obcp.meta.db import Database, sync_url
 from obcp.meta.schema import metadata

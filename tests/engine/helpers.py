@@ -8,8 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from obcp.engine import RunContext, Subtask, register
-from obcp.engine.scheduler import Engine
+from obcp.engine import Engine, RunContext, Subtask, register
 from obcp.meta.db import Database
 from obcp.meta.task_tables import subtask_dependency, subtask_instance, task_instance
 

@@ -1,5 +1,6 @@
 """Real `obcp server` processes for the crash and replica tests, with the test templates enabled
-(OBCP_TEST_TEMPLATES=1) and short engine timers so that recovery after a SIGKILL takes seconds."""
+(OBCP_ENGINE_MODULES=obcp.engine.testing) and short engine timers so that recovery after a SIGKILL takes
+seconds."""
 
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ class Server:
             "OBCP_PORT": str(self.port),
             "OBCP_ADMIN_PASSWORD": ADMIN_PASSWORD,
             "OBCP_LOG_LEVEL": "warning",
-            "OBCP_TEST_TEMPLATES": "1",
+            "OBCP_ENGINE_MODULES": "obcp.engine.testing",
             "OBCP_ENGINE_LEASE_SECONDS": "2",
             "OBCP_ENGINE_HEARTBEAT_SECONDS": "0.5",
             "OBCP_ENGINE_SWEEP_SECONDS": "0.3",

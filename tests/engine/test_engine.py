@@ -8,8 +8,18 @@ import json
 import pytest
 from sqlalchemy import update
 
-from obcp.engine import Context, ResourceLock, TemplateBuilder, store, views
-from obcp.engine.scheduler import Engine
+from obcp.engine import (
+    Context,
+    Engine,
+    ResourceLock,
+    TemplateBuilder,
+    basic_json,
+    load_tasks,
+    no_clusters,
+    read_log,
+    seed_json,
+    wrapped_json,
+)
 from obcp.errors import ErrorCode, ObcpError
 from obcp.meta.db import Database, now_ms
 from obcp.meta.task_tables import subtask_instance
@@ -63,7 +73,7 @@ async def test_chain_runs_in_order_and_passes_context(engine: Engine, db: Databa
     last = Context.from_json(subs[-1].context)
     assert last.get("done_A") == str(subs[0].id) and last.get("cluster_id") == "5"
     async with db.read() as conn:
-        text = await store.read_log(conn, tid, subs[1].id)
+        text = await read_log(conn, tid, subs[1].id)
     lines = text.split("\n")
     assert lines[0].startswith("############{EXECUTE}{") and lines[0].endswith("}############")
     assert "Run subtask, id=" in lines[1] and "root_password=******" in lines[1]
@@ -90,7 +100,7 @@ async def test_failure_then_task_retry(engine: Engine, db: Database) -> None:
         ("C", 1, "EXECUTE"),
     ]
     async with db.read() as conn:
-        text = await store.read_log(conn, tid, subs[1].id)
+        text = await read_log(conn, tid, subs[1].id)
     assert text.count("############{") == 2 and "{RETRY}" in text and "B failed as scripted" in text
     with pytest.raises(ObcpError) as err:
         await engine.retry_task(tid)
@@ -214,7 +224,7 @@ async def test_cancel_from_another_replica_reaches_the_owner(engine: Engine, db:
     tid = await engine.submit(chain(A, B).build(), Context(), creator="admin")
     sub = await _wait_running(db, tid, "B")
     # As another server would: only the database changes.
-    await store.in_tx(db, lambda conn: store.cancel_subtask(conn, tid, sub))
+    await Engine(db, "another-replica").cancel_subtask(tid, sub)  # not started: it runs nothing
     assert await settle(engine, tid) == "FAILED"
     assert (await snapshot(db, tid))[1][1].operation == "CANCEL"
 
@@ -237,7 +247,7 @@ async def test_timeout_fails_the_run(engine: Engine, db: Database) -> None:
     _, subs, _ = await snapshot(db, tid)
     assert subs[0].error == "timeout after 1s"
     async with db.read() as conn:
-        assert "Receive timeout callback" in await store.read_log(conn, tid, subs[0].id)
+        assert "Receive timeout callback" in await read_log(conn, tid, subs[0].id)
 
 
 async def test_fan_out_parallel_and_serial_with_wait_node(engine: Engine, db: Database) -> None:
@@ -346,7 +356,7 @@ async def test_expired_lease_is_recovered_by_another_replica(db: Database) -> No
         )
         assert by_name["B"].state == "FAILED" and by_name["B"].error.startswith("interrupted")
         async with db.read() as conn:
-            assert "interrupted" in await store.read_log(conn, tid, by_name["B"].id)
+            assert "interrupted" in await read_log(conn, tid, by_name["B"].id)
         await alive.retry_task(tid)
         assert await alive.wait_task(tid, 10) == "SUCCESSFUL"
     finally:
@@ -377,8 +387,8 @@ async def test_views_have_ocp_shapes(engine: Engine, db: Database) -> None:
     tid = await engine.submit(chain(A, B).build(), ctx, creator="admin", creator_id=1)
     await settle(engine, tid)
     async with db.read() as conn:
-        data = (await views.load(conn, [tid]))[tid]
-    wrapped = views.wrapped(data)
+        data = (await load_tasks(conn, [tid], clusters=no_clusters))[tid]
+    wrapped = wrapped_json(data)
     assert set(wrapped) >= {
         "createTime",
         "creator",
@@ -413,9 +423,9 @@ async def test_views_have_ocp_shapes(engine: Engine, db: Database) -> None:
         "upstreams",
     }
     assert wrapped["subtasks"][1]["upstreams"] == [wrapped["subtasks"][0]["id"]]
-    basic = views.basic(data)
+    basic = basic_json(data)
     assert set(basic["subtasks"][0]) == {"description", "id", "name", "operation", "status"}
-    seed = views.seed(data)
+    seed = seed_json(data)
     assert seed["context"].startswith("Context(parallelIdx=-1, stringMap={agent_key=******, cluster_name=c1")
     assert seed["context"].endswith("listMap={zones=[z1]})")
     assert "abcdef" not in json.dumps([wrapped, basic, seed])
@@ -464,6 +474,6 @@ async def test_conflicting_upstream_outputs_fail_the_join(engine: Engine, db: Da
     join = subs[-1]
     assert join.state == "FAILED" and "found different value for same key shared" in join.error
     async with db.read() as conn:
-        assert "found different value" in await store.read_log(conn, tid, join.id)
+        assert "found different value" in await read_log(conn, tid, join.id)
     await engine.skip_subtask(tid, join.id, "admin")
     assert await settle(engine, tid) == "SUCCESSFUL"

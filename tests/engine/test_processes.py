@@ -1,8 +1,9 @@
 """Real server processes: SIGKILL at several points, and three replicas on one metadb (each engine kind).
 
 Tasks are submitted straight into the metadb with `Engine.submit` (no server needed for that); the servers
-run them because they load the test templates (OBCP_TEST_TEMPLATES=1). Every run records itself in
-`engine_test_effect`, which proves each run happened exactly once per runTime and that nothing was lost.
+run them because they load the test templates (OBCP_ENGINE_MODULES=obcp.engine.testing). Every run records
+itself in `engine_test_effect`, which proves each run happened exactly once per runTime and that nothing
+was lost.
 """
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, func, select
 
-from obcp.engine import Context
-from obcp.engine.scheduler import Engine
+from obcp.engine import Context, Engine
 from obcp.engine.testing import chain_template, crash_template, effect_metadata, engine_test_effect
 from obcp.meta.db import Database, sync_url
 from obcp.meta.migrate import upgrade

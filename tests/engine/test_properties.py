@@ -16,8 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from obcp.engine import Context, RunContext, Subtask, TemplateBuilder, register
-from obcp.engine.scheduler import Engine
+from obcp.engine import Context, Engine, RunContext, Subtask, TemplateBuilder, register
 from obcp.errors import ErrorCode, ObcpError
 from obcp.meta.db import Database
 from obcp.meta.task_tables import subtask_dependency, subtask_instance

@@ -172,3 +172,51 @@ def test_permissions(client: TestClient) -> None:
     assert client.get(BASE, auth=hostonly).status_code == 403
     assert client.post(f"{BASE}/{tid}/subtasks/{sid}/skip", auth=operator).status_code == 200
     wait(client, tid, "SUCCESSFUL")
+
+
+def _add_cluster(client: TestClient, name: str) -> int:
+    from sqlalchemy import insert
+
+    from obcp.meta.db import Database, now_ms
+    from obcp.meta.tables import ob_cluster
+
+    db: Database = client.app.state.db  # type: ignore[attr-defined]
+
+    async def add() -> int:
+        values = {"name": name, "ob_cluster_id": 7, "status": "RUNNING", "root_password_enc": "x"}
+        async with db.tx() as conn:
+            res = await conn.execute(
+                insert(ob_cluster).values(**values, creator="admin", created_at=now_ms(), updated_at=now_ms())
+            )
+        assert res.inserted_primary_key is not None
+        return int(res.inserted_primary_key[0])
+
+    assert client.portal is not None
+    return int(client.portal.call(add))
+
+
+def test_list_filters(client: TestClient) -> None:
+    cid = _add_cluster(client, "prod_1")
+    other = _add_cluster(client, "prodX1")
+    on_cluster = submit(client, A, cluster_id=cid, host_id=3, name="Restart 100%")
+    elsewhere = submit(client, A, cluster_id=other, tenant_id=9, name="Restart_all")
+    loose = submit(client, A)
+    for tid in (on_cluster, elsewhere, loose):
+        wait(client, tid, "SUCCESSFUL")
+
+    def ids(**params: Any) -> list[int]:
+        body = client.get(BASE, auth=ADMIN, params={"sort": "id,asc", **params}).json()
+        return [t["id"] for t in body["data"]["contents"]]
+
+    assert ids() == [on_cluster, elsewhere, loose]
+    assert ids(sort="id,desc") == [loose, elsewhere, on_cluster]
+    assert ids(clusterName="prod_") == [on_cluster]  # `_` is a character, not a wildcard
+    assert ids(cluterName="prod") == [on_cluster, elsewhere]  # OCP's misspelt alias
+    assert ids(clusterName="prod", clusterId=other) == [elsewhere]
+    assert ids(clusterName="nothing") == []
+    assert ids(name="100%") == [on_cluster] and ids(name="t_a") == [elsewhere]
+    assert ids(tenantId=9) == [elsewhere] and ids(tenantName="any") == []
+    assert ids(hostId=3) == [on_cluster] and ids(type="manual") == [on_cluster, elsewhere, loose]
+    listed = client.get(BASE, auth=ADMIN, params={"clusterId": cid}).json()["data"]["contents"][0]
+    assert listed["cluster"] == {"id": cid, "name": "prod_1", "obClusterId": 7, "type": "PRIMARY"}
+    assert client.get(f"{BASE}/{loose}", auth=ADMIN).json()["data"].get("cluster") is None

@@ -16,7 +16,7 @@ from obcp.api.middleware import BodyLimitMiddleware, TraceMiddleware
 from obcp.api.routes import clusters, hosts, iam, operations, system, task_events, tasks
 from obcp.api.routes import web as console
 from obcp.config import Settings
-from obcp.engine.scheduler import Engine
+from obcp.engine import Engine
 from obcp.iam.store import ensure_defaults
 from obcp.meta.db import Database
 from obcp.ob.connection import Connector, open_connection

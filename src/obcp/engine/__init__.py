@@ -2,25 +2,73 @@
 
 Layers: `template` (DAG builders and the subtask class registry), `context` (OCP's Context), `store` (every
 guarded state transition), `scheduler` (claims, runs, heartbeats, recovery), `locks` (resource operation
-locks), `logs` (per-run logs in OCP's format) and `views` (OCP's JSON shapes).
+locks), `logs` (per-run logs in OCP's format), `queries` (what others may read of tasks) and `views` (OCP's
+JSON shapes). Only the engine touches the task tables; everything else imports from this package, never
+from its modules.
 """
 
 from obcp.engine.context import Context
 from obcp.engine.locks import ResourceLock
-from obcp.engine.scheduler import Engine
+from obcp.engine.queries import (
+    LockHolder,
+    Pager,
+    TaskFilter,
+    TaskSignature,
+    TaskSummary,
+    list_tasks,
+    load_task,
+    lock_holder,
+    newest_tasks,
+    read_log,
+    task_signature,
+    task_state,
+)
+from obcp.engine.scheduler import Engine, EngineSettings
 from obcp.engine.states import Operation, SubtaskState, TaskState
-from obcp.engine.template import RunContext, Subtask, Template, TemplateBuilder, register
+from obcp.engine.template import RunContext, Subtask, Template, TemplateBuilder, WaitNode, register
+from obcp.engine.views import (
+    ClusterLookup,
+    TaskData,
+    basic_json,
+    load_tasks,
+    no_clusters,
+    seed_json,
+    subtask_json,
+    wrapped_json,
+)
 
 __all__ = [
+    "ClusterLookup",
     "Context",
     "Engine",
+    "EngineSettings",
+    "LockHolder",
     "Operation",
+    "Pager",
     "ResourceLock",
     "RunContext",
     "Subtask",
     "SubtaskState",
+    "TaskData",
+    "TaskFilter",
+    "TaskSignature",
     "TaskState",
+    "TaskSummary",
     "Template",
     "TemplateBuilder",
+    "WaitNode",
+    "basic_json",
+    "list_tasks",
+    "load_task",
+    "load_tasks",
+    "lock_holder",
+    "newest_tasks",
+    "no_clusters",
+    "read_log",
     "register",
+    "seed_json",
+    "subtask_json",
+    "task_signature",
+    "task_state",
+    "wrapped_json",
 ]

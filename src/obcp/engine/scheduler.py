@@ -11,24 +11,23 @@ import asyncio
 import contextlib
 import importlib
 import logging
-import os
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy import select
+from sqlalchemy.engine import Connection
 
 from obcp.engine import logs, store
 from obcp.engine.context import Context
 from obcp.engine.locks import ResourceLock
-from obcp.engine.states import TaskState
-from obcp.engine.template import RunContext, Template, lookup, registered_keys
+from obcp.engine.queries import task_state
+from obcp.engine.states import Operation, TaskState
+from obcp.engine.template import RunContext, Subtask, Template, lookup, registered_keys
 from obcp.meta.db import Database, now_ms
-from obcp.meta.task_tables import task_instance
 
 log = logging.getLogger("obcp.engine")
 
@@ -44,11 +43,9 @@ class EngineSettings(BaseSettings):
     log_flush_seconds: float = 0.5
     max_running: int = 64
     timeout_grace_seconds: float = 10.0
-    # Modules whose subtask classes this replica can run, comma-separated (in addition to the built-ins).
+    # Modules whose subtask classes this replica can run, comma-separated (in addition to the built-ins);
+    # tests list theirs here, e.g. `obcp.engine.testing`.
     modules: str = ""
-
-
-TEST_TEMPLATES_ENV = "OBCP_TEST_TEMPLATES"
 
 
 @dataclass
@@ -151,26 +148,28 @@ class Engine:
         return task_id
 
     async def retry_task(self, task_id: int) -> None:
-        await store.in_tx(self.db, lambda c: store.retry_task(c, task_id))
-        await self._changed_notify()
+        await self._act(lambda c: store.retry_task(c, task_id))
 
     async def rollback_task(self, task_id: int) -> None:
-        await store.in_tx(self.db, lambda c: store.rollback_task(c, task_id))
-        await self._changed_notify()
+        await self._act(lambda c: store.rollback_task(c, task_id))
 
     async def retry_subtask(self, task_id: int, sid: int) -> None:
-        await store.in_tx(self.db, lambda c: store.retry_subtask(c, task_id, sid))
-        await self._changed_notify()
+        await self._act(lambda c: store.retry_subtask(c, task_id, sid))
 
     async def skip_subtask(self, task_id: int, sid: int, by: str) -> None:
-        await store.in_tx(self.db, lambda c: store.skip_subtask(c, task_id, sid, by))
-        await self._changed_notify()
+        await self._act(lambda c: store.skip_subtask(c, task_id, sid, by))
 
     async def cancel_subtask(self, task_id: int, sid: int) -> None:
         await store.in_tx(self.db, lambda c: store.cancel_subtask(c, task_id, sid))
         run = self._runs.get(sid)
         if run is not None:  # ours: interrupt now rather than at the next heartbeat
             self._interrupt(run, "cancel")
+
+    async def _act(self, action: Callable[[Connection], object]) -> None:
+        """An operator's action, then the dispatcher woken for what it made READY."""
+        await store.in_tx(self.db, action)
+        self.kick()
+        await self._changed_notify()
 
     def kick(self) -> None:
         self._wake.set()
@@ -180,8 +179,8 @@ class Engine:
         deadline = time.monotonic() + seconds
         while True:
             async with self.db.read() as conn:
-                state = await conn.scalar(select(task_instance.c.state).where(task_instance.c.id == task_id))
-            if state != TaskState.RUNNING.value:
+                state = await task_state(conn, task_id)
+            if state != TaskState.RUNNING:
                 return str(state)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -245,55 +244,10 @@ class Engine:
     async def _execute(self, run: _Run) -> None:
         c = run.claimed
         cls = lookup(c.class_name)
-        ctx = c.context
-        ctx.put("task_operation", c.operation.lower())
-        ctx.put("sub_task_instance_id", c.id)
-        outcome: store.Outcome
         token = logs.current_run.set(run.runlog)
         logger = logs.subtask_logger(cls.__name__ if cls else c.class_name)
         try:
-            logger.info(
-                "Run subtask, id=%s, context=%s, executor=%s", c.id, ctx.java_string(), self.server_id
-            )
-            if cls is None:
-                raise RuntimeError(f"subtask class {c.class_name} is not known to this server")
-            rc = RunContext(ctx, c.task_id, c.id, c.run_time, c.operation, logger, self.services, c.params)
-            instance = cls()
-            if c.operation in ("ROLLBACK",):
-                body = instance.rollback(rc) if cls.can_rollback else _noop()
-            elif c.operation in ("SKIP", "CANCEL"):
-                body = _noop()
-            else:
-                body = instance.run(rc)
-            run.inner = asyncio.create_task(body)
-            done, _ = await asyncio.wait(
-                {run.inner}, timeout=max(0.0, c.timeout - (now_ms() - c.started_at) / 1000)
-            )
-            if not done:
-                run.reason = run.reason or "timeout"
-                run.inner.cancel()
-                with contextlib.suppress(BaseException):
-                    await run.inner
-            if run.reason == "timeout":
-                logger.error(
-                    "Receive timeout callback, subtask %s elapsed=%ss, timeout=%ss",
-                    c.id,
-                    (now_ms() - c.started_at) // 1000,
-                    c.timeout,
-                )
-                outcome = store.Outcome(False, f"timeout after {c.timeout}s")
-            elif run.reason == "cancel":
-                logger.warning("Subtask %s cancelled by an operator", c.id)
-                outcome = store.Outcome(False, "cancelled", canceled=True)
-            elif run.reason in ("lost", "shutdown") or run.inner.cancelled():
-                outcome = store.Outcome(False, "interrupted")
-            elif (exc := run.inner.exception()) is not None:
-                logger.error(
-                    "Subtask %s failed: %s\n%s", c.id, exc, "".join(traceback.format_exception(exc)).rstrip()
-                )
-                outcome = store.Outcome(False, f"{type(exc).__name__}: {exc}")
-            else:
-                outcome = store.Outcome(True, context=ctx)
+            outcome = await self._run_body(run, cls, logger)
         except asyncio.CancelledError:
             outcome = store.Outcome(False, "interrupted")
             run.reason = run.reason or "shutdown"
@@ -308,6 +262,33 @@ class Engine:
             self._runs.pop(c.id, None)
             if self._saturated or run.reason is not None:
                 self.kick()
+
+    async def _run_body(self, run: _Run, cls: type[Subtask] | None, logger: logging.Logger) -> store.Outcome:
+        """Run the subtask's code (or its rollback) until it ends, times out or is interrupted."""
+        c = run.claimed
+        ctx = c.context
+        ctx.put("task_operation", c.operation.lower())
+        ctx.put("sub_task_instance_id", c.id)
+        logger.info("Run subtask, id=%s, context=%s, executor=%s", c.id, ctx.java_string(), self.server_id)
+        if cls is None:
+            raise RuntimeError(f"subtask class {c.class_name} is not known to this server")
+        rc = RunContext(ctx, c.task_id, c.id, c.run_time, c.operation, logger, self.services, c.params)
+        instance = cls()
+        if c.operation == Operation.ROLLBACK.value:
+            body = instance.rollback(rc) if cls.can_rollback else _noop()
+        elif c.operation in (Operation.SKIP.value, Operation.CANCEL.value):
+            body = _noop()
+        else:
+            body = instance.run(rc)
+        run.inner = asyncio.create_task(body)
+        left = max(0.0, c.timeout - (now_ms() - c.started_at) / 1000)
+        done, _ = await asyncio.wait({run.inner}, timeout=left)
+        if not done:
+            run.reason = run.reason or "timeout"
+            run.inner.cancel()
+            with contextlib.suppress(BaseException):
+                await run.inner
+        return _outcome_of(run, logger)
 
     async def _record(self, run: _Run, outcome: store.Outcome) -> None:
         c = run.claimed
@@ -329,8 +310,6 @@ class Engine:
             )
             return
         text = run.runlog.text()
-        prefix = logs.header(c.operation, c.started_at)
-        full = f"{prefix}\n{text}" if text else prefix
         lease_ms = int(self.settings.lease_seconds * 1000)
         # This run's slot is free again; take over what it unblocked, in the same transaction.
         room = 0 if self._stopping else max(0, self.settings.max_running - len(self._runs) + 1)
@@ -344,7 +323,7 @@ class Engine:
                         c,
                         self.server_id,
                         outcome,
-                        full,
+                        text,
                         claim_room=room,
                         lease_ms=lease_ms,
                         classes=classes,
@@ -402,7 +381,7 @@ class Engine:
         def work(conn: Any) -> tuple[set[int], set[int]]:
             for r in dirty:
                 r.runlog.dirty = False
-                store.save_run_log(conn, r.claimed, self._live_text(r))
+                store.save_run_log(conn, r.claimed, r.runlog.text())
             if not extend:
                 return set(), set()
             versions = {s: r.claimed.version for s, r in runs.items()}
@@ -418,14 +397,9 @@ class Engine:
             if sid in self._runs:
                 self._interrupt(self._runs[sid], "cancel")
 
-    def _live_text(self, run: _Run) -> str:
-        prefix = logs.header(run.claimed.operation, run.claimed.started_at)
-        text = run.runlog.text()
-        return f"{prefix}\n{text}" if text else prefix
-
     async def _flush(self, run: _Run) -> None:
         with contextlib.suppress(Exception):
-            await store.in_tx(self.db, lambda c: store.save_run_log(c, run.claimed, self._live_text(run)))
+            await store.in_tx(self.db, lambda c: store.save_run_log(c, run.claimed, run.runlog.text()))
 
     # --- sweep ----------------------------------------------------------------------------------------------
 
@@ -471,14 +445,36 @@ class Engine:
             )
 
 
+def _outcome_of(run: _Run, logger: logging.Logger) -> store.Outcome:
+    """What the run's end means: a timeout, an operator's cancel, an interruption, a failure or success."""
+    c = run.claimed
+    assert run.inner is not None
+    if run.reason == "timeout":
+        logger.error(
+            "Receive timeout callback, subtask %s elapsed=%ss, timeout=%ss",
+            c.id,
+            (now_ms() - c.started_at) // 1000,
+            c.timeout,
+        )
+        return store.Outcome(False, f"timeout after {c.timeout}s")
+    if run.reason == "cancel":
+        logger.warning("Subtask %s cancelled by an operator", c.id)
+        return store.Outcome(False, "cancelled", canceled=True)
+    if run.reason in ("lost", "shutdown") or run.inner.cancelled():
+        return store.Outcome(False, "interrupted")
+    if (exc := run.inner.exception()) is not None:
+        trace = "".join(traceback.format_exception(exc)).rstrip()
+        logger.error("Subtask %s failed: %s\n%s", c.id, exc, trace)
+        return store.Outcome(False, f"{type(exc).__name__}: {exc}")
+    return store.Outcome(True, context=c.context)
+
+
 async def _noop() -> None:
     return None
 
 
-def load_modules(extra: str = "") -> None:
-    """Import the modules that register subtask classes; the test templates only when asked for."""
-    names = [m.strip() for m in extra.split(",") if m.strip()]
-    if os.environ.get(TEST_TEMPLATES_ENV) == "1":
-        names.append("obcp.engine.testing")
-    for name in names:
-        importlib.import_module(name)
+def load_modules(names: str = "") -> None:
+    """Import the modules (a comma list) that register subtask classes."""
+    for name in (m.strip() for m in names.split(",")):
+        if name:
+            importlib.import_module(name)

@@ -1,4 +1,4 @@
-"""OCP's task and subtask states and operations (ocp-compat-research.md §2.3)."""
+"""OCP's task and subtask states and operations, with the same names and values as OCP's task API."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Test-only subtask classes and templates, loaded by a server only when OBCP_TEST_TEMPLATES=1.
+"""Test-only subtask classes and templates, loaded by a server only when its OBCP_ENGINE_MODULES lists
+`obcp.engine.testing`.
 
 Tests submit tasks built from these straight into the metadb (`Engine.submit` needs no running server), and
 the servers under test pick them up through their sweep; every run records itself in `engine_test_effect`,

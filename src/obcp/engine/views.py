@@ -1,9 +1,14 @@
-"""OCP's JSON shapes of tasks (ocp-compat-research.md §2.2): WrappedTaskInstance (Shape C), BasicTaskInstance
-(Shape D), SubtaskInstance, and the seed's restart shape (Shape A) with the Java-style context string."""
+"""OCP's JSON shapes of tasks: WrappedTaskInstance (a task with every subtask in full, Shape C),
+BasicTaskInstance (a list item, Shape D), SubtaskInstance, and the seed's restart answer (Shape A) with the
+Java-style context string.
+
+The engine knows no clusters: the `cluster` object a shape shows comes from a lookup the caller passes to
+`load_tasks`, keyed by the tasks' own `cluster_id`."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,13 +16,20 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from obcp.engine.context import Context
-from obcp.meta.tables import ob_cluster
 from obcp.meta.task_tables import subtask_dependency, subtask_instance, task_instance
 from obcp.timefmt import iso_ms
 
 S = subtask_instance.c
 D = subtask_dependency.c
 T = task_instance.c
+
+# OCP's cluster object (`id`, `name`, `obClusterId`, `type`) of each cluster asked for, by cluster id.
+ClusterLookup = Callable[[AsyncConnection, Collection[int]], Awaitable[Mapping[int, dict[str, Any]]]]
+
+
+async def no_clusters(conn: AsyncConnection, cluster_ids: Collection[int]) -> Mapping[int, dict[str, Any]]:
+    """A lookup for tasks shown without their cluster."""
+    return {}
 
 
 @dataclass
@@ -26,10 +38,13 @@ class TaskData:
     subtasks: list[Any]
     upstreams: dict[int, list[int]]
     downstreams: dict[int, list[int]]
-    cluster: Any | None
+    cluster: dict[str, Any] | None
 
 
-async def load(conn: AsyncConnection, task_ids: list[int], *, edges: bool = True) -> dict[int, TaskData]:
+async def load_tasks(
+    conn: AsyncConnection, task_ids: list[int], *, clusters: ClusterLookup, edges: bool = True
+) -> dict[int, TaskData]:
+    """Tasks with their subtasks (and, with `edges`, their up- and downstreams), keyed by id."""
     if not task_ids:
         return {}
     tasks = (await conn.execute(select(task_instance).where(T.id.in_(task_ids)))).all()
@@ -43,32 +58,20 @@ async def load(conn: AsyncConnection, task_ids: list[int], *, edges: bool = True
             ups[e.child_id].append(e.parent_id)
             downs[e.parent_id].append(e.child_id)
     cluster_ids = {t.cluster_id for t in tasks if t.cluster_id is not None}
-    clusters: dict[int, Any] = {}
-    if cluster_ids:
-        rows = (await conn.execute(select(ob_cluster).where(ob_cluster.c.id.in_(cluster_ids)))).all()
-        clusters = {r.id: r for r in rows}
+    known = await clusters(conn, cluster_ids) if cluster_ids else {}
     by_task: dict[int, list[Any]] = defaultdict(list)
     for s in subs:
         by_task[s.task_id].append(s)
-    return {
-        t.id: TaskData(t, by_task[t.id], ups, downs, clusters.get(t.cluster_id) if t.cluster_id else None)
-        for t in tasks
-    }
+    return {t.id: TaskData(t, by_task[t.id], ups, downs, _cluster(known, t.cluster_id)) for t in tasks}
 
 
 def creator_json(task: Any) -> dict[str, Any]:
     return {"id": task.creator_id, "name": task.creator}
 
 
-def cluster_json(cluster: Any | None) -> dict[str, Any] | None:
-    if cluster is None:
-        return None
-    return {
-        "id": cluster.id,
-        "name": cluster.name,
-        "obClusterId": cluster.ob_cluster_id,
-        "type": cluster.type,
-    }
+def _cluster(known: Mapping[int, dict[str, Any]], cluster_id: int | None) -> dict[str, Any] | None:
+    cluster = known.get(cluster_id) if cluster_id is not None else None
+    return dict(cluster) if cluster is not None else None
 
 
 def subtask_json(s: Any, data: TaskData) -> dict[str, Any]:
@@ -100,11 +103,11 @@ def task_prohibits_rollback(data: TaskData) -> bool:
     return any(s.prohibit_rollback and s.state not in ("PENDING", "READY") for s in data.subtasks)
 
 
-def wrapped(data: TaskData) -> dict[str, Any]:
+def wrapped_json(data: TaskData) -> dict[str, Any]:
     """Shape C: `GET /api/v2/tasks/instances/{id}` and the retry/rollback responses."""
     t = data.task
     return {
-        "cluster": cluster_json(data.cluster),
+        "cluster": data.cluster,
         "createTime": iso_ms(t.created_at),
         "creator": creator_json(t),
         "executor": t.executor,
@@ -121,11 +124,11 @@ def wrapped(data: TaskData) -> dict[str, Any]:
     }
 
 
-def basic(data: TaskData) -> dict[str, Any]:
+def basic_json(data: TaskData) -> dict[str, Any]:
     """Shape D: an item of `GET /api/v2/tasks/instances`."""
     t = data.task
     return {
-        "cluster": cluster_json(data.cluster),
+        "cluster": data.cluster,
         "creator": creator_json(t),
         "finishTime": iso_ms(t.end_time),
         "id": t.id,
@@ -139,10 +142,10 @@ def basic(data: TaskData) -> dict[str, Any]:
     }
 
 
-def seed(data: TaskData) -> dict[str, Any]:
+def seed_json(data: TaskData) -> dict[str, Any]:
     """Shape A (the seed's `/restart` response): `tasks[]`, cluster, creator and the Java-style context."""
     t = data.task
-    cluster = cluster_json(data.cluster)
+    cluster = dict(data.cluster) if data.cluster is not None else None
     if cluster is not None:
         cluster.pop("type", None)
     return {

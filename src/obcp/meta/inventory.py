@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from obcp.errors import ErrorCode, ObcpError
 from obcp.meta.db import now_ms
 from obcp.meta.tables import compute_host, ob_cluster, ob_server, ob_zone, operation_availability
-from obcp.meta.task_tables import task_instance
 from obcp.timefmt import iso_ms
 
 # OCP's status values (ocp-compat-research.md §7).
@@ -141,14 +141,21 @@ async def servers_of(conn: AsyncConnection, cluster_ids: list[int], zone_id: int
     return list((await conn.execute(query)).all())
 
 
-async def cluster_views(conn: AsyncConnection, clusters: list[Any]) -> list[dict[str, Any]]:
-    """OCP's ObCluster objects with their zones and servers, for several clusters in three queries."""
+# The newest task of each cluster asked for, by cluster id: the task engine answers it (`newest_tasks`), as
+# only the engine reads its tables. Each has `id`, `name`, `state`, `operation`, `start_time`, `end_time`.
+NewestTasks = Callable[[AsyncConnection, Collection[int]], Awaitable[Mapping[int, Any]]]
+
+
+async def cluster_views(
+    conn: AsyncConnection, clusters: list[Any], newest_tasks: NewestTasks
+) -> list[dict[str, Any]]:
+    """OCP's ObCluster objects with their zones, servers and last operation, for several clusters."""
     ids = [c.id for c in clusters]
     if not ids:
         return []
     zones = await zones_of(conn, ids)
     servers = await servers_of(conn, ids)
-    last_ops = await last_operations(conn, ids)
+    last_ops = await last_operations(conn, await newest_tasks(conn, ids))
     views = []
     for c in clusters:
         zone_views = []
@@ -261,42 +268,47 @@ async def set_server_status(
     await conn.execute(update(ob_server).where(ob_server.c.id == server_id).values(**values))
 
 
-async def last_operations(conn: AsyncConnection, cluster_ids: list[int]) -> dict[int, dict[str, Any]]:
-    """The newest task of each cluster, with the availability obcp measured while it ran (if any)."""
-    t = task_instance.c
-    newest = (
-        select(t.cluster_id, func.max(t.id).label("task_id"))
-        .where(t.cluster_id.in_(cluster_ids))
-        .group_by(t.cluster_id)
-        .subquery()
-    )
-    a = operation_availability.c
-    rows = (
-        await conn.execute(
-            select(task_instance, operation_availability)
-            .join(newest, newest.c.task_id == t.id)
-            .outerjoin(operation_availability, a.task_id == t.id)
+async def last_operations(conn: AsyncConnection, newest: Mapping[int, Any]) -> dict[int, dict[str, Any]]:
+    """OCP-style summaries of each cluster's newest task (`newest`, by cluster id), with the availability
+    obcp measured while it ran (if any)."""
+    measured: dict[int, Any] = {}
+    if newest:
+        task_ids = sorted(t.id for t in newest.values())
+        rows = await conn.execute(
+            select(operation_availability).where(operation_availability.c.task_id.in_(task_ids))
         )
-    ).all()
+        measured = {r.task_id: r for r in rows}
     result: dict[int, dict[str, Any]] = {}
-    for r in rows:
-        m = r._mapping
+    for cluster_id, t in newest.items():
         entry: dict[str, Any] = {
-            "taskId": m[t.id],
-            "name": m[t.name],
-            "status": m[t.state],
-            "operation": m[t.operation],
-            "startTime": iso_ms(m[t.start_time]),
-            "finishTime": iso_ms(m[t.end_time]),
+            "taskId": t.id,
+            "name": t.name,
+            "status": t.state,
+            "operation": t.operation,
+            "startTime": iso_ms(t.start_time),
+            "finishTime": iso_ms(t.end_time),
         }
-        if m[a.task_id] is not None:
+        m = measured.get(t.id)
+        if m is not None:
             entry["availability"] = {
-                "longestOutageSeconds": round(m[a.longest_outage_ms] / 1000, 3),
-                "probeRounds": m[a.samples],
-                "roundsWithoutAnswer": m[a.failed_samples],
-                "probeIntervalMillis": m[a.interval_ms],
-                "unobservedSeconds": round(m[a.unobserved_ms] / 1000, 3),
-                "finished": m[a.finished_at] is not None,
+                "longestOutageSeconds": round(m.longest_outage_ms / 1000, 3),
+                "probeRounds": m.samples,
+                "roundsWithoutAnswer": m.failed_samples,
+                "probeIntervalMillis": m.interval_ms,
+                "unobservedSeconds": round(m.unobserved_ms / 1000, 3),
+                "finished": m.finished_at is not None,
             }
-        result[int(m[t.cluster_id])] = entry
+        result[int(cluster_id)] = entry
     return result
+
+
+async def cluster_briefs(conn: AsyncConnection, cluster_ids: Collection[int]) -> dict[int, dict[str, Any]]:
+    """OCP's short cluster object (as a task shows its cluster), by id."""
+    rows = await conn.execute(select(ob_cluster).where(ob_cluster.c.id.in_(sorted(cluster_ids))))
+    return {r.id: {"id": r.id, "name": r.name, "obClusterId": r.ob_cluster_id, "type": r.type} for r in rows}
+
+
+async def cluster_ids_named(conn: AsyncConnection, part: str) -> list[int]:
+    """Ids of the clusters whose name contains `part`."""
+    query = select(ob_cluster.c.id).where(ob_cluster.c.name.contains(part, autoescape=True))
+    return list((await conn.execute(query)).scalars())

@@ -1,7 +1,8 @@
 """The task engine's tables: tasks, their subtasks and edges, per-run logs and resource operation locks.
 
-Every state column is written only by guarded updates (see `obcp.engine.store`); `version` is bumped on
-every subtask transition and doubles as the fencing token of the run that holds the lease.
+Only the engine reads or writes them: every state column is written only by guarded updates (in
+`obcp.engine.store`), everything else reads through `obcp.engine`'s queries. `version` is bumped on every
+subtask transition and doubles as the fencing token of the run that holds the lease.
 """
 
 from __future__ import annotations

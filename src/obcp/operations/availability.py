@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from obcp.engine import TaskState, task_state
 from obcp.meta.db import Database, now_ms
 from obcp.meta.inventory import ServerRef
 from obcp.meta.tables import operation_availability
-from obcp.meta.task_tables import task_instance
 from obcp.ob.connection import Connector, ObTimeouts, open_connection
 from obcp.ob.readiness import probe
 
@@ -206,14 +206,12 @@ class AvailabilityMonitors:
                 try:
                     async with self.db.tx() as conn:
                         await self._save(conn, m, final=False)
-                        state = await conn.scalar(
-                            select(task_instance.c.state).where(task_instance.c.id == m.task_id)
-                        )
+                        state = await task_state(conn, m.task_id)
                     last_save = time.monotonic()
                 except Exception:  # the metadb may be busy; the next save catches up
                     log.warning("availability of task %s: could not save", m.task_id, exc_info=True)
                     continue
-                if state != "RUNNING":
+                if state != TaskState.RUNNING:
                     # A failed task waits for an operator: stop probing; a retry resumes the monitor and
                     # the wait counts as unobserved time.
                     self._monitors.pop(m.task_id, None)

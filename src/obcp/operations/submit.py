@@ -6,18 +6,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from obcp.engine import Context, Engine, ResourceLock
-from obcp.engine import views as task_views
-from obcp.engine.locks import conflicts
-from obcp.engine.template import Template
+from obcp.engine import (
+    Context,
+    Engine,
+    ResourceLock,
+    Template,
+    load_task,
+    lock_holder,
+    seed_json,
+    wrapped_json,
+)
 from obcp.errors import ErrorCode, ObcpError
 from obcp.iam.store import Principal
 from obcp.meta import inventory
 from obcp.meta.db import Database
-from obcp.meta.task_tables import resource_lock, task_instance
 from obcp.operations import keys, templates
 from obcp.operations.cluster_steps import ALLOWED_FROM
 
@@ -142,14 +146,7 @@ _SERVER_FROM = {
 async def _holder_of(conn: AsyncConnection, lock: ResourceLock) -> Any:
     """The task holding a lock that excludes `lock` (the engine's own rule). Asked before the state
     check, so a second call during an operation gets "busy, task N", not "cluster RESTARTING"."""
-    return (
-        await conn.execute(
-            select(task_instance.c.id, task_instance.c.name, task_instance.c.state)
-            .select_from(resource_lock.join(task_instance, task_instance.c.id == resource_lock.c.task_id))
-            .where(conflicts(lock))
-            .limit(1)
-        )
-    ).first()
+    return await lock_holder(conn, lock)
 
 
 def _refuse_busy(code: ErrorCode, holder: Any) -> None:
@@ -247,15 +244,15 @@ async def submit(engine: Engine, plan: Plan, principal: Principal, trace_id: str
 async def task_view(db: Database, task_id: int) -> dict[str, Any]:
     """Shape A, the seed's: what `POST …/clusters/{id}/restart` answers."""
     async with db.read() as conn:
-        data = (await task_views.load(conn, [task_id]))[task_id]
-    return task_views.seed(data)
+        data = await load_task(conn, task_id, inventory.cluster_briefs)
+    return seed_json(data)
 
 
 async def full_task_view(db: Database, task_id: int) -> dict[str, Any]:
     """Shape B, what OCP's zone and server operations answer: every subtask in full, the context as JSON."""
     async with db.read() as conn:
-        data = (await task_views.load(conn, [task_id]))[task_id]
-    view = task_views.wrapped(data)
+        data = await load_task(conn, task_id, inventory.cluster_briefs)
+    view = wrapped_json(data)
     view.pop("cluster", None)
     view["clusterId"] = data.task.cluster_id
     view["context"] = Context.from_json(data.task.context).as_json_object()

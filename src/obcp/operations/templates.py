@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from obcp.engine import Subtask, TemplateBuilder
-from obcp.engine.template import Template, WaitNode
+from obcp.engine import Subtask, Template, TemplateBuilder, WaitNode
 from obcp.operations import cluster_steps as c
 from obcp.operations import keys
 from obcp.operations import server_steps as s

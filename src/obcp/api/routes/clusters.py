@@ -11,6 +11,7 @@ from obcp.api.auth import require
 from obcp.api.envelope import OcpJSONResponse, iterable, ok, paged
 from obcp.api.paging import PageQuery, page_query
 from obcp.api.params import IdPath, NamePath
+from obcp.engine import newest_tasks
 from obcp.errors import ErrorCode, ObcpError
 from obcp.iam.store import Principal
 from obcp.meta import inventory
@@ -100,7 +101,7 @@ async def list_clusters(
             ob_cluster.c.id,
         )
         rows = list((await conn.execute(query)).all())
-        views = await inventory.cluster_views(conn, rows)
+        views = await inventory.cluster_views(conn, rows, newest_tasks)
     return paged(views, pq.result_page(total))
 
 
@@ -110,7 +111,7 @@ async def get_cluster(
 ) -> OcpJSONResponse:
     async with request.app.state.db.read() as conn:
         row = await inventory.get_cluster(conn, id)
-        return ok((await inventory.cluster_views(conn, [row]))[0])
+        return ok((await inventory.cluster_views(conn, [row], newest_tasks))[0])
 
 
 @router.get("/api/v2/ob/clusters/{id}/zones", summary="Zones of a cluster")
@@ -119,7 +120,7 @@ async def list_zones(
 ) -> OcpJSONResponse:
     async with request.app.state.db.read() as conn:
         row = await inventory.get_cluster(conn, id)
-        return iterable((await inventory.cluster_views(conn, [row]))[0]["zones"])
+        return iterable((await inventory.cluster_views(conn, [row], newest_tasks))[0]["zones"])
 
 
 @router.get("/api/v2/ob/clusters/{id}/servers", summary="Servers of a cluster")
@@ -224,7 +225,7 @@ async def takeover(
                     ],
                 )
             row = await inventory.get_cluster(conn, cluster_id)
-            view = (await inventory.cluster_views(conn, [row]))[0]
+            view = (await inventory.cluster_views(conn, [row], newest_tasks))[0]
     except IntegrityError as exc:  # a concurrent takeover with the same name or endpoints won the race
         raise ObcpError(ErrorCode.CLUSTER_EXISTS, body.name) from exc
     return ok(view)

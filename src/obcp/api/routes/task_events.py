@@ -17,14 +17,14 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.sse import EventSourceResponse, ServerSentEvent
-from sqlalchemy import func, select
 
 from obcp.api.auth import require
 from obcp.api.params import IdPath
-from obcp.engine import views
+from obcp.engine import TaskSignature, TaskState, load_tasks, task_signature, wrapped_json
 from obcp.errors import ErrorCode, ObcpError
 from obcp.iam.store import Principal
-from obcp.meta.task_tables import subtask_instance, task_instance
+from obcp.meta import inventory
+from obcp.meta.db import Database
 
 router = APIRouter(tags=["tasks"])
 
@@ -34,29 +34,24 @@ IDLE_POLL_SECONDS = 2.0
 STREAM_SECONDS = 300.0
 RECONNECT_MS = 1000
 
-T = task_instance.c
-S = subtask_instance.c
+
+def _db(request: Request) -> Database:
+    db = request.app.state.db
+    assert isinstance(db, Database)
+    return db
 
 
-async def _signature(request: Request, task_id: int) -> tuple[Any, ...] | None:
-    async with request.app.state.db.read() as conn:
-        task = (await conn.execute(select(T.version, T.state, T.updated_at).where(T.id == task_id))).first()
-        if task is None:
-            return None
-        subs = (
-            await conn.execute(
-                select(func.count(), func.max(S.updated_at), func.sum(S.version)).where(S.task_id == task_id)
-            )
-        ).one()
-    return (*task, *subs)
+async def _signature(request: Request, task_id: int) -> TaskSignature | None:
+    async with _db(request).read() as conn:
+        return await task_signature(conn, task_id)
 
 
 async def _payload(request: Request, task_id: int) -> dict[str, Any] | None:
-    async with request.app.state.db.read() as conn:
-        data = (await views.load(conn, [task_id])).get(task_id)
+    async with _db(request).read() as conn:
+        data = (await load_tasks(conn, [task_id], clusters=inventory.cluster_briefs)).get(task_id)
     if data is None:
         return None
-    body = views.wrapped(data)
+    body = wrapped_json(data)
     rows = {s.id: s._mapping for s in data.subtasks}
     for sub in body["subtasks"]:
         row = rows[sub["id"]]
@@ -94,7 +89,7 @@ async def task_events(
     _: Principal = Depends(require("TASK:{taskInstanceId}:READ")),
     task_id: int = Depends(_existing_task),
 ) -> AsyncIterator[ServerSentEvent]:
-    seen: tuple[Any, ...] | None = None
+    seen: TaskSignature | None = None
     ends = time.monotonic() + STREAM_SECONDS
     first = True
     while time.monotonic() < ends:
@@ -106,9 +101,8 @@ async def task_events(
             payload = await _payload(request, task_id)
             if payload is not None:
                 seen = signature
-                yield ServerSentEvent(
-                    event="task", data=payload, id=str(signature[0]), retry=RECONNECT_MS if first else None
-                )
+                retry = RECONNECT_MS if first else None
+                yield ServerSentEvent(event="task", data=payload, id=str(signature.version), retry=retry)
                 first = False
-        running = signature[1] == "RUNNING"
+        running = signature.state == TaskState.RUNNING
         await asyncio.sleep(POLL_SECONDS if running else IDLE_POLL_SECONDS)

@@ -1,0 +1,179 @@
+"""The engine's read API: what the rest of obcp may know of tasks, without touching the task tables.
+
+Everything here reads through the caller's connection, so a caller can combine it with its own reads (or
+its own transaction) on the metadb.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any, NamedTuple, Protocol
+
+from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from obcp.engine.locks import ResourceLock, conflicts
+from obcp.engine.states import TaskState
+from obcp.engine.views import ClusterLookup, TaskData, load_tasks
+from obcp.errors import ErrorCode, ObcpError
+from obcp.meta.task_tables import resource_lock, subtask_instance, subtask_log, task_instance
+
+T = task_instance.c
+S = subtask_instance.c
+L = subtask_log.c
+
+# OCP's sort fields of the task list.
+SORTABLE: dict[str, ColumnElement[Any]] = {
+    "id": T.id,
+    "name": T.name,
+    "status": T.state,
+    "type": T.type,
+    "createTime": T.created_at,
+    "startTime": T.start_time,
+    "finishTime": T.end_time,
+}
+
+
+class Pager(Protocol):
+    """Orders a query by a sort field the caller validates against `allowed` and cuts out one page."""
+
+    def apply(
+        self,
+        query: Select,  # type: ignore[type-arg]
+        allowed: dict[str, ColumnElement],  # type: ignore[type-arg]
+        default: ColumnElement,  # type: ignore[type-arg]
+    ) -> Select: ...  # type: ignore[type-arg]
+
+
+@dataclass(frozen=True)
+class TaskFilter:
+    """OCP's task list filters; `None` does not filter. Id collections come from the caller's own lookups
+    (e.g. the clusters whose name matches), and an empty one matches no task."""
+
+    name: str | None = None  # a part of the task name
+    states: Collection[str] | None = None
+    type: str | None = None
+    cluster_ids: Collection[int] | None = None
+    tenant_ids: Collection[int] | None = None
+    host_id: int | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        conds: list[ColumnElement[bool]] = []
+        if self.name:
+            conds.append(T.name.contains(self.name, autoescape=True))
+        if self.states is not None:
+            conds.append(T.state.in_(sorted(self.states)))
+        if self.type is not None:
+            conds.append(T.type == self.type)
+        if self.cluster_ids is not None:
+            conds.append(T.cluster_id.in_(sorted(self.cluster_ids)))
+        if self.tenant_ids is not None:
+            conds.append(T.tenant_id.in_(sorted(self.tenant_ids)))
+        if self.host_id is not None:
+            conds.append(T.host_id == self.host_id)
+        return conds
+
+
+async def list_tasks(
+    conn: AsyncConnection, filters: TaskFilter, pager: Pager, clusters: ClusterLookup
+) -> tuple[int, list[TaskData]]:
+    """One page of the tasks that match (newest first unless sorted), without edges, and the total."""
+    conds = filters.conditions()
+    total = int(await conn.scalar(select(func.count()).select_from(task_instance).where(*conds)) or 0)
+    ids = list((await conn.execute(pager.apply(select(T.id).where(*conds), SORTABLE, T.id.desc()))).scalars())
+    loaded = await load_tasks(conn, ids, clusters=clusters, edges=False)
+    return total, [loaded[i] for i in ids if i in loaded]
+
+
+async def load_task(conn: AsyncConnection, task_id: int, clusters: ClusterLookup) -> TaskData:
+    """A task with its subtasks and edges; 404 (TASK_NOT_FOUND) when there is none."""
+    data = (await load_tasks(conn, [task_id], clusters=clusters)).get(task_id)
+    if data is None:
+        raise ObcpError(ErrorCode.TASK_NOT_FOUND, task_id)
+    return data
+
+
+async def task_state(conn: AsyncConnection, task_id: int) -> TaskState | None:
+    state = await conn.scalar(select(T.state).where(T.id == task_id))
+    return TaskState(state) if state is not None else None
+
+
+async def read_log(conn: AsyncConnection, task_id: int, sid: int) -> str:
+    """Every run's log of a subtask, oldest first."""
+    if await conn.scalar(select(T.id).where(T.id == task_id)) is None:
+        raise ObcpError(ErrorCode.TASK_NOT_FOUND, task_id)
+    if await conn.scalar(select(S.id).where(S.id == sid, S.task_id == task_id)) is None:
+        raise ObcpError(ErrorCode.SUBTASK_NOT_FOUND, sid, task_id)
+    chunks = (await conn.execute(select(L.content).where(L.subtask_id == sid).order_by(L.id))).scalars().all()
+    return "\n".join(chunks)
+
+
+class TaskSignature(NamedTuple):
+    """Changes whenever the task or any of its subtasks does (every transition bumps a version)."""
+
+    version: int
+    state: str
+    updated_at: int
+    subtasks: int
+    subtasks_updated_at: int | None
+    subtask_versions: int | None
+
+
+async def task_signature(conn: AsyncConnection, task_id: int) -> TaskSignature | None:
+    task = (await conn.execute(select(T.version, T.state, T.updated_at).where(T.id == task_id))).first()
+    if task is None:
+        return None
+    subs = (
+        await conn.execute(
+            select(func.count(), func.max(S.updated_at), func.sum(S.version)).where(S.task_id == task_id)
+        )
+    ).one()
+    return TaskSignature(*task, *subs)
+
+
+class LockHolder(NamedTuple):
+    id: int
+    name: str
+    state: str
+
+
+async def lock_holder(conn: AsyncConnection, lock: ResourceLock) -> LockHolder | None:
+    """The task holding a lock that excludes `lock` (a cluster lock excludes its zones and servers)."""
+    row = (
+        await conn.execute(
+            select(T.id, T.name, T.state)
+            .select_from(resource_lock.join(task_instance, T.id == resource_lock.c.task_id))
+            .where(conflicts(lock))
+            .limit(1)
+        )
+    ).first()
+    return LockHolder(row.id, row.name, row.state) if row is not None else None
+
+
+class TaskSummary(NamedTuple):
+    id: int
+    name: str
+    state: str
+    operation: str
+    cluster_id: int
+    start_time: int | None
+    end_time: int | None
+
+
+async def newest_tasks(conn: AsyncConnection, cluster_ids: Collection[int]) -> dict[int, TaskSummary]:
+    """The newest task of each of these clusters (by the tasks' `cluster_id`), keyed by cluster id."""
+    if not cluster_ids:
+        return {}
+    newest = (
+        select(func.max(T.id).label("task_id"))
+        .where(T.cluster_id.in_(sorted(cluster_ids)))
+        .group_by(T.cluster_id)
+        .subquery()
+    )
+    rows = await conn.execute(
+        select(T.id, T.name, T.state, T.operation, T.cluster_id, T.start_time, T.end_time).join(
+            newest, newest.c.task_id == T.id
+        )
+    )
+    return {int(r.cluster_id): TaskSummary(*r) for r in rows}
