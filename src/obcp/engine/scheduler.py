@@ -14,7 +14,6 @@ import logging
 import os
 import time
 import traceback
-from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -67,13 +66,13 @@ class Engine:
         db: Database,
         server_id: str,
         settings: EngineSettings | None = None,
-        services: Mapping[str, Any] | None = None,
+        services: object = None,
     ) -> None:
         self.db = db
         self.server_id = server_id
         self.settings = settings or EngineSettings()
-        # Subtasks reach the metadb and the operations layer's clients through these, never through globals.
-        self.services: Mapping[str, Any] = {"db": db, **(services or {})}
+        # Subtasks reach the metadb and their layer's clients through these, never through globals.
+        self.services = services
         self._runs: dict[int, _Run] = {}
         self._wake = asyncio.Event()
         self._changed = asyncio.Condition()
@@ -257,7 +256,9 @@ class Engine:
             )
             if cls is None:
                 raise RuntimeError(f"subtask class {c.class_name} is not known to this server")
-            rc = RunContext(ctx, c.task_id, c.id, c.run_time, c.operation, logger, self.services, c.params)
+            rc = RunContext(
+                ctx, c.task_id, c.id, c.run_time, c.operation, logger, self.db, self.services, c.params
+            )
             instance = cls()
             if c.operation in ("ROLLBACK",):
                 body = instance.rollback(rc) if cls.can_rollback else _noop()
