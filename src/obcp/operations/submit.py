@@ -20,6 +20,7 @@ from obcp.errors import ErrorCode, ObcpError
 from obcp.iam.store import Principal
 from obcp.meta import inventory
 from obcp.meta.db import Database
+from obcp.meta.statuses import ServerStatus
 from obcp.meta.task_tables import resource_lock, task_instance
 from obcp.operations import keys, templates
 from obcp.operations.lifecycle import CLUSTER, CLUSTER_UP, Kind, Scope, transition
@@ -139,7 +140,7 @@ def _refuse_state(op: Operation, target: _Target) -> None:
         shown = zone.name if op.kind is Kind.RESTART else f"{zone.name} ({zone.status})"
         raise ObcpError(ErrorCode.ZONE_STATE_INVALID, shown)
     if server is not None and server.status not in allowed:
-        expected = "RUNNING" if op.kind is Kind.RESTART else " or ".join(allowed)
+        expected = ServerStatus.RUNNING if op.kind is Kind.RESTART else " or ".join(allowed)
         raise ObcpError(ErrorCode.SERVER_STATE_INVALID, server.status, expected)
 
 
