@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Protocol
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -32,23 +32,32 @@ class OperationBody(BaseModel):
     dryRun: bool = Field(False, description="answer with the DAG that would run; create nothing")
 
 
-class RestartBody(OperationBody):
+# The bodies below declare `dryRun` last, as their schema always has.
+class RestartBody(BaseModel):
     """obcp's extension; OCP clients send no body and get OCP's behaviour (rolling, every zone)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     restartMode: Literal["ROLLING", "FORCE"] = Field(
         "ROLLING", description="ROLLING: zones one after another; FORCE: all selected zones at once"
     )
     zoneNames: list[str] | None = Field(None, max_length=64, description="a subset of zones (default: all)")
+    dryRun: bool = Field(False, description="answer with the DAG that would run; create nothing")
 
 
-class ServerRestartBody(OperationBody):
+class ServerRestartBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     force: bool = Field(False, description="restart without ALTER SYSTEM STOP SERVER (OCP's force)")
     freezeServer: bool = Field(False, description="accepted for OCP 4.3 clients; obcp does not freeze")
+    dryRun: bool = Field(False, description="answer with the DAG that would run; create nothing")
 
 
-async def _run(
-    request: Request, op: Operation, principal: Principal, body: OperationBody | None
-) -> OcpJSONResponse:
+class _Body(Protocol):
+    dryRun: bool
+
+
+async def _run(request: Request, op: Operation, principal: Principal, body: _Body | None) -> OcpJSONResponse:
     """Plans the operation, refuses it if unsafe, then answers the dry run or submits the task."""
     state = request.app.state
     services: OperationServices = state.operations
@@ -81,7 +90,8 @@ async def restart_zone(
     body: OperationBody | None = Body(None),
     principal: Principal = UPDATE,
 ) -> OcpJSONResponse:
-    return await _run(request, Operation(Scope.ZONE, Kind.RESTART, id, zone_name=zoneName), principal, body)
+    op = Operation(Scope.ZONE, Kind.RESTART, id, zone_name=zoneName)
+    return await _run(request, op, principal, body)
 
 
 @router.post(
@@ -105,14 +115,16 @@ async def restart_server(
 async def stop_cluster(
     request: Request, id: IdPath, body: OperationBody | None = Body(None), principal: Principal = UPDATE
 ) -> OcpJSONResponse:
-    return await _run(request, Operation(Scope.CLUSTER, Kind.STOP, id), principal, body)
+    op = Operation(Scope.CLUSTER, Kind.STOP, id)
+    return await _run(request, op, principal, body)
 
 
 @router.post("/api/v2/ob/clusters/{id}/start", summary="Start a stopped cluster (answers with the task)")
 async def start_cluster(
     request: Request, id: IdPath, body: OperationBody | None = Body(None), principal: Principal = UPDATE
 ) -> OcpJSONResponse:
-    return await _run(request, Operation(Scope.CLUSTER, Kind.START, id), principal, body)
+    op = Operation(Scope.CLUSTER, Kind.START, id)
+    return await _run(request, op, principal, body)
 
 
 @router.post("/api/v2/ob/clusters/{id}/zones/{zoneName}/stop", summary="Stop a zone (answers with the task)")
@@ -123,7 +135,8 @@ async def stop_zone(
     body: OperationBody | None = Body(None),
     principal: Principal = UPDATE,
 ) -> OcpJSONResponse:
-    return await _run(request, Operation(Scope.ZONE, Kind.STOP, id, zone_name=zoneName), principal, body)
+    op = Operation(Scope.ZONE, Kind.STOP, id, zone_name=zoneName)
+    return await _run(request, op, principal, body)
 
 
 @router.post(
@@ -136,7 +149,8 @@ async def start_zone(
     body: OperationBody | None = Body(None),
     principal: Principal = UPDATE,
 ) -> OcpJSONResponse:
-    return await _run(request, Operation(Scope.ZONE, Kind.START, id, zone_name=zoneName), principal, body)
+    op = Operation(Scope.ZONE, Kind.START, id, zone_name=zoneName)
+    return await _run(request, op, principal, body)
 
 
 @router.post(
@@ -149,7 +163,8 @@ async def stop_server(
     body: OperationBody | None = Body(None),
     principal: Principal = UPDATE,
 ) -> OcpJSONResponse:
-    return await _run(request, Operation(Scope.SERVER, Kind.STOP, id, server_id=serverId), principal, body)
+    op = Operation(Scope.SERVER, Kind.STOP, id, server_id=serverId)
+    return await _run(request, op, principal, body)
 
 
 @router.post(
@@ -163,4 +178,5 @@ async def start_server(
     body: OperationBody | None = Body(None),
     principal: Principal = UPDATE,
 ) -> OcpJSONResponse:
-    return await _run(request, Operation(Scope.SERVER, Kind.START, id, server_id=serverId), principal, body)
+    op = Operation(Scope.SERVER, Kind.START, id, server_id=serverId)
+    return await _run(request, op, principal, body)
