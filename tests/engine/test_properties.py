@@ -45,8 +45,7 @@ class Node(Subtask):
         await self._check(ctx, "rollback", "downstreams")
 
     async def _check(self, ctx: RunContext, kind: str, direction: str) -> None:
-        db = ctx.services["db"]
-        assert isinstance(db, Database)
+        db = ctx.db
         d = subtask_dependency.c
         s = subtask_instance.c
         if direction == "upstreams":

@@ -64,7 +64,7 @@ def create_app(
             agent_factory=agent_factory,
         )
         app.state.operations = ops_services
-        app.state.engine = Engine(db, settings.resolved_server_id(), services={"ops": ops_services})
+        app.state.engine = Engine(db, settings.resolved_server_id(), services=ops_services)
         await app.state.engine.start()
         try:
             yield

@@ -13,7 +13,7 @@ import importlib
 import logging
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -64,13 +64,13 @@ class Engine:
         db: Database,
         server_id: str,
         settings: EngineSettings | None = None,
-        services: Mapping[str, Any] | None = None,
+        services: object = None,
     ) -> None:
         self.db = db
         self.server_id = server_id
         self.settings = settings or EngineSettings()
-        # Subtasks reach the metadb and the operations layer's clients through these, never through globals.
-        self.services: Mapping[str, Any] = {"db": db, **(services or {})}
+        # Subtasks reach the metadb and their layer's clients through these, never through globals.
+        self.services = services
         self._runs: dict[int, _Run] = {}
         self._wake = asyncio.Event()
         self._changed = asyncio.Condition()
@@ -272,7 +272,9 @@ class Engine:
         logger.info("Run subtask, id=%s, context=%s, executor=%s", c.id, ctx.java_string(), self.server_id)
         if cls is None:
             raise RuntimeError(f"subtask class {c.class_name} is not known to this server")
-        rc = RunContext(ctx, c.task_id, c.id, c.run_time, c.operation, logger, self.services, c.params)
+        rc = RunContext(
+            ctx, c.task_id, c.id, c.run_time, c.operation, logger, self.db, self.services, c.params
+        )
         instance = cls()
         if c.operation == Operation.ROLLBACK.value:
             body = instance.rollback(rc) if cls.can_rollback else _noop()

@@ -14,6 +14,7 @@ from typing import Any, ClassVar, TypeVar
 
 from obcp.engine.context import Context
 from obcp.errors import ErrorCode, ObcpError
+from obcp.meta.db import Database
 
 WAIT_NODE = "Wait node"
 
@@ -47,7 +48,8 @@ class Subtask:
 
 @dataclass
 class RunContext:
-    """What a running subtask sees: OCP's Context (which it may extend for its downstreams) and services."""
+    """What a running subtask sees: OCP's Context (which it may extend for its downstreams), the metadb,
+    and the services its layer gave the engine (`Engine(services=...)`; the engine never looks inside)."""
 
     context: Context
     task_id: int
@@ -55,7 +57,8 @@ class RunContext:
     run_time: int
     operation: str
     log: logging.Logger
-    services: Mapping[str, Any] = field(default_factory=dict)
+    db: Database
+    services: object = None
     # The static parameters its template node was built with (`TemplateBuilder.add(..., params=)`).
     params: Mapping[str, str] = field(default_factory=dict)
 

@@ -14,7 +14,7 @@ import os
 from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, insert
 
 from obcp.engine.template import RunContext, Subtask, Template, TemplateBuilder, register
-from obcp.meta.db import Database, now_ms
+from obcp.meta.db import now_ms
 
 effect_metadata = MetaData()
 engine_test_effect = Table(
@@ -30,8 +30,7 @@ engine_test_effect = Table(
 
 
 async def record(ctx: RunContext) -> None:
-    db = ctx.services["db"]
-    assert isinstance(db, Database)
+    db = ctx.db
     async with db.tx() as conn:
         await conn.execute(
             insert(engine_test_effect).values(

@@ -11,54 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from obcp.errors import ErrorCode, ObcpError
 from obcp.meta.db import now_ms
+from obcp.meta.statuses import ClusterStatus, ServerStatus, ZoneStatus
 from obcp.meta.tables import compute_host, ob_cluster, ob_server, ob_zone, operation_availability
 from obcp.timefmt import iso_ms
 
-# OCP's status values (ocp-compat-research.md §7).
-CLUSTER_STATUSES = (
-    "RUNNING",
-    "CREATING",
-    "DELETING",
-    "STARTING",
-    "RESTARTING",
-    "STOPPING",
-    "STOPPED",
-    "TAKINGOVER",
-    "MOVINGOUT",
-    "SWITCHOVER",
-    "FAILOVER",
-    "OPERATING",
-    "UNAVAILABLE",
-)
-ZONE_STATUSES = (
-    "RUNNING",
-    "UNAVAILABLE",
-    "SERVICE_STOPPED",
-    "STOPPED",
-    "DELETED",
-    "CREATING",
-    "STOPPING",
-    "STARTING",
-    "RESTARTING",
-    "DELETING",
-    "OPERATING",
-)
-SERVER_STATUSES = (
-    "RUNNING",
-    "UNAVAILABLE",
-    "SERVICE_STOPPED",
-    "PROCESS_STOPPED",
-    "DELETED",
-    "CREATING",
-    "SERVICE_STOPPING",
-    "PROCESS_STOPPING",
-    "STOPPING",
-    "STOPPED",
-    "STARTING",
-    "RESTARTING",
-    "DELETING",
-    "OPERATING",
-)
+# OCP's status values, for the API's filters.
+CLUSTER_STATUSES = tuple(ClusterStatus)
+ZONE_STATUSES = tuple(ZoneStatus)
+SERVER_STATUSES = tuple(ServerStatus)
 
 
 @dataclass(frozen=True)

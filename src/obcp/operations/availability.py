@@ -232,9 +232,3 @@ class AvailabilityMonitors:
         if final:
             values["finished_at"] = now
         await conn.execute(update(operation_availability).where(A.task_id == m.task_id).values(**values))  # type: ignore[attr-defined]
-
-
-async def availability_of(db: Database, task_id: int) -> Availability | None:
-    async with db.read() as conn:
-        row = (await conn.execute(select(operation_availability).where(A.task_id == task_id))).first()
-    return row_availability(row) if row is not None else None

@@ -7,59 +7,51 @@ from typing import ClassVar
 from obcp.agent.client import AgentError
 from obcp.engine import RunContext, Subtask, register
 from obcp.meta import inventory
+from obcp.meta.statuses import ClusterStatus
 from obcp.ob.topology import read_tenants, read_topology
 from obcp.operations import keys
 from obcp.operations.common import (
     cluster_id,
     label,
     record_zone_states,
-    services,
     set_cluster_status,
     zone_servers,
 )
-from obcp.operations.services import ClusterUnreachable, describe_process
-
-# Statuses from which each operation may start (and the in-operation status it sets). Starting a
-# RUNNING cluster is refused rather than run as a no-op: an observer that died under a RUNNING cluster
-# is brought back by a restart, whose stop step accepts a process already gone.
-ALLOWED_FROM = {
-    "restart": ("RUNNING", "UNAVAILABLE"),
-    "start": ("STOPPED", "UNAVAILABLE"),
-    "stop": ("RUNNING", "UNAVAILABLE"),
-}
-IN_OPERATION = {"restart": "RESTARTING", "start": "STARTING", "stop": "STOPPING"}
-TARGET = {"restart": None, "start": "RUNNING", "stop": "STOPPED"}
+from obcp.operations.lifecycle import CLUSTER, Kind
+from obcp.operations.services import ClusterUnreachable, OperationServices, describe_process
 
 
 class PrepareCluster(Subtask):
-    kind: ClassVar[str] = "restart"
+    kind: ClassVar[Kind] = Kind.RESTART
+    # A stop's outage is its purpose and a start begins from one: only a restart is measured.
+    watches_availability: ClassVar[bool] = True
     timeout = 300
     continue_after_crash = True
 
     async def run(self, ctx: RunContext) -> None:
         cid = cluster_id(ctx)
-        async with services(ctx).db.read() as conn:
+        async with OperationServices.of(ctx).db.read() as conn:
             row = await inventory.get_cluster(conn, cid)
-        busy = IN_OPERATION[self.kind]
-        if row.status not in (*ALLOWED_FROM[self.kind], busy):
+        lifecycle = CLUSTER[self.kind]
+        busy = lifecycle.during
+        if row.status not in (*lifecycle.allowed_from, busy):
             raise RuntimeError(f"cluster {row.name} is {row.status}: a {self.kind} is not possible now")
         # Every agent of the operation must answer before anything is stopped.
         zones = ctx.context.list_map.get(keys.ZONE_NAMES, [])
         for zone in zones:
             for ref in await zone_servers(ctx, zone):
                 try:
-                    status = await services(ctx).agent(ref).status(ref.observer_name, ports=False)
+                    status = await OperationServices.of(ctx).agent(ref).status(ref.observer_name, ports=False)
                 except AgentError as exc:
                     raise RuntimeError(f"{label(ref)}: its agent does not answer: {exc}") from exc
                 ctx.log.info("%s: %s", label(ref), describe_process(status))
         if row.status != busy:
             await set_cluster_status(ctx, busy)
-        if self.kind == "restart":
-            # A stop's outage is its purpose and a start begins from one: only a restart is measured.
-            await services(ctx).watch_availability(ctx.task_id, cid)
+        if self.watches_availability:
+            await OperationServices.of(ctx).watch_availability(ctx.task_id, cid)
 
     async def rollback(self, ctx: RunContext) -> None:
-        former = ctx.get(keys.FORMER_CLUSTER_STATUS) or "RUNNING"
+        former = ctx.get(keys.FORMER_CLUSTER_STATUS) or ClusterStatus.RUNNING
         await set_cluster_status(ctx, former)
         await _report_availability(ctx)
 
@@ -74,14 +66,16 @@ class PrepareRestartCluster(PrepareCluster):
 class PrepareStopCluster(PrepareCluster):
     key = "obcp.operations.PrepareStopCluster"
     name = "Prepare stop cluster"
-    kind = "stop"
+    kind = Kind.STOP
+    watches_availability = False
 
 
 @register
 class PrepareStartCluster(PrepareCluster):
     key = "obcp.operations.PrepareStartCluster"
     name = "Prepare start cluster"
-    kind = "start"
+    kind = Kind.START
+    watches_availability = False
 
 
 @register
@@ -98,7 +92,7 @@ class SetZoneContext(Subtask):
         order = " -> ".join(zones) if mode == "ROLLING" else ", ".join(zones) + " (all at once)"
         ctx.log.info("%s restart of %d zone(s): %s", mode.lower(), len(zones), order)
         await record_zone_states(ctx, zones)
-        known = {r.id for r in await services(ctx).servers(cid)}
+        known = {r.id for r in await OperationServices.of(ctx).servers(cid)}
         for zone in zones:
             ids = ctx.context.list_map.get(keys.server_ids(cid, zone), [])
             gone = [i for i in ids if int(i) not in known]
@@ -117,16 +111,16 @@ class SyncClusterInfo(Subtask):
     async def run(self, ctx: RunContext) -> None:
         cid = cluster_id(ctx)
         try:
-            async with services(ctx).cluster_sql(cid, log=ctx.log.info) as ops:
+            async with OperationServices.of(ctx).cluster_sql(cid, log=ctx.log.info) as ops:
                 topology = await read_topology(ops.ex, ops.capability)
         except ClusterUnreachable as exc:
-            if ctx.get(keys.OPERATION_KIND) == "stop":
+            if ctx.get(keys.OPERATION_KIND) == Kind.STOP:
                 ctx.log.info("cluster is stopped: nothing to read (%s)", exc)
                 return
             raise
         cap = topology.capability
         version = f"{cap.product} {cap.version_text}".strip()
-        async with services(ctx).db.tx() as conn:
+        async with OperationServices.of(ctx).db.tx() as conn:
             row = await inventory.get_cluster(conn, cid)
             await inventory.set_cluster_status(conn, cid, row.status, ob_version=version)
         ctx.log.info(
@@ -146,14 +140,14 @@ class SyncAllTenantInfo(Subtask):
     continue_after_crash = True
 
     async def run(self, ctx: RunContext) -> None:
-        async with services(ctx).cluster_sql(cluster_id(ctx), log=ctx.log.info) as ops:
+        async with OperationServices.of(ctx).cluster_sql(cluster_id(ctx), log=ctx.log.info) as ops:
             tenants = await read_tenants(ops.ex, ops.capability)
         for t in tenants:
             ctx.log.info("tenant %s (id %d, %s): %s", t.name, t.tenant_id, t.tenant_type, t.status)
 
 
 async def _report_availability(ctx: RunContext) -> None:
-    ops = services(ctx)
+    ops = OperationServices.of(ctx)
     if ops.availability is None:
         return
     figure = await ops.availability.finish(ctx.task_id)
@@ -162,17 +156,18 @@ async def _report_availability(ctx: RunContext) -> None:
 
 
 class UpdateClusterStatus(Subtask):
-    kind: ClassVar[str] = "restart"
+    kind: ClassVar[Kind] = Kind.RESTART
     timeout = 30
     continue_after_crash = True
 
     async def run(self, ctx: RunContext) -> None:
-        target = TARGET[self.kind] or ctx.get(keys.FORMER_CLUSTER_STATUS) or "RUNNING"
-        await set_cluster_status(ctx, target)
+        lifecycle = CLUSTER[self.kind]
+        former = ctx.get(keys.FORMER_CLUSTER_STATUS) if lifecycle.restores_former else None
+        await set_cluster_status(ctx, former or lifecycle.on_success)
         await _report_availability(ctx)
 
     async def rollback(self, ctx: RunContext) -> None:
-        await set_cluster_status(ctx, IN_OPERATION[self.kind])
+        await set_cluster_status(ctx, CLUSTER[self.kind].during)
 
 
 @register
@@ -185,11 +180,11 @@ class UpdateObClusterStatus(UpdateClusterStatus):
 class UpdateStopClusterStatus(UpdateClusterStatus):
     key = "obcp.operations.UpdateStopClusterStatus"
     name = "Update OB cluster status"
-    kind = "stop"
+    kind = Kind.STOP
 
 
 @register
 class UpdateStartClusterStatus(UpdateClusterStatus):
     key = "obcp.operations.UpdateStartClusterStatus"
     name = "Update OB cluster status"
-    kind = "start"
+    kind = Kind.START

@@ -1,4 +1,4 @@
-"""Helpers shared by the operation steps: who a step acts on, and status bookkeeping."""
+"""Helpers shared by the operation steps: who a step acts on, and the writers of its statuses."""
 
 from __future__ import annotations
 
@@ -7,15 +7,10 @@ from typing import Any
 from obcp.engine import RunContext
 from obcp.meta import inventory
 from obcp.meta.inventory import ServerRef
+from obcp.meta.statuses import InnerStatus
 from obcp.ob.topology import read_topology
 from obcp.operations import keys
 from obcp.operations.services import ClusterUnreachable, OperationServices
-
-
-def services(ctx: RunContext) -> OperationServices:
-    ops = ctx.services.get("ops")
-    assert isinstance(ops, OperationServices), "the engine was started without the operations services"
-    return ops
 
 
 def cluster_id(ctx: RunContext) -> int:
@@ -37,13 +32,13 @@ async def server_of(ctx: RunContext) -> ServerRef:
     cid = cluster_id(ctx)
     fixed = ctx.params.get("server_id")
     server_id = int(fixed) if fixed else int(ctx.parallel_value(keys.server_ids(cid, zone_of(ctx))))
-    return await services(ctx).server(cid, server_id)
+    return await OperationServices.of(ctx).server(cid, server_id)
 
 
 async def zone_servers(ctx: RunContext, zone: str) -> list[ServerRef]:
     cid = cluster_id(ctx)
     wanted = {int(x) for x in ctx.context.list_map.get(keys.server_ids(cid, zone), [])}
-    return [r for r in await services(ctx).servers(cid) if r.id in wanted]
+    return [r for r in await OperationServices.of(ctx).servers(cid) if r.id in wanted]
 
 
 def label(ref: ServerRef) -> str:
@@ -52,25 +47,30 @@ def label(ref: ServerRef) -> str:
 
 
 async def set_cluster_status(ctx: RunContext, status: str, **values: Any) -> None:
-    async with services(ctx).db.tx() as conn:
-        await inventory.set_cluster_status(conn, cluster_id(ctx), status, **values)
+    async with OperationServices.of(ctx).db.tx() as conn:
+        await inventory.set_cluster_status(conn, cluster_id(ctx), str(status), **values)
     ctx.log.info("cluster %s status: %s", cluster_id(ctx), status)
 
 
 async def set_zone_status(ctx: RunContext, zone: str, status: str, inner: str | None = None) -> str:
     """Sets the zone's status; returns the one it had."""
-    async with services(ctx).db.tx() as conn:
+    async with OperationServices.of(ctx).db.tx() as conn:
         row = await inventory.zone_by_name(conn, cluster_id(ctx), zone)
-        await inventory.set_zone_status(conn, row.id, status, inner)
+        await inventory.set_zone_status(conn, row.id, str(status), _plain(inner))
     ctx.log.info("zone %s status: %s -> %s", zone, row.status, status)
     return str(row.status)
 
 
 async def set_server_status(ctx: RunContext, ref: ServerRef, status: str, inner: str | None = None) -> str:
-    async with services(ctx).db.tx() as conn:
-        await inventory.set_server_status(conn, ref.id, status, inner)
+    async with OperationServices.of(ctx).db.tx() as conn:
+        await inventory.set_server_status(conn, ref.id, str(status), _plain(inner))
     ctx.log.info("%s status: %s -> %s", label(ref), ref.status, status)
     return ref.status
+
+
+def _plain(value: str | None) -> str | None:
+    # The metadb drivers are given plain strings, not the lifecycle's enum members.
+    return None if value is None else str(value)
 
 
 async def record_zone_states(ctx: RunContext, zones: list[str]) -> None:
@@ -79,7 +79,7 @@ async def record_zone_states(ctx: RunContext, zones: list[str]) -> None:
     if ctx.get(keys.OB_KIND) is not None:
         return
     try:
-        async with services(ctx).cluster_sql(cluster_id(ctx), log=ctx.log.info) as ops:
+        async with OperationServices.of(ctx).cluster_sql(cluster_id(ctx), log=ctx.log.info) as ops:
             ctx.put(keys.OB_KIND, ops.capability.kind.value)
             if not ops.distributed:
                 ctx.log.info(
@@ -93,5 +93,5 @@ async def record_zone_states(ctx: RunContext, zones: list[str]) -> None:
         return
     for zone in topology.zones:
         if zone.name in zones:
-            ctx.put(keys.zone_active_before(zone.name), str(zone.status == "ACTIVE").lower())
+            ctx.put(keys.zone_active_before(zone.name), str(zone.status == InnerStatus.ACTIVE).lower())
             ctx.log.info("zone %s is %s in DBA_OB_ZONES", zone.name, zone.status)

@@ -8,8 +8,22 @@ from obcp.errors import ErrorCode, ObcpError
 from obcp.meta.inventory import ServerRef
 from obcp.ob.topology import ServerAddr
 from obcp.operations import keys
+from obcp.operations.lifecycle import Kind, Scope
 from obcp.operations.services import ClusterUnreachable, OperationServices
 from obcp.operations.submit import Plan
+
+
+async def check_safe(services: OperationServices, plan: Plan) -> None:
+    """The safety check an operation gets before it is submitted (or shown as a dry run), if any."""
+    op = plan.operation
+    if op.kind is Kind.RESTART and op.scope is not Scope.SERVER and op.mode == "ROLLING":
+        await check_rolling_safe(services, plan)
+    elif op.kind is Kind.STOP and op.scope is Scope.ZONE:
+        await check_stop_safe(services, op.cluster_id, zone=op.zone_name)
+    elif op.kind is Kind.STOP and op.scope is Scope.SERVER:
+        assert op.server_id is not None, "a server operation names its server"
+        server = await services.server(op.cluster_id, op.server_id)
+        await check_stop_safe(services, op.cluster_id, server=server)
 
 
 async def check_rolling_safe(services: OperationServices, plan: Plan) -> None:

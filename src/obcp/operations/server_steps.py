@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 from obcp.agent.client import AgentError
 from obcp.engine import RunContext, Subtask, register
 from obcp.meta.inventory import ServerRef
+from obcp.meta.statuses import ServerStatus
 from obcp.ob.errors import ObSqlError, ObWaitTimeout
 from obcp.ob.readiness import PROBE_TIMEOUTS, ProbeFailure, probe, restart_proof, wait_accessible
 from obcp.ob.topology import ServerAddr
@@ -19,15 +20,12 @@ from obcp.operations.common import (
     label,
     record_zone_states,
     server_of,
-    services,
     set_server_status,
     zone_of,
     zone_servers,
 )
-from obcp.operations.services import describe_process
-
-SERVER_IN_OPERATION = {"restart": "RESTARTING", "start": "STARTING", "stop": "STOPPING"}
-SERVER_TARGET = {"restart": "RUNNING", "start": "RUNNING", "stop": "STOPPED"}
+from obcp.operations.lifecycle import SERVER, Kind, Scope, former
+from obcp.operations.services import OperationServices, describe_process
 
 
 def _identity(status: dict[str, Any]) -> str:
@@ -38,33 +36,34 @@ def _identity(status: dict[str, Any]) -> str:
 def monitors_availability(ctx: RunContext) -> bool:
     """Only a restart promises to keep serving: a stop's outage is its purpose, and a start begins from
     one, so probing their observers would measure nothing a DBA asked for."""
-    return (ctx.get(keys.OPERATION_KIND) or "restart") == "restart"
+    return (ctx.get(keys.OPERATION_KIND) or Kind.RESTART) == Kind.RESTART
 
 
 async def _watched(ctx: RunContext) -> ServerRef:
     """This step's server, with the task's availability monitor running here (resumed after a crash)."""
     ref = await server_of(ctx)
     if monitors_availability(ctx):
-        await services(ctx).watch_availability(ctx.task_id, cluster_id(ctx))
+        await OperationServices.of(ctx).watch_availability(ctx.task_id, cluster_id(ctx))
     return ref
 
 
 async def _agent_status(ctx: RunContext, ref: ServerRef) -> dict[str, Any]:
     try:
-        return await services(ctx).agent(ref).status(ref.observer_name, ports=False)
+        return await OperationServices.of(ctx).agent(ref).status(ref.observer_name, ports=False)
     except AgentError as exc:
         raise RuntimeError(f"{label(ref)}: {exc}") from exc
 
 
 class PrepareObserver(Subtask):
-    kind: ClassVar[str] = "restart"
+    kind: ClassVar[Kind] = Kind.RESTART
+    # A start's observers may all be down; its "Start server" asks DBA_OB_SERVERS once they serve.
+    records_zone_states: ClassVar[bool] = True
     timeout = 300
     continue_after_crash = True
 
     async def run(self, ctx: RunContext) -> None:
         ref = await server_of(ctx)
-        if self.kind != "start":
-            # A start's observers may all be down; its "Start server" asks DBA_OB_SERVERS once they serve.
+        if self.records_zone_states:
             await record_zone_states(ctx, [ref.zone_name])
         status = await _agent_status(ctx, ref)
         ctx.log.info("%s: %s", label(ref), describe_process(status))
@@ -74,18 +73,18 @@ class PrepareObserver(Subtask):
             if stamp is not None:
                 ctx.put(keys.service_time_before(ref.id), stamp)
                 ctx.log.info("%s serves SQL since START_SERVICE_TIME %d", label(ref), stamp)
-        former = await set_server_status(ctx, ref, SERVER_IN_OPERATION[self.kind])
+        found = await set_server_status(ctx, ref, SERVER[self.kind].during)
         if ctx.get(keys.former_server_status(ref.id)) is None:
-            ok = former not in SERVER_IN_OPERATION.values()
-            ctx.put(keys.former_server_status(ref.id), former if ok else "RUNNING")
+            ctx.put(keys.former_server_status(ref.id), former(Scope.SERVER, found))
 
     async def rollback(self, ctx: RunContext) -> None:
         ref = await server_of(ctx)
-        await set_server_status(ctx, ref, ctx.get(keys.former_server_status(ref.id)) or "RUNNING")
+        found = ctx.get(keys.former_server_status(ref.id))
+        await set_server_status(ctx, ref, found or ServerStatus.RUNNING)
 
 
 async def _service_time(ctx: RunContext, ref: ServerRef) -> int | None:
-    ops = services(ctx)
+    ops = OperationServices.of(ctx)
     password = await ops.root_password(cluster_id(ctx))
     try:
         async with ops.session(ref, password, PROBE_TIMEOUTS) as ex:
@@ -105,17 +104,21 @@ class PrepareRestartObserver(PrepareObserver):
 class PrepareStopObserver(PrepareObserver):
     key = "obcp.operations.PrepareStopObserver"
     name = "Prepare stop observer"
-    kind = "stop"
+    kind = Kind.STOP
 
 
 @register
 class PrepareStartObserver(PrepareObserver):
     key = "obcp.operations.PrepareStartObserver"
     name = "Prepare start observer"
-    kind = "start"
+    kind = Kind.START
+    records_zone_states = False
 
 
-class StopObserverStep(Subtask):
+@register
+class StopObserverProcess(Subtask):
+    key = "obcp.operations.StopObserverProcess"
+    name = "Stop observer process"
     timeout = 1200
     continue_after_crash = True
 
@@ -134,7 +137,7 @@ class StopObserverStep(Subtask):
             return
         else:
             try:
-                answer = await services(ctx).agent(ref).stop(ref.observer_name)
+                answer = await OperationServices.of(ctx).agent(ref).stop(ref.observer_name)
             except AgentError as exc:
                 raise RuntimeError(f"{label(ref)}: {exc}") from exc
             ctx.log.info("%s: %s", label(ref), answer.get("message", "stopped"))
@@ -149,19 +152,16 @@ class StopObserverStep(Subtask):
 async def _start(ctx: RunContext, ref: ServerRef, why: str) -> None:
     ctx.log.info("%s: %s", label(ref), why)
     try:
-        answer = await services(ctx).agent(ref).start(ref.observer_name)
+        answer = await OperationServices.of(ctx).agent(ref).start(ref.observer_name)
     except AgentError as exc:
         raise RuntimeError(f"{label(ref)}: {exc}") from exc
     ctx.log.info("%s: %s", label(ref), answer.get("message", "started"))
 
 
 @register
-class StopObserverProcess(StopObserverStep):
-    key = "obcp.operations.StopObserverProcess"
-    name = "Stop observer process"
-
-
-class StartObserverStep(Subtask):
+class StartObserverProcess(Subtask):
+    key = "obcp.operations.StartObserverProcess"
+    name = "Start observer process"
     timeout = 1200
     continue_after_crash = True
 
@@ -171,53 +171,49 @@ class StartObserverStep(Subtask):
 
 
 @register
-class StartObserverProcess(StartObserverStep):
-    key = "obcp.operations.StartObserverProcess"
-    name = "Start observer process"
-
-
-class WaitAccessibleStep(Subtask):
+class WaitObserverAccessible(Subtask):
+    key = "obcp.operations.WaitObserverAccessible"
+    name = "Wait observer accessible"
     timeout = 1800
     continue_after_crash = True
 
     async def run(self, ctx: RunContext) -> None:
         ref = await _watched(ctx)
-        await self._wait(ctx, ref, await services(ctx).root_password(cluster_id(ctx)))
+        password = await OperationServices.of(ctx).root_password(cluster_id(ctx))
+        await _wait_new_process(ctx, ref, password, self.timeout)
 
-    async def _wait(self, ctx: RunContext, ref: ServerRef, password: str) -> None:
-        """Until the observer serves SQL as a new process (another START_SERVICE_TIME than before)."""
-        before = ctx.get(keys.service_time_before(ref.id))
-        try:
-            ready = await wait_accessible(
-                ref.address,
-                ref.sql_port,
-                password,
-                timeout=max(self.timeout - 30, 30),
-                previous_start_service_time=int(before) if before else None,
-                log=ctx.log.info,
-                connect=services(ctx).connect,
-            )
-        except ObWaitTimeout as exc:
-            raise RuntimeError(f"{label(ref)}: {exc}") from exc
-        ctx.log.info(
-            "%s accepts SQL after %.1f s; START_SERVICE_TIME %d%s",
-            label(ref),
-            ready.seconds,
-            ready.start_service_time,
-            f" (was {before}): a new process" if before else "",
+
+async def _wait_new_process(ctx: RunContext, ref: ServerRef, password: str, step_timeout: int) -> None:
+    """Until the observer serves SQL as a new process (another START_SERVICE_TIME than before)."""
+    before = ctx.get(keys.service_time_before(ref.id))
+    try:
+        ready = await wait_accessible(
+            ref.address,
+            ref.sql_port,
+            password,
+            timeout=max(step_timeout - 30, 30),
+            previous_start_service_time=int(before) if before else None,
+            log=ctx.log.info,
+            connect=OperationServices.of(ctx).connect,
         )
+    except ObWaitTimeout as exc:
+        raise RuntimeError(f"{label(ref)}: {exc}") from exc
+    ctx.log.info(
+        "%s accepts SQL after %.1f s; START_SERVICE_TIME %d%s",
+        label(ref),
+        ready.seconds,
+        ready.start_service_time,
+        f" (was {before}): a new process" if before else "",
+    )
 
 
 @register
-class WaitObserverAccessible(WaitAccessibleStep):
-    key = "obcp.operations.WaitObserverAccessible"
-    name = "Wait observer accessible"
-
-
-class AgentWatchStep(Subtask):
+class StartOcpAgentService(Subtask):
     """OCP restarts its agent's service for the observer here; obcp's agent watches every observer it
     runs, so this step checks that the agent reports the new process."""
 
+    key = "obcp.operations.StartOcpAgentService"
+    name = "Start ocp agent service"
     timeout = 1800
     continue_after_crash = True
 
@@ -233,25 +229,16 @@ class AgentWatchStep(Subtask):
 
 
 @register
-class StartOcpAgentService(AgentWatchStep):
-    key = "obcp.operations.StartOcpAgentService"
-    name = "Start ocp agent service"
+class StartServer(Subtask):
+    """START SERVER after a restart, for a server this task stopped with STOP SERVER (and only then)."""
 
-
-class StartServerStep(Subtask):
-    kind: ClassVar[str] = "restart"
+    key = "obcp.operations.StartServer"
+    name = "Start server"
     timeout = 300
     continue_after_crash = True
 
     async def run(self, ctx: RunContext) -> None:
         ref = await server_of(ctx)
-        if self.kind == "start":
-            # The server was stopped by an earlier task (or by hand), so nothing in this task's context
-            # says whether STOP SERVER was sent: DBA_OB_SERVERS does (START SERVER is sent only if needed).
-            async with services(ctx).cluster_sql(cluster_id(ctx), prefer=[ref], log=ctx.log.info) as ops:
-                result = await ops.start_server(ServerAddr(ref.address, ref.rpc_port))
-            ctx.log.info("%s", result.message)
-            return
         if ctx.get(keys.OB_KIND) != "DISTRIBUTED":
             ctx.log.info("standalone server: ALTER SYSTEM START SERVER not applicable")
             return
@@ -260,37 +247,40 @@ class StartServerStep(Subtask):
                 "%s was not stopped by ALTER SYSTEM STOP SERVER in this task: nothing to start", label(ref)
             )
             return
-        async with services(ctx).cluster_sql(cluster_id(ctx), log=ctx.log.info) as ops:
+        async with OperationServices.of(ctx).cluster_sql(cluster_id(ctx), log=ctx.log.info) as ops:
             result = await ops.start_server(ServerAddr(ref.address, ref.rpc_port))
         ctx.log.info("%s", result.message)
 
 
 @register
-class StartServer(StartServerStep):
-    key = "obcp.operations.StartServer"
-    name = "Start server"
+class StartServerOnStart(Subtask):
+    """START SERVER of a start: the server was stopped by an earlier task (or by hand), so nothing in this
+    task's context says whether STOP SERVER was sent; DBA_OB_SERVERS does (it is sent only if needed)."""
 
-
-@register
-class StartServerOnStart(StartServerStep):
     key = "obcp.operations.StartServerOnStart"
     name = "Start server"
-    kind = "start"
-
-
-class UpdateObserverStatus(Subtask):
-    kind: ClassVar[str] = "restart"
     timeout = 300
     continue_after_crash = True
 
     async def run(self, ctx: RunContext) -> None:
         ref = await server_of(ctx)
-        await set_server_status(
-            ctx, ref, SERVER_TARGET[self.kind], "ACTIVE" if self.kind != "stop" else "INACTIVE"
-        )
+        services = OperationServices.of(ctx)
+        async with services.cluster_sql(cluster_id(ctx), prefer=[ref], log=ctx.log.info) as ops:
+            result = await ops.start_server(ServerAddr(ref.address, ref.rpc_port))
+        ctx.log.info("%s", result.message)
+
+
+class UpdateObserverStatus(Subtask):
+    kind: ClassVar[Kind] = Kind.RESTART
+    timeout = 300
+    continue_after_crash = True
+
+    async def run(self, ctx: RunContext) -> None:
+        lifecycle = SERVER[self.kind]
+        await set_server_status(ctx, await server_of(ctx), lifecycle.on_success, lifecycle.inner_on_success)
 
     async def rollback(self, ctx: RunContext) -> None:
-        await set_server_status(ctx, await server_of(ctx), SERVER_IN_OPERATION[self.kind])
+        await set_server_status(ctx, await server_of(ctx), SERVER[self.kind].during)
 
 
 @register
@@ -303,19 +293,25 @@ class UpdateRestartObserverStatus(UpdateObserverStatus):
 class UpdateStopObserverStatus(UpdateObserverStatus):
     key = "obcp.operations.UpdateStopObserverStatus"
     name = "Update observer status"
-    kind = "stop"
+    kind = Kind.STOP
 
 
 @register
 class UpdateStartObserverStatus(UpdateObserverStatus):
     key = "obcp.operations.UpdateStartObserverStatus"
     name = "Update observer status"
-    kind = "start"
+    kind = Kind.START
 
 
-class WaitActiveStep(WaitAccessibleStep):
+@register
+class WaitObserverActive(Subtask):
     """OCP's "Wait observer active": one node (not a fan-out) that waits for every server it covers —
     the server of a server operation, or every server of the zone."""
+
+    key = "obcp.operations.WaitObserverActive"
+    name = "Wait observer active"
+    timeout = 1800
+    continue_after_crash = True
 
     async def run(self, ctx: RunContext) -> None:
         if ctx.params.get("server_id"):
@@ -323,21 +319,18 @@ class WaitActiveStep(WaitAccessibleStep):
         else:
             refs = await zone_servers(ctx, zone_of(ctx))
             if monitors_availability(ctx):
-                await services(ctx).watch_availability(ctx.task_id, cluster_id(ctx))
-        password = await services(ctx).root_password(cluster_id(ctx))
-        await asyncio.gather(*(self._wait(ctx, ref, password) for ref in refs))
+                await OperationServices.of(ctx).watch_availability(ctx.task_id, cluster_id(ctx))
+        password = await OperationServices.of(ctx).root_password(cluster_id(ctx))
+        await asyncio.gather(*(_wait_new_process(ctx, ref, password, self.timeout) for ref in refs))
 
 
 @register
-class WaitObserverActive(WaitActiveStep):
-    key = "obcp.operations.WaitObserverActive"
-    name = "Wait observer active"
-
-
-class StopServerStep(Subtask):
+class StopServer(Subtask):
     """ALTER SYSTEM STOP SERVER before a server's process stops, so its leaders move away first; skipped
     with `force` (OCP's forced restart) and on standalone servers."""
 
+    key = "obcp.operations.StopServer"
+    name = "Stop server"
     timeout = 300
     continue_after_crash = True
 
@@ -349,7 +342,7 @@ class StopServerStep(Subtask):
         if ctx.get(keys.FORCE) == "true":
             ctx.log.info("force: %s is restarted without ALTER SYSTEM STOP SERVER", label(ref))
             return
-        async with services(ctx).cluster_sql(cluster_id(ctx), log=ctx.log.info) as ops:
+        async with OperationServices.of(ctx).cluster_sql(cluster_id(ctx), log=ctx.log.info) as ops:
             result = await ops.stop_server(ServerAddr(ref.address, ref.rpc_port))
         ctx.log.info("%s", result.message)
         ctx.put(keys.server_stopped(ref.id), "true")
@@ -357,33 +350,32 @@ class StopServerStep(Subtask):
     async def rollback(self, ctx: RunContext) -> None:
         ref = await server_of(ctx)
         if ctx.get(keys.server_stopped(ref.id)) == "true" and ctx.get(keys.OB_KIND) == "DISTRIBUTED":
-            async with services(ctx).cluster_sql(cluster_id(ctx), log=ctx.log.info) as ops:
+            async with OperationServices.of(ctx).cluster_sql(cluster_id(ctx), log=ctx.log.info) as ops:
                 result = await ops.start_server(ServerAddr(ref.address, ref.rpc_port))
             ctx.log.info("rollback: %s", result.message)
 
 
 @register
-class StopServer(StopServerStep):
-    key = "obcp.operations.StopServer"
-    name = "Stop server"
-
-
-class WaitStoppedStep(Subtask):
+class WaitObserverStop(Subtask):
     """OCP's "Wait observer stop": the stop is proven from both sides, the agent no longer reports the
     process and its SQL port no longer answers (a port that still takes logins is a process still up)."""
 
+    key = "obcp.operations.WaitObserverStop"
+    name = "Wait observer stop"
     timeout = 300
     continue_after_crash = True
 
     async def run(self, ctx: RunContext) -> None:
         ref = await server_of(ctx)
-        password = await services(ctx).root_password(cluster_id(ctx))
+        password = await OperationServices.of(ctx).root_password(cluster_id(ctx))
 
         async def stopped() -> str | None:
             status = await _agent_status(ctx, ref)
             if status.get("running"):
                 return f"the agent to report it not running (now {describe_process(status)})"
-            answer = await probe(ref.address, ref.sql_port, password, connect=services(ctx).connect)
+            answer = await probe(
+                ref.address, ref.sql_port, password, connect=OperationServices.of(ctx).connect
+            )
             # Login denied or an SQL error means an observer still answers on that port.
             if answer.ok or answer.failure in (ProbeFailure.LOGIN_DENIED, ProbeFailure.SQL_ERROR):
                 return f"SQL port {ref.sql_port} to stop answering ({answer.describe()})"
@@ -396,9 +388,3 @@ class WaitStoppedStep(Subtask):
         except ObWaitTimeout as exc:
             raise RuntimeError(str(exc)) from exc
         ctx.log.info("%s is stopped (agent: not running; SQL port closed) after %.1f s", label(ref), waited)
-
-
-@register
-class WaitObserverStop(WaitStoppedStep):
-    key = "obcp.operations.WaitObserverStop"
-    name = "Wait observer stop"

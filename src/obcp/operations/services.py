@@ -1,6 +1,7 @@
 """What operation subtasks use: the metadb, the cluster's root password, agent clients and SQL access.
 
-Subtasks receive it through the engine's services (`ctx.services["ops"]`), never through globals.
+The server gives one to its engine (`Engine(services=...)`); subtasks reach it with
+`OperationServices.of(ctx)`, never through globals.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from obcp.agent.client import AgentClient
+from obcp.engine import RunContext
 from obcp.errors import ErrorCode, ObcpError
 from obcp.meta import inventory
 from obcp.meta.db import Database
@@ -54,6 +56,16 @@ class OperationServices:
     agent_factory: AgentFactory | None = None
     # Agent clients keep a connection pool per host; one per (address, port) for the server's life.
     _agents: dict[tuple[str, int], ObserverAgent] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, ctx: RunContext) -> OperationServices:
+        """The services of the engine running this step."""
+        if not isinstance(ctx.services, cls):
+            raise TypeError(
+                f"an operation step needs the engine's services to be {cls.__name__}, "
+                f"not {type(ctx.services).__name__} (Engine(..., services=OperationServices(...)))"
+            )
+        return ctx.services
 
     async def servers(self, cluster_id: int) -> list[ServerRef]:
         async with self.db.read() as conn:

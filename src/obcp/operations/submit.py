@@ -1,5 +1,9 @@
-"""Validation and submission of cluster operations: the checks that answer an API call at once (unknown
-cluster, busy, wrong state, unsafe mode), then the task created whole by the engine."""
+"""Validation and submission of cluster, zone and server operations: the checks that answer an API call at
+once (unknown target, busy, wrong state), then the task created whole by the engine.
+
+One planner serves every (scope, kind): it reads the target, asks who holds a conflicting lock, checks the
+statuses against the lifecycle table, picks the zones and servers the task covers, and builds the context
+and the template."""
 
 from __future__ import annotations
 
@@ -8,145 +12,98 @@ from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from obcp.engine import (
-    Context,
-    Engine,
-    ResourceLock,
-    Template,
-    load_task,
-    lock_holder,
-    seed_json,
-    wrapped_json,
-)
+from obcp.engine import Context, Engine, ResourceLock, Template, lock_holder
 from obcp.errors import ErrorCode, ObcpError
 from obcp.iam.store import Principal
 from obcp.meta import inventory
 from obcp.meta.db import Database
+from obcp.meta.statuses import ServerStatus
 from obcp.operations import keys, templates
-from obcp.operations.cluster_steps import ALLOWED_FROM
+from obcp.operations.lifecycle import CLUSTER, CLUSTER_UP, Kind, Scope, transition
 
 RestartMode = Literal["ROLLING", "FORCE"]
 
+_BUSY = {
+    Scope.CLUSTER: ErrorCode.CLUSTER_BUSY,
+    Scope.ZONE: ErrorCode.ZONE_BUSY,
+    Scope.SERVER: ErrorCode.SERVER_BUSY,
+}
+
 
 @dataclass(frozen=True)
-class RestartOptions:
+class Operation:
+    """What an API call asks for: a kind of operation on a cluster, one of its zones or one server."""
+
+    scope: Scope
+    kind: Kind
+    cluster_id: int
+    zone_name: str | None = None
+    server_id: int | None = None
+    # A cluster restart's options (a zone restart is always rolling).
     mode: RestartMode = "ROLLING"
     zone_names: tuple[str, ...] | None = None
-    dry_run: bool = False
+    # A server restart without ALTER SYSTEM STOP SERVER.
+    force: bool = False
 
 
 @dataclass(frozen=True)
 class Plan:
     """What an operation will run: the template, its context, the locks, for a submit or a dry run."""
 
+    operation: Operation
     template: Template
     context: Context
     locks: tuple[ResourceLock, ...]
     cluster: Any
 
 
-async def plan_restart_cluster(db: Database, cluster_id: int, options: RestartOptions) -> Plan:
+@dataclass(frozen=True)
+class _Target:
+    """The inventory rows an operation names, read in one transaction."""
+
+    cluster: Any
+    lock: ResourceLock
+    # Every zone in the operation's reach, in the cluster's order, with its servers in the operation.
+    zones: list[tuple[str, list[Any]]]
+    zone: Any = None
+    server: Any = None
+
+
+async def plan(db: Database, op: Operation) -> Plan:
     async with db.read() as conn:
-        cluster = await inventory.get_cluster(conn, cluster_id)
-        holder = await _holder_of(conn, ResourceLock.cluster(cluster_id))
-        zones = await inventory.zones_of(conn, [cluster_id])
-        servers = await inventory.servers_of(conn, [cluster_id])
-    _refuse_busy(ErrorCode.CLUSTER_BUSY, holder)
-    if cluster.status not in ALLOWED_FROM["restart"]:
-        raise ObcpError(ErrorCode.CLUSTER_STATE_INVALID, cluster.name, cluster.status)
-    names = [zr.name for zr in zones]
-    if options.zone_names is not None:
-        unknown = [n for n in options.zone_names if n not in names]
-        if unknown:
-            raise ObcpError(ErrorCode.ZONE_NOT_FOUND, cluster_id, ", ".join(unknown))
-        if not options.zone_names:
-            raise ObcpError(ErrorCode.ILLEGAL_ARGUMENT, "zoneNames (an empty list restarts nothing)")
-        names = [n for n in names if n in options.zone_names]  # the cluster's zone order, not the caller's
-    ctx = _base_context(cluster, "restart")
-    ctx.put(keys.RESTART_MODE, options.mode)
-    for name in names:
-        zs = [sv for sv in servers if sv.zone_name == name]
-        if not zs:
-            raise ObcpError(ErrorCode.ILLEGAL_ARGUMENT, f"zoneNames (zone {name} has no server to restart)")
-        ctx.put_list(keys.server_ids(cluster.id, name), [sv.id for sv in zs])
-        ctx.put_list(keys.host_ids(cluster.id, name), [sv.host_id for sv in zs])
-    ctx.put_list(keys.ZONE_NAMES, names)
-    template = templates.restart_cluster(cluster.id, names, rolling=options.mode == "ROLLING")
-    return Plan(template, ctx, (ResourceLock.cluster(cluster.id),), cluster)
+        target = await _read_target(conn, op)
+        # Asked before the state check, so a second call during an operation gets "busy, task N", not
+        # "cluster RESTARTING".
+        holder = await lock_holder(conn, target.lock)
+    _refuse_busy(_BUSY[op.scope], holder)
+    _refuse_state(op, target)
+    zones = _zones_to_run(op, target)
+    cluster = target.cluster
+    names = [name for name, _ in zones]
+    template = templates.template_for(
+        op.scope, op.kind, cluster.id, names, op.server_id, rolling=op.mode == "ROLLING"
+    )
+    return Plan(op, template, _context(op, cluster, zones), (target.lock,), cluster)
 
 
-def _base_context(cluster: Any, kind: str) -> Context:
-    ctx = Context()
-    ctx.put(keys.CLUSTER_NAME, cluster.name)
-    ctx.put(keys.CLUSTER_ID, cluster.id)
-    ctx.put(keys.AGENT_SERVICE_NAME, "agent")
-    ctx.put(keys.FORMER_CLUSTER_STATUS, cluster.status)
-    ctx.put(keys.OPERATION_KIND, kind)
-    return ctx
-
-
-async def plan_restart_zone(db: Database, cluster_id: int, zone_name: str) -> Plan:
-    async with db.read() as conn:
-        cluster = await inventory.get_cluster(conn, cluster_id)
-        zone = await inventory.zone_by_name(conn, cluster_id, zone_name)
-        servers = await inventory.servers_of(conn, [cluster_id], zone_id=zone.id)
-        lock = ResourceLock.zone(zone.id, cluster.id)
-        holder = await _holder_of(conn, lock)
-    _refuse_busy(ErrorCode.ZONE_BUSY, holder)
-    if cluster.status not in ALLOWED_FROM["restart"]:
-        raise ObcpError(ErrorCode.CLUSTER_STATE_INVALID, cluster.name, cluster.status)
-    if zone.status not in ("RUNNING", "UNAVAILABLE"):
-        raise ObcpError(ErrorCode.ZONE_STATE_INVALID, zone.name)
-    if not servers:
-        raise ObcpError(ErrorCode.ILLEGAL_ARGUMENT, f"zoneName (zone {zone.name} has no server to restart)")
-    ctx = _base_context(cluster, "restart")
-    ctx.put(keys.RESTART_MODE, "ROLLING")
-    ctx.put_list(keys.server_ids(cluster.id, zone.name), [sv.id for sv in servers])
-    ctx.put_list(keys.host_ids(cluster.id, zone.name), [sv.host_id for sv in servers])
-    ctx.put_list(keys.ZONE_NAMES, [zone.name])
-    template = templates.restart_zone(cluster.id, zone.name)
-    return Plan(template, ctx, (lock,), cluster)
-
-
-async def plan_restart_server(db: Database, cluster_id: int, server_id: int, *, force: bool) -> Plan:
-    async with db.read() as conn:
-        cluster = await inventory.get_cluster(conn, cluster_id)
-        servers = await inventory.servers_of(conn, [cluster_id])
-        server = next((sv for sv in servers if sv.id == server_id), None)
-        if server is None:
-            raise ObcpError(ErrorCode.SERVER_NOT_FOUND, server_id)
-        lock = ResourceLock.server(server.id, cluster.id, server.zone_id)
-        holder = await _holder_of(conn, lock)
-    _refuse_busy(ErrorCode.SERVER_BUSY, holder)
-    if cluster.status not in ALLOWED_FROM["restart"]:
-        raise ObcpError(ErrorCode.CLUSTER_STATE_INVALID, cluster.name, cluster.status)
-    if server.status not in ("RUNNING", "UNAVAILABLE", "PROCESS_STOPPED", "STOPPED"):
-        raise ObcpError(ErrorCode.SERVER_STATE_INVALID, server.status, "RUNNING")
-    ctx = _base_context(cluster, "restart")
-    ctx.put(keys.FORCE, str(force).lower())
-    ctx.put_list(keys.server_ids(cluster.id, server.zone_name), [server.id])
-    ctx.put_list(keys.host_ids(cluster.id, server.zone_name), [server.host_id])
-    ctx.put_list(keys.ZONE_NAMES, [server.zone_name])
-    template = templates.restart_server(server.zone_name, server.id)
-    return Plan(template, ctx, (lock,), cluster)
-
-
-StartStop = Literal["start", "stop"]
-
-# Where a zone or server operation may begin: a zone or server can be stopped or started only while its
-# cluster runs (a stopped cluster is started as a whole).
-_CLUSTER_UP = ("RUNNING", "UNAVAILABLE")
-_ZONE_FROM = {"stop": ("RUNNING", "UNAVAILABLE"), "start": ("STOPPED", "UNAVAILABLE")}
-_SERVER_FROM = {
-    "stop": ("RUNNING", "UNAVAILABLE"),
-    "start": ("STOPPED", "PROCESS_STOPPED", "SERVICE_STOPPED", "UNAVAILABLE"),
-}
-
-
-async def _holder_of(conn: AsyncConnection, lock: ResourceLock) -> Any:
-    """The task holding a lock that excludes `lock` (the engine's own rule). Asked before the state
-    check, so a second call during an operation gets "busy, task N", not "cluster RESTARTING"."""
-    return await lock_holder(conn, lock)
+async def _read_target(conn: AsyncConnection, op: Operation) -> _Target:
+    cluster = await inventory.get_cluster(conn, op.cluster_id)
+    if op.scope is Scope.CLUSTER:
+        zones = await inventory.zones_of(conn, [cluster.id])
+        servers = await inventory.servers_of(conn, [cluster.id])
+        groups = [(zr.name, [sv for sv in servers if sv.zone_name == zr.name]) for zr in zones]
+        return _Target(cluster, ResourceLock.cluster(cluster.id), groups)
+    if op.scope is Scope.ZONE:
+        assert op.zone_name is not None, "a zone operation names its zone"
+        zone = await inventory.zone_by_name(conn, cluster.id, op.zone_name)
+        servers = await inventory.servers_of(conn, [cluster.id], zone_id=zone.id)
+        return _Target(cluster, ResourceLock.zone(zone.id, cluster.id), [(zone.name, servers)], zone=zone)
+    servers = await inventory.servers_of(conn, [cluster.id])
+    server = next((sv for sv in servers if sv.id == op.server_id), None)
+    if server is None:
+        raise ObcpError(ErrorCode.SERVER_NOT_FOUND, op.server_id)
+    lock = ResourceLock.server(server.id, cluster.id, server.zone_id)
+    return _Target(cluster, lock, [(server.zone_name, [server])], server=server)
 
 
 def _refuse_busy(code: ErrorCode, holder: Any) -> None:
@@ -156,77 +113,73 @@ def _refuse_busy(code: ErrorCode, holder: Any) -> None:
         )
 
 
-async def plan_cluster(db: Database, cluster_id: int, kind: StartStop) -> Plan:
-    """Stop or start every zone of the cluster (those with servers), all zones side by side."""
-    async with db.read() as conn:
-        cluster = await inventory.get_cluster(conn, cluster_id)
-        holder = await _holder_of(conn, ResourceLock.cluster(cluster_id))
-        zones = await inventory.zones_of(conn, [cluster_id])
-        servers = await inventory.servers_of(conn, [cluster_id])
-    _refuse_busy(ErrorCode.CLUSTER_BUSY, holder)
-    if cluster.status not in ALLOWED_FROM[kind]:
+def _refuse_state(op: Operation, target: _Target) -> None:
+    cluster = target.cluster
+    cluster_from = CLUSTER[op.kind].allowed_from if op.scope is Scope.CLUSTER else CLUSTER_UP
+    if cluster.status not in cluster_from:
         raise ObcpError(ErrorCode.CLUSTER_STATE_INVALID, cluster.name, cluster.status)
-    ctx = _base_context(cluster, kind)
-    ctx.put(keys.OPERATION_SCOPE, "cluster")
-    ctx.put(keys.TARGET_CLUSTER_STATUS, "STOPPED" if kind == "stop" else "RUNNING")
-    names: list[str] = []
-    for zr in zones:
-        zs = [sv for sv in servers if sv.zone_name == zr.name]
-        if zs:
-            names.append(zr.name)
-            ctx.put_list(keys.server_ids(cluster.id, zr.name), [sv.id for sv in zs])
-            ctx.put_list(keys.host_ids(cluster.id, zr.name), [sv.host_id for sv in zs])
-    if not names:
-        raise ObcpError(ErrorCode.ILLEGAL_ARGUMENT, f"cluster {cluster.name} has no server to {kind}")
-    ctx.put_list(keys.ZONE_NAMES, names)
-    build = templates.stop_cluster if kind == "stop" else templates.start_cluster
-    return Plan(build(cluster.id, names), ctx, (ResourceLock.cluster(cluster.id),), cluster)
+    allowed = transition(op.scope, op.kind).allowed_from
+    zone, server = target.zone, target.server
+    if zone is not None and zone.status not in allowed:
+        # A zone restart has always named the zone alone.
+        shown = zone.name if op.kind is Kind.RESTART else f"{zone.name} ({zone.status})"
+        raise ObcpError(ErrorCode.ZONE_STATE_INVALID, shown)
+    if server is not None and server.status not in allowed:
+        expected = ServerStatus.RUNNING if op.kind is Kind.RESTART else " or ".join(allowed)
+        raise ObcpError(ErrorCode.SERVER_STATE_INVALID, server.status, expected)
 
 
-async def plan_zone(db: Database, cluster_id: int, zone_name: str, kind: StartStop) -> Plan:
-    async with db.read() as conn:
-        cluster = await inventory.get_cluster(conn, cluster_id)
-        zone = await inventory.zone_by_name(conn, cluster_id, zone_name)
-        servers = await inventory.servers_of(conn, [cluster_id], zone_id=zone.id)
-        lock = ResourceLock.zone(zone.id, cluster.id)
-        holder = await _holder_of(conn, lock)
-    _refuse_busy(ErrorCode.ZONE_BUSY, holder)
-    if cluster.status not in _CLUSTER_UP:
-        raise ObcpError(ErrorCode.CLUSTER_STATE_INVALID, cluster.name, cluster.status)
-    if zone.status not in _ZONE_FROM[kind]:
-        raise ObcpError(ErrorCode.ZONE_STATE_INVALID, f"{zone.name} ({zone.status})")
-    if not servers:
-        raise ObcpError(ErrorCode.ILLEGAL_ARGUMENT, f"zoneName (zone {zone.name} has no server to {kind})")
-    ctx = _base_context(cluster, kind)
-    ctx.put(keys.OPERATION_SCOPE, "zone")
-    ctx.put_list(keys.server_ids(cluster.id, zone.name), [sv.id for sv in servers])
-    ctx.put_list(keys.host_ids(cluster.id, zone.name), [sv.host_id for sv in servers])
-    ctx.put_list(keys.ZONE_NAMES, [zone.name])
-    build = templates.stop_zone if kind == "stop" else templates.start_zone
-    return Plan(build(cluster.id, zone.name), ctx, (lock,), cluster)
+def _zones_to_run(op: Operation, target: _Target) -> list[tuple[str, list[Any]]]:
+    """The zones the task covers, each with its servers; a zone without a server to act on is refused
+    when the caller named it, and left out of a cluster's start or stop."""
+    zones = target.zones
+    if op.scope is Scope.ZONE and not zones[0][1]:
+        raise ObcpError(
+            ErrorCode.ILLEGAL_ARGUMENT, f"zoneName (zone {zones[0][0]} has no server to {op.kind})"
+        )
+    if op.scope is not Scope.CLUSTER:
+        return zones
+    if op.kind is not Kind.RESTART:
+        zones = [(name, servers) for name, servers in zones if servers]
+        if not zones:
+            raise ObcpError(
+                ErrorCode.ILLEGAL_ARGUMENT, f"cluster {target.cluster.name} has no server to {op.kind}"
+            )
+        return zones
+    if op.zone_names is not None:
+        unknown = [n for n in op.zone_names if n not in [name for name, _ in zones]]
+        if unknown:
+            raise ObcpError(ErrorCode.ZONE_NOT_FOUND, op.cluster_id, ", ".join(unknown))
+        if not op.zone_names:
+            raise ObcpError(ErrorCode.ILLEGAL_ARGUMENT, "zoneNames (an empty list restarts nothing)")
+        # The cluster's zone order, not the caller's.
+        zones = [(name, servers) for name, servers in zones if name in op.zone_names]
+    for name, servers in zones:
+        if not servers:
+            raise ObcpError(ErrorCode.ILLEGAL_ARGUMENT, f"zoneNames (zone {name} has no server to restart)")
+    return zones
 
 
-async def plan_server(db: Database, cluster_id: int, server_id: int, kind: StartStop) -> Plan:
-    async with db.read() as conn:
-        cluster = await inventory.get_cluster(conn, cluster_id)
-        servers = await inventory.servers_of(conn, [cluster_id])
-        server = next((sv for sv in servers if sv.id == server_id), None)
-        if server is None:
-            raise ObcpError(ErrorCode.SERVER_NOT_FOUND, server_id)
-        lock = ResourceLock.server(server.id, cluster.id, server.zone_id)
-        holder = await _holder_of(conn, lock)
-    _refuse_busy(ErrorCode.SERVER_BUSY, holder)
-    if cluster.status not in _CLUSTER_UP:
-        raise ObcpError(ErrorCode.CLUSTER_STATE_INVALID, cluster.name, cluster.status)
-    if server.status not in _SERVER_FROM[kind]:
-        raise ObcpError(ErrorCode.SERVER_STATE_INVALID, server.status, " or ".join(_SERVER_FROM[kind]))
-    ctx = _base_context(cluster, kind)
-    ctx.put(keys.OPERATION_SCOPE, "server")
-    ctx.put_list(keys.server_ids(cluster.id, server.zone_name), [server.id])
-    ctx.put_list(keys.host_ids(cluster.id, server.zone_name), [server.host_id])
-    ctx.put_list(keys.ZONE_NAMES, [server.zone_name])
-    build = templates.stop_server if kind == "stop" else templates.start_server
-    return Plan(build(server.zone_name, server.id), ctx, (lock,), cluster)
+def _context(op: Operation, cluster: Any, zones: list[tuple[str, list[Any]]]) -> Context:
+    ctx = Context()
+    ctx.put(keys.CLUSTER_NAME, cluster.name)
+    ctx.put(keys.CLUSTER_ID, cluster.id)
+    ctx.put(keys.AGENT_SERVICE_NAME, "agent")
+    ctx.put(keys.FORMER_CLUSTER_STATUS, cluster.status)
+    ctx.put(keys.OPERATION_KIND, op.kind)
+    if op.kind is not Kind.RESTART:
+        ctx.put(keys.OPERATION_SCOPE, op.scope)
+        if op.scope is Scope.CLUSTER:
+            ctx.put(keys.TARGET_CLUSTER_STATUS, CLUSTER[op.kind].on_success)
+    elif op.scope is Scope.SERVER:
+        ctx.put(keys.FORCE, str(op.force).lower())
+    else:
+        ctx.put(keys.RESTART_MODE, op.mode)
+    for name, servers in zones:
+        ctx.put_list(keys.server_ids(cluster.id, name), [sv.id for sv in servers])
+        ctx.put_list(keys.host_ids(cluster.id, name), [sv.host_id for sv in servers])
+    ctx.put_list(keys.ZONE_NAMES, [name for name, _ in zones])
+    return ctx
 
 
 async def submit(engine: Engine, plan: Plan, principal: Principal, trace_id: str | None) -> int:
@@ -239,58 +192,3 @@ async def submit(engine: Engine, plan: Plan, principal: Principal, trace_id: str
         cluster_id=plan.cluster.id,
         trace_id=trace_id,
     )
-
-
-async def task_view(db: Database, task_id: int) -> dict[str, Any]:
-    """Shape A, the seed's: what `POST …/clusters/{id}/restart` answers."""
-    async with db.read() as conn:
-        data = await load_task(conn, task_id, inventory.cluster_briefs)
-    return seed_json(data)
-
-
-async def full_task_view(db: Database, task_id: int) -> dict[str, Any]:
-    """Shape B, what OCP's zone and server operations answer: every subtask in full, the context as JSON."""
-    async with db.read() as conn:
-        data = await load_task(conn, task_id, inventory.cluster_briefs)
-    view = wrapped_json(data)
-    view.pop("cluster", None)
-    view["clusterId"] = data.task.cluster_id
-    view["context"] = Context.from_json(data.task.context).as_json_object()
-    view["creator"] = data.task.creator
-    for sub, row in zip(view["subtasks"], data.subtasks, strict=True):
-        sub["className"] = row.class_name
-    return view
-
-
-def dry_run_view(plan: Plan, mode: str | None = None) -> dict[str, Any]:
-    """The seed's shape for the DAG that would run; ids are positions (1…n), nothing is created."""
-    specs = plan.template.instantiate(plan.context)
-    downs: dict[int, list[int]] = {sp.index: [] for sp in specs}
-    for sp in specs:
-        for up in sp.upstreams:
-            downs[up].append(sp.index + 1)
-    return {
-        "dryRun": True,
-        "cluster": {
-            "id": plan.cluster.id,
-            "name": plan.cluster.name,
-            "obClusterId": plan.cluster.ob_cluster_id,
-        },
-        "context": plan.context.java_string(),
-        "name": plan.template.name,
-        "restartMode": mode,
-        "zoneNames": plan.context.list_map.get(keys.ZONE_NAMES, []),
-        "tasks": [
-            {
-                "description": sp.name,
-                "downstreams": sorted(downs[sp.index]),
-                "id": sp.index + 1,
-                "name": sp.name,
-                "operation": "EXECUTE",
-                "parallelIdx": sp.parallel_idx,
-                "status": "PENDING",
-                "upstreams": sorted(u + 1 for u in sp.upstreams),
-            }
-            for sp in specs
-        ],
-    }

@@ -6,27 +6,28 @@ from typing import ClassVar
 
 from obcp.engine import RunContext, Subtask, register
 from obcp.meta import inventory
+from obcp.meta.statuses import ServerStatus, ZoneStatus
 from obcp.ob.errors import ObOperationRefused
 from obcp.operations import keys
 from obcp.operations.common import (
     cluster_id,
     record_zone_states,
-    services,
     set_zone_status,
     zone_of,
     zone_servers,
 )
-
-ZONE_IN_OPERATION = {"restart": "RESTARTING", "start": "STARTING", "stop": "STOPPING"}
-ZONE_TARGET = {"restart": "RUNNING", "start": "RUNNING", "stop": "STOPPED"}
+from obcp.operations.lifecycle import ZONE, Kind, Scope, former, zone_after_server
+from obcp.operations.services import OperationServices
 
 
 class PrepareZone(Subtask):
     """Zone gate: cluster healthy and, when rolling a distributed cluster, the zone stopped safely first."""
 
-    kind: ClassVar[str] = "restart"
-    # In a cluster operation this step also stops the zone; zone operations have a "Stop zone" step.
-    stops_zone: ClassVar[bool] = True
+    kind: ClassVar[Kind] = Kind.RESTART
+    # In a cluster restart this step also stops the zone; zone operations have a "Stop zone" step.
+    stops_zone: ClassVar[bool] = False
+    # A start begins with observers down, and its "Start zone" reads DBA_OB_ZONES once they serve.
+    records_zone_states: ClassVar[bool] = True
     timeout = 1800
     continue_after_crash = True
 
@@ -34,39 +35,32 @@ class PrepareZone(Subtask):
         zone = zone_of(ctx)
         refs = await zone_servers(ctx, zone)
         ctx.log.info("zone %s: %d server(s): %s", zone, len(refs), ", ".join(r.observer_name for r in refs))
-        if self.kind != "start":
-            # A start begins with observers down, and its "Start zone" reads DBA_OB_ZONES once they serve.
+        if self.records_zone_states:
             await record_zone_states(ctx, [zone])
         if self.stops_zone:
-            await stop_zone_if_needed(ctx, zone, self.kind)
-        former = await set_zone_status(ctx, zone, ZONE_IN_OPERATION[self.kind])
+            await stop_zone_if_needed(ctx, zone)
+        found = await set_zone_status(ctx, zone, ZONE[self.kind].during)
         if ctx.get(keys.former_zone_status(zone)) is None:
-            ctx.put(
-                keys.former_zone_status(zone), "RUNNING" if former in ZONE_IN_OPERATION.values() else former
-            )
+            ctx.put(keys.former_zone_status(zone), former(Scope.ZONE, found))
 
     async def rollback(self, ctx: RunContext) -> None:
         zone = zone_of(ctx)
-        if ctx.get(keys.zone_stopped(zone)) == "true":
-            async with services(ctx).cluster_sql(cluster_id(ctx), log=ctx.log.info) as ops:
-                result = await ops.start_zone(zone)
-                ctx.log.info("rollback: %s", result.message)
-        await set_zone_status(ctx, zone, ctx.get(keys.former_zone_status(zone)) or "RUNNING")
+        await _start_zone_stopped_by_task(ctx, zone)
+        await set_zone_status(ctx, zone, ctx.get(keys.former_zone_status(zone)) or ZoneStatus.RUNNING)
 
 
-async def stop_zone_if_needed(ctx: RunContext, zone: str, operation: str) -> None:
+async def stop_zone_if_needed(ctx: RunContext, zone: str) -> None:
+    """ALTER SYSTEM STOP ZONE on a distributed cluster, after its health gate, unless the restart is
+    forced; notes in the context that this task stopped the zone."""
     kind = ctx.get(keys.OB_KIND)
     if kind != "DISTRIBUTED":
         why = "standalone server" if kind == "STANDALONE" else "no observer answered SQL as the task began"
         ctx.log.info("%s: ALTER SYSTEM STOP ZONE, health gate and majority check not applicable", why)
         return
-    if operation == "start":
-        ctx.log.info("zone %s is being started: there is no zone to stop", zone)
-        return
-    if operation == "restart" and ctx.get(keys.RESTART_MODE, "ROLLING") != "ROLLING":
+    if ctx.get(keys.RESTART_MODE, "ROLLING") != "ROLLING":
         ctx.log.info("force mode: zone %s is restarted without ALTER SYSTEM STOP ZONE", zone)
         return
-    async with services(ctx).cluster_sql(cluster_id(ctx), log=ctx.log.info) as ops:
+    async with OperationServices.of(ctx).cluster_sql(cluster_id(ctx), log=ctx.log.info) as ops:
         # A retry after this zone was stopped must not be refused because of its own stop.
         health = await ops.health_gate(ignore_zones=[zone])
         ctx.log.info("health gate: %s", health.describe())
@@ -81,9 +75,29 @@ async def stop_zone_if_needed(ctx: RunContext, zone: str, operation: str) -> Non
         ctx.put(keys.zone_stopped(zone), "true")
 
 
+async def _start_zone(ctx: RunContext, zone: str, prefix: str = "") -> None:
+    async with OperationServices.of(ctx).cluster_sql(cluster_id(ctx), log=ctx.log.info) as ops:
+        result = await ops.start_zone(zone)
+    ctx.log.info("%s%s", prefix, result.message)
+
+
+async def _start_zone_stopped_by_task(ctx: RunContext, zone: str) -> None:
+    if ctx.get(keys.zone_stopped(zone)) == "true":
+        await _start_zone(ctx, zone, "rollback: ")
+
+
 @register
 class PrepareRestartObZone(PrepareZone):
     key = "obcp.operations.PrepareRestartObZone"
+    name = "Prepare restart OB zone"
+    stops_zone = True
+
+
+@register
+class PrepareRestartObZoneAlone(PrepareZone):
+    """ "Prepare restart OB zone" of a zone restart, where a separate "Stop zone" step follows."""
+
+    key = "obcp.operations.PrepareRestartObZoneAlone"
     name = "Prepare restart OB zone"
 
 
@@ -94,64 +108,73 @@ class PrepareStopObZone(PrepareZone):
 
     key = "obcp.operations.PrepareStopObZone"
     name = "Prepare stop OB zone"
-    kind = "stop"
-    stops_zone = False
+    kind = Kind.STOP
 
 
 @register
 class PrepareStartObZone(PrepareZone):
     key = "obcp.operations.PrepareStartObZone"
     name = "Prepare start OB zone"
-    kind = "start"
-    stops_zone = False
+    kind = Kind.START
+    records_zone_states = False
 
 
-class StartZoneStep(Subtask):
-    kind: ClassVar[str] = "restart"
+@register
+class StopZone(Subtask):
+    key = "obcp.operations.StopZone"
+    name = "Stop zone"
+    timeout = 1800
+    continue_after_crash = True
+
+    async def run(self, ctx: RunContext) -> None:
+        await stop_zone_if_needed(ctx, zone_of(ctx))
+
+    async def rollback(self, ctx: RunContext) -> None:
+        await _start_zone_stopped_by_task(ctx, zone_of(ctx))
+
+
+@register
+class StartZone(Subtask):
+    """START ZONE after a restart, for a zone this task stopped (and only then)."""
+
+    key = "obcp.operations.StartZone"
+    name = "Start zone"
     timeout = 1800
     continue_after_crash = True
 
     async def run(self, ctx: RunContext) -> None:
         zone = zone_of(ctx)
-        if self.kind == "start":
-            # An earlier task (or a DBA) stopped the zone: DBA_OB_ZONES says whether START ZONE is needed.
-            async with services(ctx).cluster_sql(cluster_id(ctx), log=ctx.log.info) as ops:
-                result = await ops.start_zone(zone)
-            ctx.log.info("%s", result.message)
-            return
         if ctx.get(keys.zone_stopped(zone)) != "true":
             ctx.log.info("zone %s was not stopped by this task: ALTER SYSTEM START ZONE not needed", zone)
             return
-        async with services(ctx).cluster_sql(cluster_id(ctx), log=ctx.log.info) as ops:
-            result = await ops.start_zone(zone)
-        ctx.log.info("%s", result.message)
+        await _start_zone(ctx, zone)
 
 
 @register
-class StartZone(StartZoneStep):
-    key = "obcp.operations.StartZone"
-    name = "Start zone"
+class StartZoneOnStart(Subtask):
+    """START ZONE of a start: an earlier task (or a DBA) stopped the zone, so DBA_OB_ZONES, not this
+    task's context, says whether it is needed."""
 
-
-@register
-class StartZoneOnStart(StartZoneStep):
     key = "obcp.operations.StartZoneOnStart"
     name = "Start zone"
-    kind = "start"
-
-
-class UpdateZoneStatus(Subtask):
-    kind: ClassVar[str] = "restart"
     timeout = 1800
     continue_after_crash = True
 
     async def run(self, ctx: RunContext) -> None:
-        await set_zone_status(
-            ctx, zone_of(ctx), ZONE_TARGET[self.kind], "ACTIVE" if self.kind != "stop" else "INACTIVE"
-        )
+        await _start_zone(ctx, zone_of(ctx))
+
+
+class UpdateZoneStatus(Subtask):
+    kind: ClassVar[Kind] = Kind.RESTART
+    timeout = 1800
+    continue_after_crash = True
+
+    async def run(self, ctx: RunContext) -> None:
+        lifecycle = ZONE[self.kind]
+        await set_zone_status(ctx, zone_of(ctx), lifecycle.on_success, lifecycle.inner_on_success)
 
     async def rollback(self, ctx: RunContext) -> None:
-        await set_zone_status(ctx, zone_of(ctx), ZONE_IN_OPERATION[self.kind])
+        await set_zone_status(ctx, zone_of(ctx), ZONE[self.kind].during)
 
 
 @register
@@ -164,88 +187,55 @@ class UpdateRestartZoneStatus(UpdateZoneStatus):
 class UpdateStopZoneStatus(UpdateZoneStatus):
     key = "obcp.operations.UpdateStopZoneStatus"
     name = "Update zone status"
-    kind = "stop"
+    kind = Kind.STOP
 
 
 @register
 class UpdateStartZoneStatus(UpdateZoneStatus):
     key = "obcp.operations.UpdateStartZoneStatus"
     name = "Update zone status"
-    kind = "start"
+    kind = Kind.START
 
 
 class ServerZoneStatus(Subtask):
-    """The zone's status after one of its servers stopped or started: STOPPED once every server of the
-    zone is stopped, RUNNING again as soon as one of them runs; otherwise the zone keeps its status."""
+    """The zone's status after one of its servers stopped or started (`lifecycle.zone_after_server`)."""
 
-    kind: ClassVar[str] = "stop"
+    kind: ClassVar[Kind] = Kind.STOP
     timeout = 60
     continue_after_crash = True
 
     async def run(self, ctx: RunContext) -> None:
         zone = zone_of(ctx)
-        async with services(ctx).db.read() as conn:
+        services = OperationServices.of(ctx)
+        async with services.db.read() as conn:
             row = await inventory.zone_by_name(conn, cluster_id(ctx), zone)
         if ctx.get(keys.former_zone_status(zone)) is None:
             ctx.put(keys.former_zone_status(zone), row.status)
-        refs = [r for r in await services(ctx).servers(cluster_id(ctx)) if r.zone_name == zone]
-        running = [r for r in refs if r.status != "STOPPED"]
-        if self.kind == "stop" and not running:
-            await set_zone_status(ctx, zone, "STOPPED")
-        elif self.kind == "start" and row.status == "STOPPED":
-            await set_zone_status(ctx, zone, "RUNNING")
+        refs = [r for r in await services.servers(cluster_id(ctx)) if r.zone_name == zone]
+        status = zone_after_server(self.kind, row.status, [r.status for r in refs])
+        if status is not None:
+            await set_zone_status(ctx, zone, status)
         else:
+            running = [r for r in refs if r.status != ServerStatus.STOPPED]
             ctx.log.info(
                 "zone %s stays %s: %d of %d server(s) not stopped", zone, row.status, len(running), len(refs)
             )
 
     async def rollback(self, ctx: RunContext) -> None:
         zone = zone_of(ctx)
-        former = ctx.get(keys.former_zone_status(zone))
-        if former is not None:
-            await set_zone_status(ctx, zone, former)
+        found = ctx.get(keys.former_zone_status(zone))
+        if found is not None:
+            await set_zone_status(ctx, zone, found)
 
 
 @register
 class UpdateZoneStatusAfterServerStop(ServerZoneStatus):
     key = "obcp.operations.UpdateZoneStatusAfterServerStop"
     name = "Update zone status"
-    kind = "stop"
 
 
 @register
 class UpdateZoneStatusAfterServerStart(ServerZoneStatus):
     key = "obcp.operations.UpdateZoneStatusAfterServerStart"
     name = "Update zone status"
-    kind = "start"
-
-
-@register
-class PrepareRestartObZoneAlone(PrepareZone):
-    """ "Prepare restart OB zone" of a zone restart, where a separate "Stop zone" step follows."""
-
-    key = "obcp.operations.PrepareRestartObZoneAlone"
-    name = "Prepare restart OB zone"
-    stops_zone = False
-
-
-class StopZoneStep(Subtask):
-    kind: ClassVar[str] = "restart"
-    timeout = 1800
-    continue_after_crash = True
-
-    async def run(self, ctx: RunContext) -> None:
-        await stop_zone_if_needed(ctx, zone_of(ctx), self.kind)
-
-    async def rollback(self, ctx: RunContext) -> None:
-        zone = zone_of(ctx)
-        if ctx.get(keys.zone_stopped(zone)) == "true":
-            async with services(ctx).cluster_sql(cluster_id(ctx), log=ctx.log.info) as ops:
-                result = await ops.start_zone(zone)
-            ctx.log.info("rollback: %s", result.message)
-
-
-@register
-class StopZone(StopZoneStep):
-    key = "obcp.operations.StopZone"
-    name = "Stop zone"
+    kind = Kind.START

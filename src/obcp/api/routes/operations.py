@@ -3,8 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any, Literal
+from typing import Literal, Protocol
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -12,18 +11,31 @@ from pydantic import BaseModel, ConfigDict, Field
 from obcp.api.auth import require
 from obcp.api.envelope import OcpJSONResponse, ok, trace_id_var
 from obcp.api.params import IdPath, NamePath
+from obcp.engine import Engine
 from obcp.iam.store import Principal
-from obcp.meta.db import Database
-from obcp.operations import submit
-from obcp.operations.safety import check_rolling_safe, check_stop_safe
+from obcp.operations import answers, submit
+from obcp.operations.lifecycle import Kind, Scope
+from obcp.operations.safety import check_safe
+from obcp.operations.services import OperationServices
+from obcp.operations.submit import Operation
 
 router = APIRouter(tags=["cluster operations"])
+UPDATE = Depends(require("CLUSTER:{id}:UPDATE"))
 
 
+class OperationBody(BaseModel):
+    """obcp's extension on every operation: answer the DAG that would run, create nothing."""
+
+    # A misspelt option must not fall back silently to the default.
+    model_config = ConfigDict(extra="forbid")
+
+    dryRun: bool = Field(False, description="answer with the DAG that would run; create nothing")
+
+
+# The bodies below declare `dryRun` last, as their schema always has.
 class RestartBody(BaseModel):
     """obcp's extension; OCP clients send no body and get OCP's behaviour (rolling, every zone)."""
 
-    # A misspelt option must not fall back silently to the default mode.
     model_config = ConfigDict(extra="forbid")
 
     restartMode: Literal["ROLLING", "FORCE"] = Field(
@@ -33,26 +45,39 @@ class RestartBody(BaseModel):
     dryRun: bool = Field(False, description="answer with the DAG that would run; create nothing")
 
 
+class ServerRestartBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    force: bool = Field(False, description="restart without ALTER SYSTEM STOP SERVER (OCP's force)")
+    freezeServer: bool = Field(False, description="accepted for OCP 4.3 clients; obcp does not freeze")
+    dryRun: bool = Field(False, description="answer with the DAG that would run; create nothing")
+
+
+class _Body(Protocol):
+    dryRun: bool
+
+
+async def _run(request: Request, op: Operation, principal: Principal, body: _Body | None) -> OcpJSONResponse:
+    """Plans the operation, refuses it if unsafe, then answers the dry run or submits the task."""
+    state = request.app.state
+    services: OperationServices = state.operations
+    plan = await submit.plan(state.db, op)
+    await check_safe(services, plan)
+    if body is not None and body.dryRun:
+        return ok(answers.dry_run_view(plan))
+    engine: Engine = state.engine
+    task_id = await submit.submit(engine, plan, principal, trace_id_var.get() or None)
+    return ok(await answers.task_answer(state.db, op.scope, task_id))
+
+
 @router.post("/api/v2/ob/clusters/{id}/restart", summary="Restart a cluster (answers with the task)")
 async def restart_cluster(
-    request: Request,
-    id: IdPath,
-    body: RestartBody | None = Body(None),
-    principal: Principal = Depends(require("CLUSTER:{id}:UPDATE")),
+    request: Request, id: IdPath, body: RestartBody | None = Body(None), principal: Principal = UPDATE
 ) -> OcpJSONResponse:
-    body = body or RestartBody()
-    options = submit.RestartOptions(
-        mode=body.restartMode,
-        zone_names=tuple(body.zoneNames) if body.zoneNames is not None else None,
-        dry_run=body.dryRun,
-    )
-    db = request.app.state.db
-    plan = await submit.plan_restart_cluster(db, id, options)
-    if options.mode == "ROLLING":
-        await check_rolling_safe(request.app.state.operations, plan)
-    return await _answer(
-        request, plan, principal, dry_run=options.dry_run, view=submit.task_view, mode=options.mode
-    )
+    options = body or RestartBody()
+    zones = tuple(options.zoneNames) if options.zoneNames is not None else None
+    op = Operation(Scope.CLUSTER, Kind.RESTART, id, mode=options.restartMode, zone_names=zones)
+    return await _run(request, op, principal, body)
 
 
 @router.post(
@@ -63,20 +88,10 @@ async def restart_zone(
     id: IdPath,
     zoneName: NamePath,
     body: OperationBody | None = Body(None),
-    principal: Principal = Depends(require("CLUSTER:{id}:UPDATE")),
+    principal: Principal = UPDATE,
 ) -> OcpJSONResponse:
-    plan = await submit.plan_restart_zone(request.app.state.db, id, zoneName)
-    await check_rolling_safe(request.app.state.operations, plan)
-    dry = bool(body and body.dryRun)
-    return await _answer(request, plan, principal, dry_run=dry, view=submit.full_task_view)
-
-
-class ServerRestartBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    force: bool = Field(False, description="restart without ALTER SYSTEM STOP SERVER (OCP's force)")
-    freezeServer: bool = Field(False, description="accepted for OCP 4.3 clients; obcp does not freeze")
-    dryRun: bool = Field(False, description="answer with the DAG that would run; create nothing")
+    op = Operation(Scope.ZONE, Kind.RESTART, id, zone_name=zoneName)
+    return await _run(request, op, principal, body)
 
 
 @router.post(
@@ -89,63 +104,27 @@ async def restart_server(
     serverId: IdPath,
     force: bool | None = Query(None, description="as in the body; OCP clients send either"),
     body: ServerRestartBody | None = Body(None),
-    principal: Principal = Depends(require("CLUSTER:{id}:UPDATE")),
+    principal: Principal = UPDATE,
 ) -> OcpJSONResponse:
     forced = bool(force) if force is not None else bool(body and body.force)
-    plan = await submit.plan_restart_server(request.app.state.db, id, serverId, force=forced)
-    dry = bool(body and body.dryRun)
-    return await _answer(request, plan, principal, dry_run=dry, view=submit.full_task_view)
-
-
-def _trace() -> str | None:
-    return trace_id_var.get() or None
-
-
-class OperationBody(BaseModel):
-    """obcp's extension on every operation: answer the DAG that would run, create nothing."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    dryRun: bool = Field(False, description="answer with the DAG that would run; create nothing")
-
-
-async def _answer(
-    request: Request,
-    plan: submit.Plan,
-    principal: Principal,
-    *,
-    dry_run: bool,
-    view: Callable[[Database, int], Awaitable[dict[str, Any]]],
-    mode: str | None = None,
-) -> OcpJSONResponse:
-    if dry_run:
-        return ok(submit.dry_run_view(plan, mode))
-    task_id = await submit.submit(request.app.state.engine, plan, principal, _trace())
-    return ok(await view(request.app.state.db, task_id))
+    op = Operation(Scope.SERVER, Kind.RESTART, id, server_id=serverId, force=forced)
+    return await _run(request, op, principal, body)
 
 
 @router.post("/api/v2/ob/clusters/{id}/stop", summary="Stop a cluster (answers with the task)")
 async def stop_cluster(
-    request: Request,
-    id: IdPath,
-    body: OperationBody | None = Body(None),
-    principal: Principal = Depends(require("CLUSTER:{id}:UPDATE")),
+    request: Request, id: IdPath, body: OperationBody | None = Body(None), principal: Principal = UPDATE
 ) -> OcpJSONResponse:
-    plan = await submit.plan_cluster(request.app.state.db, id, "stop")
-    dry = bool(body and body.dryRun)
-    return await _answer(request, plan, principal, dry_run=dry, view=submit.task_view)
+    op = Operation(Scope.CLUSTER, Kind.STOP, id)
+    return await _run(request, op, principal, body)
 
 
 @router.post("/api/v2/ob/clusters/{id}/start", summary="Start a stopped cluster (answers with the task)")
 async def start_cluster(
-    request: Request,
-    id: IdPath,
-    body: OperationBody | None = Body(None),
-    principal: Principal = Depends(require("CLUSTER:{id}:UPDATE")),
+    request: Request, id: IdPath, body: OperationBody | None = Body(None), principal: Principal = UPDATE
 ) -> OcpJSONResponse:
-    plan = await submit.plan_cluster(request.app.state.db, id, "start")
-    dry = bool(body and body.dryRun)
-    return await _answer(request, plan, principal, dry_run=dry, view=submit.task_view)
+    op = Operation(Scope.CLUSTER, Kind.START, id)
+    return await _run(request, op, principal, body)
 
 
 @router.post("/api/v2/ob/clusters/{id}/zones/{zoneName}/stop", summary="Stop a zone (answers with the task)")
@@ -154,12 +133,10 @@ async def stop_zone(
     id: IdPath,
     zoneName: NamePath,
     body: OperationBody | None = Body(None),
-    principal: Principal = Depends(require("CLUSTER:{id}:UPDATE")),
+    principal: Principal = UPDATE,
 ) -> OcpJSONResponse:
-    plan = await submit.plan_zone(request.app.state.db, id, zoneName, "stop")
-    await check_stop_safe(request.app.state.operations, id, zone=zoneName)
-    dry = bool(body and body.dryRun)
-    return await _answer(request, plan, principal, dry_run=dry, view=submit.full_task_view)
+    op = Operation(Scope.ZONE, Kind.STOP, id, zone_name=zoneName)
+    return await _run(request, op, principal, body)
 
 
 @router.post(
@@ -170,11 +147,10 @@ async def start_zone(
     id: IdPath,
     zoneName: NamePath,
     body: OperationBody | None = Body(None),
-    principal: Principal = Depends(require("CLUSTER:{id}:UPDATE")),
+    principal: Principal = UPDATE,
 ) -> OcpJSONResponse:
-    plan = await submit.plan_zone(request.app.state.db, id, zoneName, "start")
-    dry = bool(body and body.dryRun)
-    return await _answer(request, plan, principal, dry_run=dry, view=submit.full_task_view)
+    op = Operation(Scope.ZONE, Kind.START, id, zone_name=zoneName)
+    return await _run(request, op, principal, body)
 
 
 @router.post(
@@ -185,13 +161,10 @@ async def stop_server(
     id: IdPath,
     serverId: IdPath,
     body: OperationBody | None = Body(None),
-    principal: Principal = Depends(require("CLUSTER:{id}:UPDATE")),
+    principal: Principal = UPDATE,
 ) -> OcpJSONResponse:
-    plan = await submit.plan_server(request.app.state.db, id, serverId, "stop")
-    operations = request.app.state.operations
-    await check_stop_safe(operations, id, server=await operations.server(id, serverId))
-    dry = bool(body and body.dryRun)
-    return await _answer(request, plan, principal, dry_run=dry, view=submit.full_task_view)
+    op = Operation(Scope.SERVER, Kind.STOP, id, server_id=serverId)
+    return await _run(request, op, principal, body)
 
 
 @router.post(
@@ -203,8 +176,7 @@ async def start_server(
     id: IdPath,
     serverId: IdPath,
     body: OperationBody | None = Body(None),
-    principal: Principal = Depends(require("CLUSTER:{id}:UPDATE")),
+    principal: Principal = UPDATE,
 ) -> OcpJSONResponse:
-    plan = await submit.plan_server(request.app.state.db, id, serverId, "start")
-    dry = bool(body and body.dryRun)
-    return await _answer(request, plan, principal, dry_run=dry, view=submit.full_task_view)
+    op = Operation(Scope.SERVER, Kind.START, id, server_id=serverId)
+    return await _run(request, op, principal, body)
