@@ -28,6 +28,8 @@ def toml_value(value: Any) -> str:
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(value, dict):
         return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
     return str(value)
 
 
@@ -130,7 +132,8 @@ def running_agent(
     config = tmp / "agent.toml"
     write_agent_config(config, key_file, observers, tls)
     agent = AgentProcess(address, free_port(address), key, config, tmp / "agent.log", tls_client=tls_client)
-    agent.observers_dirs = [Path(o["base_dir"]) for o in observers]
+    # A home of kind observer is its observer's directory as a base dir is a seekdb's.
+    agent.observers_dirs = [Path(o.get("base_dir") or o["home_path"]) for o in observers]
     try:
         agent.start()
         yield agent

@@ -164,7 +164,7 @@ def add_observer_routes(app: FastAPI, observers: ConfiguredObservers) -> None:
         observer = observers.lookup(name, "log")
         if isinstance(observer, JSONResponse):
             return observer
-        return {"name": name, "file": "log/seekdb.log", "lines": observer.log_tail(lines)}
+        return {"name": name, "file": observer.log_file_name, "lines": observer.log_tail(lines)}
 
 
 def adopt_running_observers(app: FastAPI) -> None:

@@ -8,9 +8,9 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 # The small settings measured in seekdb.md: enough for 9 observers on 2 cores / 24 GB.
 DEFAULT_PARAMETERS: dict[str, str] = {
@@ -27,6 +27,10 @@ log = logging.getLogger("obcp.agent")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # Values end up as argv elements, never in a shell; still, keep them to what seekdb parameters look like.
 _VALUE = re.compile(r"^[A-Za-z0-9_.:+\-/%]{1,256}$")
+# How obd starts a bootstrapped server "without parameters": everything else is in etc/observer.config.bin.
+OBD_START_ARGS: tuple[str, ...] = ("-p", "{sql_port}")
+_PLACEHOLDERS = frozenset({"sql_port", "rpc_port"})
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
 
 def bundled_seekdb_binary() -> Path:
@@ -37,17 +41,17 @@ def bundled_seekdb_binary() -> Path:
     return Path(spec.origin).parent / "seekdb"
 
 
-class ObserverConfig(BaseModel):
+def _absolute(value: Path, field: str) -> Path:
+    if not value.is_absolute():
+        raise ValueError(f"{field} must be an absolute path")
+    return Path(os.path.normpath(value))
+
+
+class _ObserverCommon(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str
-    kind: Literal["seekdb"] = "seekdb"
-    binary: Path | None = None
-    base_dir: Path
     sql_port: int = Field(ge=1, le=65535)
-    log_level: Literal["DEBUG", "TRACE", "INFO", "WARN", "EDIAG", "ERROR"] = "WARN"
-    parameters: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_PARAMETERS))
-    variables: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_VARIABLES))
     # Seconds a start may take before the agent reports it as not ready.
     start_timeout: float = Field(default=120.0, gt=0)
     # Seconds between SIGTERM and SIGKILL on stop.
@@ -60,12 +64,21 @@ class ObserverConfig(BaseModel):
             raise ValueError("observer names are 1-64 of A-Z a-z 0-9 _ . - and start with a letter or digit")
         return value
 
+
+class ObserverConfig(_ObserverCommon):
+    """An observer of kind `seekdb`: the pylibseekdb server in a base dir the agent may initialise."""
+
+    kind: Literal["seekdb"] = "seekdb"
+    binary: Path | None = None
+    base_dir: Path
+    log_level: Literal["DEBUG", "TRACE", "INFO", "WARN", "EDIAG", "ERROR"] = "WARN"
+    parameters: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_PARAMETERS))
+    variables: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_VARIABLES))
+
     @field_validator("base_dir")
     @classmethod
     def _base_dir_absolute(cls, value: Path) -> Path:
-        if not value.is_absolute():
-            raise ValueError("base_dir must be an absolute path")
-        return Path(os.path.normpath(value))
+        return _absolute(value, "base_dir")
 
     @field_validator("parameters", "variables")
     @classmethod
@@ -77,6 +90,59 @@ class ObserverConfig(BaseModel):
 
     def resolved_binary(self) -> Path:
         return self.binary if self.binary is not None else bundled_seekdb_binary()
+
+
+class OceanBaseHomeConfig(_ObserverCommon):
+    """An observer of kind `observer`: an already bootstrapped OceanBase server in its home (obd's
+    layout). The agent starts and stops it and never bootstraps or deploys it."""
+
+    kind: Literal["observer"]
+    home_path: Path
+    rpc_port: int | None = Field(default=None, ge=1, le=65535)
+    # Arguments after bin/observer; `{sql_port}` and `{rpc_port}` are replaced by the ports.
+    start_args: list[str] = Field(default_factory=lambda: list(OBD_START_ARGS))
+
+    @field_validator("home_path")
+    @classmethod
+    def _home_absolute(cls, value: Path) -> Path:
+        return _absolute(value, "home_path")
+
+    @model_validator(mode="after")
+    def _placeholders_known(self) -> OceanBaseHomeConfig:
+        for arg in self.start_args:
+            for used in _PLACEHOLDER.findall(arg):
+                if used not in _PLACEHOLDERS:
+                    raise ValueError(
+                        f"start_args: unknown placeholder {{{used}}} (known: sql_port, rpc_port)"
+                    )
+                if used == "rpc_port" and self.rpc_port is None:
+                    raise ValueError("start_args use {rpc_port} but rpc_port is not set")
+        return self
+
+    @property
+    def base_dir(self) -> Path:
+        """The directory the observer runs in (its home), named as for every kind."""
+        return self.home_path
+
+    def resolved_binary(self) -> Path:
+        return self.home_path / "bin" / "observer"
+
+    def resolved_start_args(self) -> list[str]:
+        ports = {"sql_port": str(self.sql_port), "rpc_port": str(self.rpc_port)}
+        return [_PLACEHOLDER.sub(lambda m: ports[m.group(1)], arg) for arg in self.start_args]
+
+
+def _kind_of(value: Any) -> str:
+    # Configs written before there were kinds have no `kind`: they are seekdb observers.
+    if isinstance(value, dict):
+        return str(value.get("kind", "seekdb"))
+    return str(getattr(value, "kind", "seekdb"))
+
+
+AnyObserverConfig = Annotated[
+    Annotated[ObserverConfig, Tag("seekdb")] | Annotated[OceanBaseHomeConfig, Tag("observer")],
+    Discriminator(_kind_of),
+]
 
 
 class TlsConfig(BaseModel):
@@ -95,7 +161,7 @@ class AgentConfig(BaseModel):
     # File holding the agent key; OBCP_AGENT_KEY overrides it. The key never appears in this file.
     key_file: Path | None = None
     tls: TlsConfig | None = None
-    observers: list[ObserverConfig] = Field(default_factory=list)
+    observers: list[AnyObserverConfig] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _unique(self) -> AgentConfig:
@@ -104,13 +170,13 @@ class AgentConfig(BaseModel):
             raise ValueError("observer names must be unique")
         dirs = [o.base_dir for o in self.observers]
         if len(dirs) != len(set(dirs)):
-            raise ValueError("observer base dirs must be unique")
+            raise ValueError("observer base dirs and home paths must be unique")
         ports = [o.sql_port for o in self.observers]
         if len(ports) != len(set(ports)):
             raise ValueError("observer SQL ports must be unique (seekdb listens on 0.0.0.0)")
         return self
 
-    def observer(self, name: str) -> ObserverConfig | None:
+    def observer(self, name: str) -> ObserverConfig | OceanBaseHomeConfig | None:
         return next((o for o in self.observers if o.name == name), None)
 
 

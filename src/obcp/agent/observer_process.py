@@ -1,7 +1,7 @@
-"""Start, stop, find and report one configured seekdb observer process.
+"""Start, stop, find and report one configured observer process, of any kind (observer_kind).
 
-The rules come from seekdb.md: a missing base dir is silently bootstrapped as a new empty database, a
-failed first start poisons the directory, SIGTERM acts as SIGKILL, several failures exit 1 with an empty
+The seekdb rules come from seekdb.md: a missing base dir is silently bootstrapped as a new empty database,
+a failed first start poisons the directory, SIGTERM acts as SIGKILL, several failures exit 1 with an empty
 log, and a busy port is not named in the log. Data of an initialised observer is never deleted or moved.
 """
 
@@ -19,9 +19,12 @@ from typing import Any
 
 import psutil
 
-from obcp.agent.base_dir_check import INIT_MARKER, is_first_start
-from obcp.agent.config import ObserverConfig
+from obcp.agent.base_dir_check import INIT_MARKER
+from obcp.agent.config import ObserverConfig, OceanBaseHomeConfig
+from obcp.agent.daemon_start import PidBefore, ServerGone, wait_for_daemon
 from obcp.agent.errors import ObserverOperationError
+from obcp.agent.observer_kind import LaunchSpec, observer_kind
+from obcp.agent.pid_file import read_pid_file
 from obcp.agent.ports import listening_ports, port_holder, port_is_free
 from obcp.agent.process_record import LastExit, OperationResult, TrackedProcess, iso_time, live_process
 from obcp.agent.readiness import (
@@ -30,8 +33,8 @@ from obcp.agent.readiness import (
     select_1_problem,
     set_root_password,
 )
-from obcp.agent.seekdb_log import log_size, seekdb_log_path, tail
-from obcp.agent.start_failure import STDOUT_FILE, early_exit_message
+from obcp.agent.seekdb_log import log_size, tail
+from obcp.agent.start_failure import exit_report, stdout_lines
 
 log = logging.getLogger("obcp.agent")
 
@@ -43,14 +46,17 @@ PORT_RELEASE_SECONDS = 10.0
 
 
 class ObserverProcess:
-    def __init__(self, config: ObserverConfig, host_label: str) -> None:
+    def __init__(self, config: ObserverConfig | OceanBaseHomeConfig, host_label: str) -> None:
         self.config = config
+        self.kind = observer_kind(config)
         self.host_label = host_label
         self._op_lock = threading.Lock()
         self._state_lock = threading.Lock()
         self._tracked: TrackedProcess | None = None
         self._last_exit: LastExit | None = None
         self._operation: str | None = None
+        # Why the pid file's pid was last not believed (a stale file, another binary), for status.
+        self._pid_file_problem: str | None = None
 
     # -- paths -------------------------------------------------------------------------------------------
 
@@ -63,19 +69,15 @@ class ObserverProcess:
         return self.config.base_dir
 
     @property
-    def meta_db(self) -> Path:
-        return self.base_dir / "store" / "sstable" / "meta.db"
-
-    @property
     def pid_file(self) -> Path:
-        return self.base_dir / "run" / "seekdb.pid"
+        return self.kind.pid_file
 
     @property
     def init_marker(self) -> Path:
         return self.base_dir / INIT_MARKER
 
     def is_initialised(self) -> bool:
-        return self.meta_db.is_file() and not self.init_marker.exists()
+        return self.kind.is_initialised()
 
     # -- finding the process -----------------------------------------------------------------------------
 
@@ -112,7 +114,7 @@ class ObserverProcess:
             # A dying multi-threaded process shows as a zombie before the kernel lets it be reaped.
             with contextlib.suppress(subprocess.TimeoutExpired):
                 code = tracked.popen.wait(timeout=2.0)
-        self._last_exit = LastExit(tracked.pid, code, time.time(), by_agent)
+        self._last_exit = LastExit(tracked.pid, code, time.time(), by_agent, tracked.started_here)
         if not by_agent:
             log.warning(
                 "observer %s: pid %d %s", self.name, tracked.pid, self._last_exit.to_json()["description"]
@@ -120,22 +122,11 @@ class ObserverProcess:
         self._tracked = None
 
     def _discover(self) -> TrackedProcess | None:
-        """seekdb keeps `run/seekdb.pid` after it exits, so the pid is only believed if that process runs
-        with the base dir as its cwd and was created before the pid file was written."""
-        try:
-            pid = int(self.pid_file.read_text().strip())
-            written = self.pid_file.stat().st_mtime
-            proc = psutil.Process(pid)
-            if proc.status() == psutil.STATUS_ZOMBIE:
-                return None
-            if os.path.realpath(proc.cwd()) != os.path.realpath(self.base_dir):
-                return None
-            created = proc.create_time()
-        except (OSError, ValueError, psutil.Error):
-            return None
-        if created > written + 1.0:
-            return None
-        return TrackedProcess(pid, created)
+        finding = read_pid_file(self.pid_file, self.base_dir, self.kind.expected_exe())
+        if finding.problem != self._pid_file_problem and finding.problem is not None:
+            log.warning("observer %s: %s", self.name, finding.problem)
+        self._pid_file_problem = finding.problem
+        return finding.process
 
     # -- status ------------------------------------------------------------------------------------------
 
@@ -175,10 +166,16 @@ class ObserverProcess:
                 result["running"] = False
         if self._last_exit is not None:
             result["lastExit"] = self._last_exit.to_json()
+        if self._pid_file_problem is not None and not result["running"]:
+            result["pidFileProblem"] = self._pid_file_problem
         return result
 
+    @property
+    def log_file_name(self) -> str:
+        return str(self.kind.log_file.relative_to(self.base_dir))
+
     def log_tail(self, lines: int) -> list[str]:
-        return tail(seekdb_log_path(self.base_dir), lines)
+        return tail(self.kind.log_file, lines)
 
     # -- start -------------------------------------------------------------------------------------------
 
@@ -198,26 +195,24 @@ class ObserverProcess:
         if proc is not None:
             return OperationResult(f"observer {self.name} is already running as pid {proc.pid}", False, 0.0)
         first = self._check_data(initialize)
-        argv = self._argv(self._startable_binary(), first)
-        (self.base_dir / "log").mkdir(parents=True, exist_ok=True)
+        spec = self.kind.launch_spec(self._startable_binary(), first)
+        self.kind.stdout_file.parent.mkdir(parents=True, exist_ok=True)
         if first:
             self.init_marker.write_text("a first start by obcp agent has not completed yet\n")
-        log_file = seekdb_log_path(self.base_dir)
-        log_offset = log_size(log_file)
-        tracked = self._launch(argv, first)
-        assert tracked.popen is not None
+        logs = [(path, log_size(path)) for path in self.kind.log_files()]
         deadline = t0 + timeout
-        while True:
-            code = tracked.popen.poll()
-            if code is not None:
-                with self._state_lock:
-                    self._forget_tracked(by_agent=False)
-                raise self._early_exit_error(code, time.monotonic() - t0, first, log_file, log_offset)
-            if self._ready(tracked.pid):
-                break
-            if time.monotonic() > deadline:
-                return self._not_ready(tracked, first, timeout)
-            time.sleep(POLL_SECONDS)
+        try:
+            tracked = self._launch(spec, first, deadline)
+            while not self._ready(tracked.pid):
+                if self._alive(tracked) is None:
+                    with self._state_lock:
+                        self._forget_tracked(by_agent=False)
+                    raise ServerGone(self._last_exit.code if self._last_exit else None)
+                if time.monotonic() > deadline:
+                    return self._not_ready(tracked, first, timeout)
+                time.sleep(POLL_SECONDS)
+        except ServerGone as gone:
+            raise self._early_exit_error(gone, time.monotonic() - t0, first, logs) from None
         self._check_root(tracked, first, root_password)
         elapsed = time.monotonic() - t0
         what = "initialised and started" if first else "started"
@@ -229,58 +224,47 @@ class ObserverProcess:
         )
 
     def _startable_binary(self) -> Path:
-        """The seekdb binary, once it is known to be executable and the SQL port free."""
-        binary = self.config.resolved_binary()
+        """The binary, once it is known to be executable and the observer's ports free."""
+        binary = self.kind.binary()
         if not os.access(binary, os.X_OK):
             raise ObserverOperationError(
-                "binary_missing", f"the seekdb binary {binary} does not exist or is not executable"
+                "binary_missing",
+                f"the {self.kind.program} binary {binary} does not exist or is not executable",
             )
-        port = self.config.sql_port
-        if not port_is_free(port):
-            raise ObserverOperationError("port_in_use", f"port {port} is held by {port_holder(port)}")
+        rpc_port = getattr(self.config, "rpc_port", None)
+        for port in (self.config.sql_port, rpc_port):
+            if port is not None and not port_is_free(port):
+                raise ObserverOperationError("port_in_use", f"port {port} is held by {port_holder(port)}")
         return binary
 
-    def _argv(self, binary: Path, first: bool) -> list[str]:
-        # The log level on every start: measured, a restart without it logs at INFO (~40k lines in 10 s).
-        argv = [
-            str(binary),
-            "--nodaemon",
-            "--base-dir",
-            str(self.base_dir),
-            "--port",
-            str(self.config.sql_port),
-        ]
-        argv += ["--log-level", self.config.log_level]
-        if first:
-            for key, value in self.config.parameters.items():
-                argv += ["--parameter", f"{key}={value}"]
-            for key, value in self.config.variables.items():
-                argv += ["--variable", f"{key}={value}"]
-        return argv
-
-    def _launch(self, argv: list[str], first: bool) -> TrackedProcess:
-        env = {**os.environ, "TELEMETRY_ENABLED": "false"}
-        with (self.base_dir / "log" / STDOUT_FILE).open("wb") as stdout:
+    def _launch(self, spec: LaunchSpec, first: bool, deadline: float) -> TrackedProcess:
+        before = PidBefore.read(self.kind)
+        launched_at = time.time()
+        with self.kind.stdout_file.open("wb") as stdout:
             # Its own session: the observer must outlive the agent and not get the agent's SIGHUP.
             popen = subprocess.Popen(
-                argv,
-                cwd=self.base_dir,
+                spec.argv,
+                cwd=spec.cwd,
                 stdin=subprocess.DEVNULL,
                 stdout=stdout,
                 stderr=subprocess.STDOUT,
-                env=env,
+                env=spec.env,
                 start_new_session=True,
                 close_fds=True,
             )
-        try:
-            created = psutil.Process(popen.pid).create_time()
-        except psutil.NoSuchProcess:
-            created = time.time()
-        tracked = TrackedProcess(popen.pid, created, popen)
+        if self.kind.daemonizes:
+            tracked = wait_for_daemon(popen, self.kind, before, launched_at, deadline)
+        else:
+            try:
+                created = psutil.Process(popen.pid).create_time()
+            except psutil.NoSuchProcess:
+                created = time.time()
+            tracked = TrackedProcess(popen.pid, created, popen)
         with self._state_lock:
             self._tracked = tracked
+            self._pid_file_problem = None
         log.info(
-            "observer %s: started pid %d (%s)", self.name, popen.pid, "first start" if first else "start"
+            "observer %s: started pid %d (%s)", self.name, tracked.pid, "first start" if first else "start"
         )
         return tracked
 
@@ -313,7 +297,7 @@ class ObserverProcess:
 
     def _check_data(self, initialize: bool) -> bool:
         """Whether this start is a first start (bootstrap); raise if the directory must not be started."""
-        first = is_first_start(self.base_dir, initialize)
+        first = self.kind.check_startable(initialize)
         if first and self.init_marker.exists():
             self._clean_failed_init()
         return first
@@ -329,11 +313,13 @@ class ObserverProcess:
             return False
 
     def _early_exit_error(
-        self, code: int, elapsed: float, first: bool, log_file: Path, log_offset: int
+        self, gone: ServerGone, elapsed: float, first: bool, logs: list[tuple[Path, int]]
     ) -> ObserverOperationError:
-        message = early_exit_message(
-            code, elapsed, self.base_dir, log_file, log_offset, self.config.parameters if first else None
-        )
+        said = stdout_lines(self.base_dir, self.kind.stdout_file)
+        parameters = self.kind.first_start_parameters() if first else None
+        message = exit_report(self.kind.program, gone.code, elapsed, said, logs, parameters)
+        if gone.note:
+            message += f"; {gone.note}"
         if first:
             self._clean_failed_init()
             message += "; the failed first initialisation was removed (store/ and etc/) so a retry can work"
@@ -390,7 +376,8 @@ class ObserverProcess:
         t0 = time.monotonic()
         proc = self.running_process()
         if proc is None:
-            return OperationResult(f"observer {self.name} is not running", False, 0.0)
+            problem = f" ({self._pid_file_problem})" if self._pid_file_problem else ""
+            return OperationResult(f"observer {self.name} is not running{problem}", False, 0.0)
         with self._state_lock:
             tracked = self._tracked
         assert tracked is not None

@@ -41,6 +41,8 @@ class TrackedProcess:
     create_time: float
     # Set when this agent started the process: it must reap it, and it learns its exit code.
     popen: subprocess.Popen[bytes] | None = None
+    # True for a daemon this agent launched: it has no popen, and its exit code is nobody's to learn.
+    started_here: bool = False
 
 
 @dataclass
@@ -49,10 +51,13 @@ class LastExit:
     code: int | None
     at: float
     by_agent: bool
+    started_here: bool = False
 
     def to_json(self) -> dict[str, Any]:
         if self.by_agent:
             how = "stopped by the agent"
+        elif self.code is None and self.started_here:
+            how = "exited without being asked to stop (a daemon: its exit code is not known)"
         elif self.code is None:
             how = "exited while not started by this agent (exit code unknown)"
         else:

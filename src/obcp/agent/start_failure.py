@@ -1,4 +1,4 @@
-"""Why a seekdb start failed, in words: exit code, what it printed, the ERROR lines of its log."""
+"""Why a start failed, in words: exit code, what it printed, the ERROR lines of its logs."""
 
 from __future__ import annotations
 
@@ -10,7 +10,14 @@ from obcp.agent.seekdb_log import error_lines, read_since
 
 STDOUT_FILE = "obcp-seekdb-stdout.log"
 # What seekdb prints on stdout for every start; anything else there is a message worth showing.
-_STDOUT_BOILERPLATE = ("Starting seekdb", "Change working directory", "The log file is in")
+_STDOUT_BOILERPLATE = (
+    "Starting seekdb",
+    "Change working directory",
+    "The log file is in",
+    # What it adds when it daemonizes (the stand-in of an OceanBase home runs it so).
+    "The seekdb will be started as a daemon",
+    "Start seekdb with --nodaemon",
+)
 _USUAL_CAUSES = (
     "a bad parameter value (for example memory_budget below 1G or log_disk_size below 2G) or missing or "
     "corrupt data files (store/sstable/block_file, store/redo, meta.db)"
@@ -53,9 +60,9 @@ def explain_errcodes(lines: list[str]) -> list[str]:
     return [f"{code} is {KNOWN_ERRCODES[code]}" for code in sorted(codes) if code in KNOWN_ERRCODES]
 
 
-def stdout_lines(base_dir: Path) -> list[str]:
+def stdout_lines(base_dir: Path, stdout_file: Path | None = None) -> list[str]:
     try:
-        text = (base_dir / "log" / STDOUT_FILE).read_text(errors="replace")
+        text = (stdout_file or base_dir / "log" / STDOUT_FILE).read_text(errors="replace")
     except OSError:
         return []
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
@@ -70,21 +77,46 @@ def early_exit_message(
     log_offset: int,
     first_start_parameters: dict[str, str] | None,
 ) -> str:
-    parts = [f"seekdb {describe_exit(code)} {elapsed:.1f} s after start"]
+    """A seekdb that exited while the agent waited for it to be ready."""
     said = stdout_lines(base_dir)
-    text = read_since(log_file, log_offset)
-    errors = error_lines(text)
-    if code == ALREADY_RUNNING_EXIT:
+    return exit_report("seekdb", code, elapsed, said, [(log_file, log_offset)], first_start_parameters)
+
+
+def exit_report(
+    program: str,
+    code: int | None,
+    elapsed: float,
+    said: list[str],
+    logs: list[tuple[Path, int]],
+    first_start_parameters: dict[str, str] | None,
+) -> str:
+    """`code` is None for a daemon, whose exit code nobody but its parent (init) learns; `logs` are the
+    log files with their size before the start, so only this start's lines are read."""
+    if code is None:
+        parts = [f"{program} exited {elapsed:.1f} s after start (a daemon: its exit code is not known)"]
+    else:
+        parts = [f"{program} {describe_exit(code)} {elapsed:.1f} s after start"]
+    if code == ALREADY_RUNNING_EXIT and program == "seekdb":
         parts.append("seekdb reports that this base dir is already in use by another seekdb process")
     if said:
         parts.append("it printed: " + " | ".join(said))
-    if errors:
+    texts = [(log_file, read_since(log_file, offset)) for log_file, offset in logs]
+    found = [(log_file, error_lines(text)) for log_file, text in texts]
+    found = [(log_file, errors) for log_file, errors in found if errors]
+    for log_file, errors in found:
         parts.append(f"ERROR lines of {log_file}: " + " | ".join(concise(e) for e in errors))
         parts += explain_errcodes(errors)
-    elif not said:
-        steps = _START_STEP.findall(text)
-        parts.append(NO_ERROR_LINE_HINT.format(step=steps[-1].strip()) if steps else EMPTY_LOG_HINT)
+    if not found and not said:
+        parts.append(_no_error_line_hint(program, "".join(text for _, text in texts), [p for p, _ in logs]))
     if first_start_parameters is not None:
         settings = ", ".join(f"{k}={v}" for k, v in first_start_parameters.items())
         parts.append(f"first-start parameters: {settings}")
     return "; ".join(parts)
+
+
+def _no_error_line_hint(program: str, text: str, log_files: list[Path]) -> str:
+    if program != "seekdb":
+        names = " or ".join(str(p) for p in log_files)
+        return f"no ERROR line for this start in {names}"
+    steps = _START_STEP.findall(text)
+    return NO_ERROR_LINE_HINT.format(step=steps[-1].strip()) if steps else EMPTY_LOG_HINT

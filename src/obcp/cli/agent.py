@@ -1,4 +1,4 @@
-"""`obcp agent`: run the host agent daemon."""
+"""`obcp agent`: run the host agent daemon; `obcp agent init-from-obd`: write its config from obd's."""
 
 from __future__ import annotations
 
@@ -14,8 +14,10 @@ app = typer.Typer(
 
 @app.callback(invoke_without_command=True)
 def agent(
-    config: Path = typer.Option(
-        ...,
+    ctx: typer.Context,
+    # Not required by typer: `obcp agent init-from-obd` runs without it.
+    config: Path | None = typer.Option(
+        None,
         "--config",
         "-c",
         envvar="OBCP_AGENT_CONFIG",
@@ -30,12 +32,45 @@ def agent(
 ) -> None:
     """Run the host agent: a signed-HTTP daemon that starts, stops and reports the observers named in its
     config. The agent key comes from `key_file` in the config or from OBCP_AGENT_KEY."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if config is None:
+        typer.echo("obcp agent: missing option --config (the agent's TOML file)", err=True)
+        raise typer.Exit(2)
     from obcp.agent.daemon import run_agent
 
     try:
         run_agent(config, listen, log_level)
     except (ValueError, OSError) as exc:
         typer.echo(f"obcp agent: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command("init-from-obd")
+def init_from_obd(
+    obd_config: Path = typer.Argument(..., exists=True, dir_okay=False, help="obd's config.yaml"),
+    host: str = typer.Option(..., "--host", help="the IP of this host, as obd's servers list names it"),
+    out: Path = typer.Option(Path("agent.toml"), "--out", help="the agent config to write"),
+    key_file: Path | None = typer.Option(
+        None,
+        "--key-file",
+        help="the agent key file, created (0600) when missing [default: agent.key beside --out]",
+    ),
+    start_args: str | None = typer.Option(
+        None,
+        "--start-args",
+        help='arguments after bin/observer, split as a shell would [default: "-p {sql_port}"]',
+    ),
+) -> None:
+    """Write the agent config for the observers obd placed on this host (kind `observer`, their homes and
+    ports from obd's config.yaml), and create the agent key file when missing."""
+    from obcp.agent.obd_init import ObdConfigError, init_from_obd_config
+
+    try:
+        for line in init_from_obd_config(obd_config, host, out, key_file, start_args):
+            typer.echo(line)
+    except (ObdConfigError, OSError) as exc:
+        typer.echo(f"obcp agent init-from-obd: {exc}", err=True)
         raise typer.Exit(2) from None
 
 
