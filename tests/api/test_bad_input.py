@@ -17,6 +17,7 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.engine import Engine
 
 from obcp.api.paging import page_query
+from obcp.api.runtime import Runtime
 from obcp.iam import store
 from obcp.meta.db import sync_url
 from obcp.meta.tables import compute_host, iam_role, iam_user, iam_user_role, ob_cluster, ob_server, ob_zone
@@ -30,7 +31,7 @@ BAD_IDS = ["0", "-1", str(2**63), str(10**30), "abc", "1.5"]
 
 @pytest.fixture
 def db(client: TestClient) -> Iterator[Engine]:
-    engine = create_engine(sync_url(client.app.state.settings.resolved_db_url()))  # type: ignore[attr-defined]
+    engine = create_engine(sync_url(Runtime.of(client.app).settings.resolved_db_url()))
     try:
         yield engine
     finally:

@@ -3,12 +3,13 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select
 
+from obcp.api.runtime import Runtime
 from obcp.meta.tables import compute_host
 from tests.api.conftest import Inventory
 
 
 def stored_key(client: TestClient, host_id: int) -> str:
-    engine = create_engine(str(client.app.state.db.url).replace("+aiosqlite", ""))  # type: ignore[attr-defined]
+    engine = create_engine(str(Runtime.of(client.app).db.url).replace("+aiosqlite", ""))
     try:
         with engine.connect() as conn:
             return str(conn.scalar(select(compute_host.c.agent_key_enc).where(compute_host.c.id == host_id)))
@@ -30,7 +31,7 @@ def test_agent_port_and_key_can_be_changed_and_stay_write_only(
     assert new_key not in r.text and "agentKey" not in r.json()["data"]
     after = stored_key(client, host_id)
     assert after != before and new_key not in after
-    assert client.app.state.secretbox.decrypt(after) == new_key  # type: ignore[attr-defined]
+    assert Runtime.of(client.app).secretbox.decrypt(after) == new_key
 
 
 def test_changing_an_unknown_host_or_an_unknown_field_is_refused(

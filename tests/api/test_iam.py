@@ -12,6 +12,7 @@ from sqlalchemy import create_engine, select
 
 import obcp.api.auth
 from obcp.api.app import create_app
+from obcp.api.runtime import Runtime
 from obcp.config import Settings
 from obcp.iam.passwords import hash_password, verify_password
 from obcp.meta.db import sync_url
@@ -170,7 +171,7 @@ def test_admin_resets_a_password(client: TestClient, admin: tuple[str, str]) -> 
 
 def test_password_hashes_are_argon2id(client: TestClient, admin: tuple[str, str]) -> None:
     create_user(client, admin, "dave", "dave-password")
-    engine = create_engine(sync_url(client.app.state.settings.resolved_db_url()))  # type: ignore[attr-defined]
+    engine = create_engine(sync_url(Runtime.of(client.app).settings.resolved_db_url()))
     try:
         with engine.connect() as conn:
             rows = {

@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select
 
+from obcp.api.runtime import Runtime
 from obcp.meta.db import sync_url
 from obcp.meta.tables import compute_host, iam_user, ob_cluster
 from obcp.secretbox import SecretBox
@@ -56,7 +57,7 @@ def test_no_secret_in_an_unhandled_error(client: TestClient, admin: tuple[str, s
 
 def test_stored_secrets_are_encrypted(client: TestClient, admin: tuple[str, str], tmp_path: Path) -> None:
     exercise(client, admin)
-    settings = client.app.state.settings  # type: ignore[attr-defined]
+    settings = Runtime.of(client.app).settings
     key_file = settings.resolved_secret_key_file()
     assert Path(key_file).is_relative_to(settings.home)
     assert stat.S_IMODE(Path(key_file).stat().st_mode) == 0o600

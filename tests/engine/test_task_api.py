@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from obcp.api.runtime import Runtime
 from obcp.engine import Context, TemplateBuilder
 from tests.api.conftest import ADMIN_PASSWORD, make_client
 
@@ -31,7 +32,7 @@ def submit(client: TestClient, *classes: type, **kwargs: Any) -> int:
     builder = TemplateBuilder("API test task")
     for cls in classes:
         builder.then(cls)
-    engine = client.app.state.engine  # type: ignore[attr-defined]
+    engine = Runtime.of(client.app).engine
     call = partial(engine.submit, builder.build(), Context(), creator="admin", creator_id=1, **kwargs)
     assert client.portal is not None
     return int(client.portal.call(call))
@@ -180,7 +181,7 @@ def _add_cluster(client: TestClient, name: str) -> int:
     from obcp.meta.db import Database, now_ms
     from obcp.meta.tables import ob_cluster
 
-    db: Database = client.app.state.db  # type: ignore[attr-defined]
+    db: Database = Runtime.of(client.app).db
 
     async def add() -> int:
         values = {"name": name, "ob_cluster_id": 7, "status": "RUNNING", "root_password_enc": "x"}

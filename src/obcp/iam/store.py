@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from obcp.errors import ErrorCode, ObcpError
 from obcp.iam.passwords import hash_password
 from obcp.iam.permissions import DEFAULT_ROLES, allows, validate
-from obcp.meta.db import Database, now_ms
+from obcp.meta.db import Database, inserted_id, now_ms
 from obcp.meta.tables import iam_role, iam_user, iam_user_role
 
 ADMIN_USER = "admin"
@@ -118,7 +118,7 @@ async def create_user(
             updated_at=now,
         )
     )
-    user_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+    user_id = inserted_id(result)
     await set_user_roles(conn, user_id, roles)
     return user_id
 
@@ -147,7 +147,7 @@ async def create_role(
             updated_at=now,
         )
     )
-    return int(result.inserted_primary_key[0])  # type: ignore[index]
+    return inserted_id(result)
 
 
 async def ensure_defaults(db: Database, admin_password: str | None) -> str | None:

@@ -10,8 +10,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from obcp.errors import ErrorCode, ObcpError
-from obcp.meta.db import now_ms
-from obcp.meta.statuses import ClusterStatus, ServerStatus, ZoneStatus
+from obcp.meta.db import inserted_id, now_ms
+from obcp.meta.statuses import ClusterStatus, InnerStatus, ServerStatus, ZoneStatus
 from obcp.meta.tables import compute_host, ob_cluster, ob_server, ob_zone, operation_availability
 from obcp.timefmt import iso_ms
 
@@ -272,3 +272,109 @@ async def cluster_ids_named(conn: AsyncConnection, part: str) -> list[int]:
     """Ids of the clusters whose name contains `part`."""
     query = select(ob_cluster.c.id).where(ob_cluster.c.name.contains(part, autoescape=True))
     return list((await conn.execute(query)).scalars())
+
+
+@dataclass(frozen=True)
+class NewServer:
+    host_id: int
+    sql_port: int
+    rpc_port: int
+    observer_name: str
+
+
+@dataclass(frozen=True)
+class NewZone:
+    name: str
+    idc_name: str | None
+    region_name: str | None
+    servers: list[NewServer]
+
+
+@dataclass(frozen=True)
+class NewCluster:
+    """A running cluster taken over: every zone and server as the caller saw them, RUNNING and ACTIVE."""
+
+    name: str
+    ob_cluster_id: int
+    ob_version: str | None
+    root_password_enc: str
+    creator: str
+    zones: list[NewZone]
+
+
+async def register_cluster(conn: AsyncConnection, cluster: NewCluster) -> int:
+    """Writes the cluster, its zones and servers (in the caller's transaction) after checking that the name
+    is free, every host is registered and no server is already another cluster's; answers its id."""
+    await _check_registrable(conn, cluster)
+    now = now_ms()
+    result = await conn.execute(
+        ob_cluster.insert().values(
+            name=cluster.name,
+            ob_cluster_id=cluster.ob_cluster_id,
+            ob_version=cluster.ob_version,
+            type="PRIMARY",
+            status=ClusterStatus.RUNNING,
+            root_password_enc=cluster.root_password_enc,
+            creator=cluster.creator,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    cluster_id = inserted_id(result)
+    for zone in cluster.zones:
+        zone_id = inserted_id(
+            await conn.execute(
+                ob_zone.insert().values(
+                    cluster_id=cluster_id,
+                    name=zone.name,
+                    idc_name=zone.idc_name,
+                    region_name=zone.region_name,
+                    status=ZoneStatus.RUNNING,
+                    inner_status=InnerStatus.ACTIVE,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        )
+        rows = [
+            {
+                "cluster_id": cluster_id,
+                "zone_id": zone_id,
+                "host_id": s.host_id,
+                "sql_port": s.sql_port,
+                "rpc_port": s.rpc_port,
+                "observer_name": s.observer_name,
+                "status": ServerStatus.RUNNING,
+                "inner_status": InnerStatus.ACTIVE,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for s in zone.servers
+        ]
+        await conn.execute(ob_server.insert(), rows)
+    return cluster_id
+
+
+async def _check_registrable(conn: AsyncConnection, cluster: NewCluster) -> None:
+    if (await conn.execute(select(ob_cluster.c.id).where(ob_cluster.c.name == cluster.name))).first():
+        raise ObcpError(ErrorCode.CLUSTER_EXISTS, cluster.name)
+    servers = [s for z in cluster.zones for s in z.servers]
+    host_ids = sorted({s.host_id for s in servers})
+    known = {
+        r.id for r in await conn.execute(select(compute_host.c.id).where(compute_host.c.id.in_(host_ids)))
+    }
+    missing = [h for h in host_ids if h not in known]
+    if missing:
+        raise ObcpError(ErrorCode.HOST_NOT_FOUND, ", ".join(map(str, missing)))
+    taken = await conn.execute(
+        select(ob_server.c.host_id, ob_server.c.sql_port, ob_cluster.c.name)
+        .join(ob_cluster, ob_cluster.c.id == ob_server.c.cluster_id)
+        .where(ob_server.c.host_id.in_(host_ids))
+    )
+    wanted = {(s.host_id, s.sql_port) for s in servers}
+    for t in taken:
+        if (t.host_id, t.sql_port) in wanted:
+            raise ObcpError(
+                ErrorCode.ILLEGAL_ARGUMENT,
+                f"servers (host {t.host_id} port {t.sql_port} already belongs to cluster {t.name})",
+            )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from obcp.api.auth import require
+from obcp.api.deps import DbDep, SecretBoxDep
 from obcp.api.envelope import OcpJSONResponse, iterable, ok, paged
 from obcp.api.paging import PageQuery, page_query
 from obcp.api.params import IdPath, NamePath
@@ -15,8 +16,7 @@ from obcp.engine import newest_tasks
 from obcp.errors import ErrorCode, ObcpError
 from obcp.iam.store import Principal
 from obcp.meta import inventory
-from obcp.meta.db import now_ms
-from obcp.meta.tables import compute_host, ob_cluster, ob_server, ob_zone
+from obcp.meta.tables import ob_cluster
 
 router = APIRouter(tags=["clusters"])
 
@@ -75,7 +75,7 @@ def _statuses(values: list[str] | None) -> list[str]:
 
 @router.get("/api/v2/ob/clusters", summary="List clusters")
 async def list_clusters(
-    request: Request,
+    db: DbDep,
     name: str | None = Query(None, max_length=128, description="part of the cluster name, case-insensitive"),
     status: list[str] | None = Query(None, description="statuses, e.g. RUNNING,RESTARTING"),
     withStandby: bool = Query(False),
@@ -88,7 +88,7 @@ async def list_clusters(
     statuses = _statuses(status)
     if statuses:
         where.append(ob_cluster.c.status.in_(statuses))
-    async with request.app.state.db.read() as conn:
+    async with db.read() as conn:
         total = (await conn.execute(select(func.count()).select_from(ob_cluster).where(*where))).scalar_one()
         query = pq.apply(
             select(ob_cluster).where(*where),
@@ -107,27 +107,27 @@ async def list_clusters(
 
 @router.get("/api/v2/ob/clusters/{id}", summary="A cluster with its zones and servers")
 async def get_cluster(
-    request: Request, id: IdPath, _: Principal = Depends(require("CLUSTER:{id}:READ"))
+    db: DbDep, id: IdPath, _: Principal = Depends(require("CLUSTER:{id}:READ"))
 ) -> OcpJSONResponse:
-    async with request.app.state.db.read() as conn:
+    async with db.read() as conn:
         row = await inventory.get_cluster(conn, id)
         return ok((await inventory.cluster_views(conn, [row], newest_tasks))[0])
 
 
 @router.get("/api/v2/ob/clusters/{id}/zones", summary="Zones of a cluster")
 async def list_zones(
-    request: Request, id: IdPath, _: Principal = Depends(require("CLUSTER:{id}:READ"))
+    db: DbDep, id: IdPath, _: Principal = Depends(require("CLUSTER:{id}:READ"))
 ) -> OcpJSONResponse:
-    async with request.app.state.db.read() as conn:
+    async with db.read() as conn:
         row = await inventory.get_cluster(conn, id)
         return iterable((await inventory.cluster_views(conn, [row], newest_tasks))[0]["zones"])
 
 
 @router.get("/api/v2/ob/clusters/{id}/servers", summary="Servers of a cluster")
 async def list_servers(
-    request: Request, id: IdPath, _: Principal = Depends(require("CLUSTER:{id}:READ"))
+    db: DbDep, id: IdPath, _: Principal = Depends(require("CLUSTER:{id}:READ"))
 ) -> OcpJSONResponse:
-    async with request.app.state.db.read() as conn:
+    async with db.read() as conn:
         await inventory.get_cluster(conn, id)
         servers = await inventory.servers_of(conn, [id])
     return iterable([inventory.server_json(s, s.zone_name, s.address, s.host_name) for s in servers])
@@ -135,9 +135,9 @@ async def list_servers(
 
 @router.get("/api/v2/ob/clusters/{id}/zones/{zoneName}/servers", summary="Servers of a zone")
 async def list_zone_servers(
-    request: Request, id: IdPath, zoneName: NamePath, _: Principal = Depends(require("CLUSTER:{id}:READ"))
+    db: DbDep, id: IdPath, zoneName: NamePath, _: Principal = Depends(require("CLUSTER:{id}:READ"))
 ) -> OcpJSONResponse:
-    async with request.app.state.db.read() as conn:
+    async with db.read() as conn:
         await inventory.get_cluster(conn, id)
         zone = await inventory.zone_by_name(conn, id, zoneName)
         servers = await inventory.servers_of(conn, [id], zone_id=zone.id)
@@ -146,84 +146,30 @@ async def list_zone_servers(
 
 @router.post("/api/v2/ob/clusters/takeover", summary="Take over a running cluster (obcp extension)")
 async def takeover(
-    request: Request, body: TakeoverRequest, principal: Principal = Depends(require("CLUSTER:*:CREATE"))
+    db: DbDep,
+    secretbox: SecretBoxDep,
+    body: TakeoverRequest,
+    principal: Principal = Depends(require("CLUSTER:*:CREATE")),
 ) -> OcpJSONResponse:
-    now = now_ms()
-    box = request.app.state.secretbox
-    host_ids = sorted({s.hostId for z in body.zones for s in z.servers})
-    try:
-        async with request.app.state.db.tx() as conn:
-            if (await conn.execute(select(ob_cluster.c.id).where(ob_cluster.c.name == body.name))).first():
-                raise ObcpError(ErrorCode.CLUSTER_EXISTS, body.name)
-            known = {
-                r.id
-                for r in (
-                    await conn.execute(select(compute_host.c.id).where(compute_host.c.id.in_(host_ids)))
-                )
-            }
-            missing = [h for h in host_ids if h not in known]
-            if missing:
-                raise ObcpError(ErrorCode.HOST_NOT_FOUND, ", ".join(map(str, missing)))
-            taken = (
-                await conn.execute(
-                    select(ob_server.c.host_id, ob_server.c.sql_port, ob_cluster.c.name)
-                    .join(ob_cluster, ob_cluster.c.id == ob_server.c.cluster_id)
-                    .where(ob_server.c.host_id.in_(host_ids))
-                )
-            ).all()
-            wanted = {(s.hostId, s.sqlPort) for z in body.zones for s in z.servers}
-            for t in taken:
-                if (t.host_id, t.sql_port) in wanted:
-                    raise ObcpError(
-                        ErrorCode.ILLEGAL_ARGUMENT,
-                        f"servers (host {t.host_id} port {t.sql_port} already belongs to cluster {t.name})",
-                    )
-            result = await conn.execute(
-                ob_cluster.insert().values(
-                    name=body.name,
-                    ob_cluster_id=body.obClusterId or 1,
-                    ob_version=body.obVersion,
-                    type="PRIMARY",
-                    status="RUNNING",
-                    root_password_enc=box.encrypt(body.rootPassword),
-                    creator=principal.username,
-                    created_at=now,
-                    updated_at=now,
-                )
+    cluster = inventory.NewCluster(
+        name=body.name,
+        ob_cluster_id=body.obClusterId or 1,
+        ob_version=body.obVersion,
+        root_password_enc=secretbox.encrypt(body.rootPassword),
+        creator=principal.username,
+        zones=[
+            inventory.NewZone(
+                z.name,
+                z.idcName,
+                z.regionName,
+                [inventory.NewServer(s.hostId, s.sqlPort, s.rpcPort, s.observerName) for s in z.servers],
             )
-            cluster_id = int(result.inserted_primary_key[0])
-            for zone in body.zones:
-                zr = await conn.execute(
-                    ob_zone.insert().values(
-                        cluster_id=cluster_id,
-                        name=zone.name,
-                        idc_name=zone.idcName,
-                        region_name=zone.regionName,
-                        status="RUNNING",
-                        inner_status="ACTIVE",
-                        created_at=now,
-                        updated_at=now,
-                    )
-                )
-                zone_id = int(zr.inserted_primary_key[0])
-                await conn.execute(
-                    ob_server.insert(),
-                    [
-                        {
-                            "cluster_id": cluster_id,
-                            "zone_id": zone_id,
-                            "host_id": s.hostId,
-                            "sql_port": s.sqlPort,
-                            "rpc_port": s.rpcPort,
-                            "observer_name": s.observerName,
-                            "status": "RUNNING",
-                            "inner_status": "ACTIVE",
-                            "created_at": now,
-                            "updated_at": now,
-                        }
-                        for s in zone.servers
-                    ],
-                )
+            for z in body.zones
+        ],
+    )
+    try:
+        async with db.tx() as conn:
+            cluster_id = await inventory.register_cluster(conn, cluster)
             row = await inventory.get_cluster(conn, cluster_id)
             view = (await inventory.cluster_views(conn, [row], newest_tasks))[0]
     except IntegrityError as exc:  # a concurrent takeover with the same name or endpoints won the race

@@ -6,18 +6,19 @@ import ipaddress
 import re
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from obcp.api.auth import require
+from obcp.api.deps import DbDep, SecretBoxDep
 from obcp.api.envelope import OcpJSONResponse, no_data, ok, paged
 from obcp.api.paging import PageQuery, page_query
 from obcp.api.params import IdPath
 from obcp.errors import ErrorCode, ObcpError
 from obcp.iam.store import Principal
-from obcp.meta.db import now_ms
+from obcp.meta.db import Database, inserted_id, now_ms
 from obcp.meta.inventory import host_json
 from obcp.meta.tables import compute_host, ob_cluster, ob_server
 
@@ -63,14 +64,14 @@ class HostAgentUpdate(BaseModel):
         return self
 
 
-async def _services(request: Request, host_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+async def _services(db: Database, host_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
     query = (
         select(ob_server.c.host_id, ob_cluster.c.id, ob_cluster.c.name, ob_cluster.c.ob_version)
         .join(ob_cluster, ob_cluster.c.id == ob_server.c.cluster_id)
         .where(ob_server.c.host_id.in_(host_ids))
     )
     result: dict[int, list[dict[str, Any]]] = {h: [] for h in host_ids}
-    async with request.app.state.db.read() as conn:
+    async with db.read() as conn:
         for row in (await conn.execute(query)).all():
             entry = {"type": "OB_CLUSTER", "name": f"{row.name}:{row.id}", "version": row.ob_version}
             if entry not in result[row.host_id]:
@@ -80,7 +81,7 @@ async def _services(request: Request, host_ids: list[int]) -> dict[int, list[dic
 
 @router.get("/api/v2/compute/hosts", summary="List hosts")
 async def list_hosts(
-    request: Request,
+    db: DbDep,
     keyword: str | None = Query(None, max_length=128, description="part of the name or address"),
     pq: PageQuery = Depends(page_query),
     _: Principal = Depends(require("HOST:*:READ")),
@@ -93,7 +94,7 @@ async def list_hosts(
                 compute_host.c.address.icontains(keyword, autoescape=True),
             )
         )
-    async with request.app.state.db.read() as conn:
+    async with db.read() as conn:
         total = (
             await conn.execute(select(func.count()).select_from(compute_host).where(*where))
         ).scalar_one()
@@ -103,44 +104,44 @@ async def list_hosts(
             compute_host.c.id,
         )
         rows = (await conn.execute(query)).all()
-    services = await _services(request, [r.id for r in rows])
+    services = await _services(db, [r.id for r in rows])
     return paged([host_json(r, services[r.id]) for r in rows], pq.result_page(total))
 
 
 @router.get("/api/v2/compute/hosts/{hostId}", summary="A host")
 async def get_host(
-    request: Request, hostId: IdPath, _: Principal = Depends(require("HOST:{hostId}:READ"))
+    db: DbDep, hostId: IdPath, _: Principal = Depends(require("HOST:{hostId}:READ"))
 ) -> OcpJSONResponse:
-    async with request.app.state.db.read() as conn:
+    async with db.read() as conn:
         row = (await conn.execute(select(compute_host).where(compute_host.c.id == hostId))).first()
     if row is None:
         raise ObcpError(ErrorCode.HOST_NOT_FOUND, hostId)
-    return ok(host_json(row, (await _services(request, [hostId]))[hostId]))
+    return ok(host_json(row, (await _services(db, [hostId]))[hostId]))
 
 
 @router.post("/api/v2/compute/hosts", summary="Register a host and its agent")
 async def create_host(
-    request: Request, body: HostCreate, _: Principal = Depends(require("HOST:*:CREATE"))
+    db: DbDep, secretbox: SecretBoxDep, body: HostCreate, _: Principal = Depends(require("HOST:*:CREATE"))
 ) -> OcpJSONResponse:
     now = now_ms()
     values = {
         "name": body.name or body.address,
         "address": body.address,
         "agent_port": body.agentPort,
-        "agent_key_enc": request.app.state.secretbox.encrypt(body.agentKey),
+        "agent_key_enc": secretbox.encrypt(body.agentKey),
         "description": body.description,
         "created_at": now,
         "updated_at": now,
     }
     try:
-        async with request.app.state.db.tx() as conn:
+        async with db.tx() as conn:
             exists = (
                 await conn.execute(select(compute_host.c.id).where(compute_host.c.address == body.address))
             ).first()
             if exists is not None:
                 raise ObcpError(ErrorCode.HOST_EXISTS, body.address, body.agentPort)
             result = await conn.execute(compute_host.insert().values(**values))
-            host_id = int(result.inserted_primary_key[0])
+            host_id = inserted_id(result)
             row = (await conn.execute(select(compute_host).where(compute_host.c.id == host_id))).one()
     except IntegrityError as exc:  # a concurrent registration of the same address won the race
         raise ObcpError(ErrorCode.HOST_EXISTS, body.address, body.agentPort) from exc
@@ -149,7 +150,8 @@ async def create_host(
 
 @router.put("/api/v2/compute/hosts/{hostId}", summary="Change a host's agent port or key")
 async def update_host(
-    request: Request,
+    db: DbDep,
+    secretbox: SecretBoxDep,
     hostId: IdPath,
     body: HostAgentUpdate,
     _: Principal = Depends(require("HOST:{hostId}:UPDATE")),
@@ -158,22 +160,22 @@ async def update_host(
     if body.agentPort is not None:
         values["agent_port"] = body.agentPort
     if body.agentKey is not None:
-        values["agent_key_enc"] = request.app.state.secretbox.encrypt(body.agentKey)
+        values["agent_key_enc"] = secretbox.encrypt(body.agentKey)
     if body.description is not None:
         values["description"] = body.description
-    async with request.app.state.db.tx() as conn:
+    async with db.tx() as conn:
         result = await conn.execute(update(compute_host).where(compute_host.c.id == hostId).values(**values))
         if result.rowcount != 1:
             raise ObcpError(ErrorCode.HOST_NOT_FOUND, hostId)
         row = (await conn.execute(select(compute_host).where(compute_host.c.id == hostId))).one()
-    return ok(host_json(row, (await _services(request, [hostId]))[hostId]))
+    return ok(host_json(row, (await _services(db, [hostId]))[hostId]))
 
 
 @router.delete("/api/v2/compute/hosts/{hostId}", summary="Delete a host that runs no managed observer")
 async def delete_host(
-    request: Request, hostId: IdPath, _: Principal = Depends(require("HOST:{hostId}:DELETE"))
+    db: DbDep, hostId: IdPath, _: Principal = Depends(require("HOST:{hostId}:DELETE"))
 ) -> OcpJSONResponse:
-    async with request.app.state.db.tx() as conn:
+    async with db.tx() as conn:
         row = (await conn.execute(select(compute_host).where(compute_host.c.id == hostId))).first()
         if row is None:
             raise ObcpError(ErrorCode.HOST_NOT_FOUND, hostId)

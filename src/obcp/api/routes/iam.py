@@ -6,13 +6,14 @@ import json
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from obcp.api.auth import authenticated, require
+from obcp.api.deps import DbDep
 from obcp.api.envelope import OcpJSONResponse, no_data, ok, paged
 from obcp.api.paging import PageQuery, page_query
 from obcp.api.params import IdPath
@@ -102,7 +103,7 @@ def _new_password_hash_checked(password: str) -> str:
 
 @router.get("/api/v2/iam/users", summary="List users")
 async def list_users(
-    request: Request,
+    db: DbDep,
     keyword: str | None = Query(None, max_length=64),
     pq: PageQuery = Depends(page_query),
     _: Principal = Depends(require("USER:*:READ")),
@@ -110,7 +111,7 @@ async def list_users(
     where = []
     if keyword:
         where.append(iam_user.c.username.icontains(keyword, autoescape=True))
-    async with request.app.state.db.read() as conn:
+    async with db.read() as conn:
         total = (await conn.execute(select(func.count()).select_from(iam_user).where(*where))).scalar_one()
         query = pq.apply(
             select(iam_user).where(*where),
@@ -124,11 +125,11 @@ async def list_users(
 
 @router.post("/api/v2/iam/users", summary="Create a user")
 async def create_user(
-    request: Request, body: UserCreate, _: Principal = Depends(require("USER:*:CREATE"))
+    db: DbDep, body: UserCreate, _: Principal = Depends(require("USER:*:CREATE"))
 ) -> OcpJSONResponse:
     password_hash = await anyio.to_thread.run_sync(_new_password_hash_checked, body.password)
     try:
-        async with request.app.state.db.tx() as conn:
+        async with db.tx() as conn:
             user_id = await store.create_user(
                 conn, body.username, password_hash, body.roles, email=body.email, description=body.description
             )
@@ -140,17 +141,17 @@ async def create_user(
 
 @router.get("/api/v2/iam/users/{userId}", summary="A user")
 async def get_user(
-    request: Request, userId: IdPath, _: Principal = Depends(require("USER:{userId}:READ"))
+    db: DbDep, userId: IdPath, _: Principal = Depends(require("USER:{userId}:READ"))
 ) -> OcpJSONResponse:
-    async with request.app.state.db.read() as conn:
+    async with db.read() as conn:
         return ok(await _user_view(conn, userId))
 
 
 @router.delete("/api/v2/iam/users/{userId}", summary="Delete a user")
 async def delete_user(
-    request: Request, userId: IdPath, me: Principal = Depends(require("USER:{userId}:DELETE"))
+    db: DbDep, userId: IdPath, me: Principal = Depends(require("USER:{userId}:DELETE"))
 ) -> OcpJSONResponse:
-    async with request.app.state.db.tx() as conn:
+    async with db.tx() as conn:
         row = await store.get_user(conn, userId)
         if row.username == ADMIN_USER:
             raise ObcpError(ErrorCode.USER_BUILTIN, ADMIN_USER)
@@ -163,12 +164,12 @@ async def delete_user(
 
 @router.put("/api/v2/iam/users/{userId}/roles", summary="Set the roles of a user")
 async def set_roles(
-    request: Request,
+    db: DbDep,
     userId: IdPath,
     body: RolesUpdate,
     _: Principal = Depends(require("USER:{userId}:UPDATE")),
 ) -> OcpJSONResponse:
-    async with request.app.state.db.tx() as conn:
+    async with db.tx() as conn:
         row = await store.get_user(conn, userId)
         if row.username == ADMIN_USER and "ADMIN" not in body.roles:
             raise ObcpError(ErrorCode.ILLEGAL_ARGUMENT, "roles (the built-in admin keeps the ADMIN role)")
@@ -179,21 +180,21 @@ async def set_roles(
 
 @router.post("/api/v2/iam/users/{userId}/changePassword", summary="Set a user's password (administrators)")
 async def reset_password(
-    request: Request,
+    db: DbDep,
     userId: IdPath,
     body: PasswordReset,
     _: Principal = Depends(require("USER:{userId}:UPDATE")),
 ) -> OcpJSONResponse:
     password_hash = await anyio.to_thread.run_sync(_new_password_hash_checked, body.password)
-    async with request.app.state.db.tx() as conn:
+    async with db.tx() as conn:
         await store.get_user(conn, userId)
         await store.set_password_hash(conn, userId, password_hash)
     return no_data()
 
 
 @router.get("/api/v2/iam/current/user", summary="The current user")
-async def current_user(request: Request, me: Principal = Depends(authenticated)) -> OcpJSONResponse:
-    async with request.app.state.db.read() as conn:
+async def current_user(db: DbDep, me: Principal = Depends(authenticated)) -> OcpJSONResponse:
+    async with db.read() as conn:
         view = await _user_view(conn, me.id)
     view["permissions"] = sorted(me.permissions)
     return ok(view)
@@ -201,27 +202,27 @@ async def current_user(request: Request, me: Principal = Depends(authenticated))
 
 @router.post("/api/v2/iam/current/user/changePassword", summary="Change one's own password")
 async def change_own_password(
-    request: Request, body: PasswordChange, me: Principal = Depends(authenticated)
+    db: DbDep, body: PasswordChange, me: Principal = Depends(authenticated)
 ) -> OcpJSONResponse:
-    async with request.app.state.db.read() as conn:
+    async with db.read() as conn:
         row = await store.get_user(conn, me.id)
     if not await anyio.to_thread.run_sync(verify_password, row.password_hash, body.currentPassword):
         raise ObcpError(ErrorCode.WRONG_PASSWORD)
     password_hash = await anyio.to_thread.run_sync(_new_password_hash_checked, body.newPassword)
-    async with request.app.state.db.tx() as conn:
+    async with db.tx() as conn:
         await store.set_password_hash(conn, me.id, password_hash)
     return no_data()
 
 
 @router.get("/api/v2/iam/roles", summary="List roles")
 async def list_roles(
-    request: Request,
+    db: DbDep,
     keyword: str | None = Query(None, max_length=64),
     pq: PageQuery = Depends(page_query),
     _: Principal = Depends(require("ROLE:*:READ")),
 ) -> OcpJSONResponse:
     where = [iam_role.c.name.icontains(keyword, autoescape=True)] if keyword else []
-    async with request.app.state.db.read() as conn:
+    async with db.read() as conn:
         total = (await conn.execute(select(func.count()).select_from(iam_role).where(*where))).scalar_one()
         query = pq.apply(
             select(iam_role).where(*where), {"id": iam_role.c.id, "name": iam_role.c.name}, iam_role.c.id
@@ -232,10 +233,10 @@ async def list_roles(
 
 @router.post("/api/v2/iam/roles", summary="Create a role")
 async def create_role(
-    request: Request, body: RoleCreate, _: Principal = Depends(require("ROLE:*:CREATE"))
+    db: DbDep, body: RoleCreate, _: Principal = Depends(require("ROLE:*:CREATE"))
 ) -> OcpJSONResponse:
     try:
-        async with request.app.state.db.tx() as conn:
+        async with db.tx() as conn:
             role_id = await store.create_role(conn, body.name, body.description, body.permissions)
             row = (await conn.execute(select(iam_role).where(iam_role.c.id == role_id))).one()
     except IntegrityError as exc:  # a concurrent creation of the same name won the race
@@ -252,21 +253,21 @@ async def _role_row(conn: AsyncConnection, role_id: int) -> Any:
 
 @router.get("/api/v2/iam/roles/{roleId}", summary="A role")
 async def get_role(
-    request: Request, roleId: IdPath, _: Principal = Depends(require("ROLE:{roleId}:READ"))
+    db: DbDep, roleId: IdPath, _: Principal = Depends(require("ROLE:{roleId}:READ"))
 ) -> OcpJSONResponse:
-    async with request.app.state.db.read() as conn:
+    async with db.read() as conn:
         return ok(_role_json(await _role_row(conn, roleId)))
 
 
 @router.put("/api/v2/iam/roles/{roleId}", summary="Change a role's permissions")
 async def update_role(
-    request: Request,
+    db: DbDep,
     roleId: IdPath,
     body: RoleUpdate,
     _: Principal = Depends(require("ROLE:{roleId}:UPDATE")),
 ) -> OcpJSONResponse:
     store.check_permissions(body.permissions)
-    async with request.app.state.db.tx() as conn:
+    async with db.tx() as conn:
         row = await _role_row(conn, roleId)
         if row.builtin:
             raise ObcpError(ErrorCode.ROLE_BUILTIN, row.name)
@@ -284,9 +285,9 @@ async def update_role(
 
 @router.delete("/api/v2/iam/roles/{roleId}", summary="Delete a role")
 async def delete_role(
-    request: Request, roleId: IdPath, _: Principal = Depends(require("ROLE:{roleId}:DELETE"))
+    db: DbDep, roleId: IdPath, _: Principal = Depends(require("ROLE:{roleId}:DELETE"))
 ) -> OcpJSONResponse:
-    async with request.app.state.db.tx() as conn:
+    async with db.tx() as conn:
         row = await _role_row(conn, roleId)
         if row.builtin:
             raise ObcpError(ErrorCode.ROLE_BUILTIN, row.name)

@@ -5,18 +5,18 @@ from __future__ import annotations
 
 from typing import Literal, Protocol
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from obcp.api.auth import require
+from obcp.api.deps import RuntimeDep
 from obcp.api.envelope import OcpJSONResponse, ok, trace_id_var
 from obcp.api.params import IdPath, NamePath
-from obcp.engine import Engine
+from obcp.api.runtime import Runtime
 from obcp.iam.store import Principal
 from obcp.operations import answers, submit
 from obcp.operations.lifecycle import Kind, Scope
 from obcp.operations.safety import check_safe
-from obcp.operations.services import OperationServices
 from obcp.operations.submit import Operation
 
 router = APIRouter(tags=["cluster operations"])
@@ -57,41 +57,38 @@ class _Body(Protocol):
     dryRun: bool
 
 
-async def _run(request: Request, op: Operation, principal: Principal, body: _Body | None) -> OcpJSONResponse:
+async def _run(rt: Runtime, op: Operation, principal: Principal, body: _Body | None) -> OcpJSONResponse:
     """Plans the operation, refuses it if unsafe, then answers the dry run or submits the task."""
-    state = request.app.state
-    services: OperationServices = state.operations
-    plan = await submit.plan(state.db, op)
-    await check_safe(services, plan)
+    plan = await submit.plan(rt.db, op)
+    await check_safe(rt.operations, plan)
     if body is not None and body.dryRun:
         return ok(answers.dry_run_view(plan))
-    engine: Engine = state.engine
-    task_id = await submit.submit(engine, plan, principal, trace_id_var.get() or None)
-    return ok(await answers.task_answer(state.db, op.scope, task_id))
+    task_id = await submit.submit(rt.engine, plan, principal, trace_id_var.get() or None)
+    return ok(await answers.task_answer(rt.db, op.scope, task_id))
 
 
 @router.post("/api/v2/ob/clusters/{id}/restart", summary="Restart a cluster (answers with the task)")
 async def restart_cluster(
-    request: Request, id: IdPath, body: RestartBody | None = Body(None), principal: Principal = UPDATE
+    rt: RuntimeDep, id: IdPath, body: RestartBody | None = Body(None), principal: Principal = UPDATE
 ) -> OcpJSONResponse:
     options = body or RestartBody()
     zones = tuple(options.zoneNames) if options.zoneNames is not None else None
     op = Operation(Scope.CLUSTER, Kind.RESTART, id, mode=options.restartMode, zone_names=zones)
-    return await _run(request, op, principal, body)
+    return await _run(rt, op, principal, body)
 
 
 @router.post(
     "/api/v2/ob/clusters/{id}/zones/{zoneName}/restart", summary="Restart a zone (answers with the task)"
 )
 async def restart_zone(
-    request: Request,
+    rt: RuntimeDep,
     id: IdPath,
     zoneName: NamePath,
     body: OperationBody | None = Body(None),
     principal: Principal = UPDATE,
 ) -> OcpJSONResponse:
     op = Operation(Scope.ZONE, Kind.RESTART, id, zone_name=zoneName)
-    return await _run(request, op, principal, body)
+    return await _run(rt, op, principal, body)
 
 
 @router.post(
@@ -99,7 +96,7 @@ async def restart_zone(
     summary="Restart an OBServer (answers with the task)",
 )
 async def restart_server(
-    request: Request,
+    rt: RuntimeDep,
     id: IdPath,
     serverId: IdPath,
     force: bool | None = Query(None, description="as in the body; OCP clients send either"),
@@ -108,63 +105,63 @@ async def restart_server(
 ) -> OcpJSONResponse:
     forced = bool(force) if force is not None else bool(body and body.force)
     op = Operation(Scope.SERVER, Kind.RESTART, id, server_id=serverId, force=forced)
-    return await _run(request, op, principal, body)
+    return await _run(rt, op, principal, body)
 
 
 @router.post("/api/v2/ob/clusters/{id}/stop", summary="Stop a cluster (answers with the task)")
 async def stop_cluster(
-    request: Request, id: IdPath, body: OperationBody | None = Body(None), principal: Principal = UPDATE
+    rt: RuntimeDep, id: IdPath, body: OperationBody | None = Body(None), principal: Principal = UPDATE
 ) -> OcpJSONResponse:
     op = Operation(Scope.CLUSTER, Kind.STOP, id)
-    return await _run(request, op, principal, body)
+    return await _run(rt, op, principal, body)
 
 
 @router.post("/api/v2/ob/clusters/{id}/start", summary="Start a stopped cluster (answers with the task)")
 async def start_cluster(
-    request: Request, id: IdPath, body: OperationBody | None = Body(None), principal: Principal = UPDATE
+    rt: RuntimeDep, id: IdPath, body: OperationBody | None = Body(None), principal: Principal = UPDATE
 ) -> OcpJSONResponse:
     op = Operation(Scope.CLUSTER, Kind.START, id)
-    return await _run(request, op, principal, body)
+    return await _run(rt, op, principal, body)
 
 
 @router.post("/api/v2/ob/clusters/{id}/zones/{zoneName}/stop", summary="Stop a zone (answers with the task)")
 async def stop_zone(
-    request: Request,
+    rt: RuntimeDep,
     id: IdPath,
     zoneName: NamePath,
     body: OperationBody | None = Body(None),
     principal: Principal = UPDATE,
 ) -> OcpJSONResponse:
     op = Operation(Scope.ZONE, Kind.STOP, id, zone_name=zoneName)
-    return await _run(request, op, principal, body)
+    return await _run(rt, op, principal, body)
 
 
 @router.post(
     "/api/v2/ob/clusters/{id}/zones/{zoneName}/start", summary="Start a stopped zone (answers with the task)"
 )
 async def start_zone(
-    request: Request,
+    rt: RuntimeDep,
     id: IdPath,
     zoneName: NamePath,
     body: OperationBody | None = Body(None),
     principal: Principal = UPDATE,
 ) -> OcpJSONResponse:
     op = Operation(Scope.ZONE, Kind.START, id, zone_name=zoneName)
-    return await _run(request, op, principal, body)
+    return await _run(rt, op, principal, body)
 
 
 @router.post(
     "/api/v2/ob/clusters/{id}/servers/{serverId}/stop", summary="Stop an OBServer (answers with the task)"
 )
 async def stop_server(
-    request: Request,
+    rt: RuntimeDep,
     id: IdPath,
     serverId: IdPath,
     body: OperationBody | None = Body(None),
     principal: Principal = UPDATE,
 ) -> OcpJSONResponse:
     op = Operation(Scope.SERVER, Kind.STOP, id, server_id=serverId)
-    return await _run(request, op, principal, body)
+    return await _run(rt, op, principal, body)
 
 
 @router.post(
@@ -172,11 +169,11 @@ async def stop_server(
     summary="Start a stopped OBServer (answers with the task)",
 )
 async def start_server(
-    request: Request,
+    rt: RuntimeDep,
     id: IdPath,
     serverId: IdPath,
     body: OperationBody | None = Body(None),
     principal: Principal = UPDATE,
 ) -> OcpJSONResponse:
     op = Operation(Scope.SERVER, Kind.START, id, server_id=serverId)
-    return await _run(request, op, principal, body)
+    return await _run(rt, op, principal, body)

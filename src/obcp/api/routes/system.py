@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import text
 
 from obcp import __version__
 from obcp.api.auth import authenticated
+from obcp.api.deps import DbDep
 from obcp.timefmt import now_iso
 
 router = APIRouter(tags=["system"])
@@ -36,12 +37,12 @@ async def server_time() -> PlainTextResponse:
 
 @router.get("/api/status", dependencies=[Depends(authenticated)], summary="Application status: okay or bad")
 async def status(
-    request: Request,
+    db: DbDep,
     include_unavailable_component: bool = Query(False, alias="includeUnavailableComponent"),
 ) -> PlainTextResponse:
     bad: list[str] = []
     try:
-        async with request.app.state.db.read() as conn:
+        async with db.read() as conn:
             await conn.execute(text("SELECT 1"))
     except Exception:
         bad.append("metadb")

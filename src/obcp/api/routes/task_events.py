@@ -15,10 +15,11 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from obcp.api.auth import require
+from obcp.api.deps import DbDep
 from obcp.api.params import IdPath
 from obcp.engine import TaskSignature, TaskState, load_tasks, task_signature, wrapped_json
 from obcp.errors import ErrorCode, ObcpError
@@ -35,19 +36,13 @@ STREAM_SECONDS = 300.0
 RECONNECT_MS = 1000
 
 
-def _db(request: Request) -> Database:
-    db = request.app.state.db
-    assert isinstance(db, Database)
-    return db
-
-
-async def _signature(request: Request, task_id: int) -> TaskSignature | None:
-    async with _db(request).read() as conn:
+async def _signature(db: Database, task_id: int) -> TaskSignature | None:
+    async with db.read() as conn:
         return await task_signature(conn, task_id)
 
 
-async def _payload(request: Request, task_id: int) -> dict[str, Any] | None:
-    async with _db(request).read() as conn:
+async def _payload(db: Database, task_id: int) -> dict[str, Any] | None:
+    async with db.read() as conn:
         data = (await load_tasks(conn, [task_id], clusters=inventory.cluster_briefs)).get(task_id)
     if data is None:
         return None
@@ -72,9 +67,9 @@ def _zone(params: str | None) -> str | None:
     return value if isinstance(value, str) else None
 
 
-async def _existing_task(request: Request, taskInstanceId: IdPath) -> int:
+async def _existing_task(db: DbDep, taskInstanceId: IdPath) -> int:
     # A dependency, so an unknown task is a 404 envelope before the stream (and its 200) begins.
-    if await _signature(request, taskInstanceId) is None:
+    if await _signature(db, taskInstanceId) is None:
         raise ObcpError(ErrorCode.TASK_NOT_FOUND, taskInstanceId)
     return taskInstanceId
 
@@ -85,7 +80,7 @@ async def _existing_task(request: Request, taskInstanceId: IdPath) -> int:
     summary="Live updates of a task (server-sent events; `task` events carry the whole task)",
 )
 async def task_events(
-    request: Request,
+    db: DbDep,
     _: Principal = Depends(require("TASK:{taskInstanceId}:READ")),
     task_id: int = Depends(_existing_task),
 ) -> AsyncIterator[ServerSentEvent]:
@@ -93,12 +88,12 @@ async def task_events(
     ends = time.monotonic() + STREAM_SECONDS
     first = True
     while time.monotonic() < ends:
-        signature = await _signature(request, task_id)
+        signature = await _signature(db, task_id)
         if signature is None:  # deleted while watched
             yield ServerSentEvent(event="gone", data={"id": task_id})
             return
         if signature != seen:
-            payload = await _payload(request, task_id)
+            payload = await _payload(db, task_id)
             if payload is not None:
                 seen = signature
                 retry = RECONNECT_MS if first else None

@@ -8,14 +8,14 @@ dispatcher for what the action made READY.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 
 from obcp.api.auth import require
+from obcp.api.deps import DbDep, EngineDep
 from obcp.api.envelope import OcpJSONResponse, no_data, ok, paged
 from obcp.api.paging import PageQuery, page_query
 from obcp.api.params import IdPath
 from obcp.engine import (
-    Engine,
     TaskFilter,
     TaskState,
     basic_json,
@@ -35,18 +35,6 @@ router = APIRouter(tags=["tasks"])
 STATES = {s.value for s in TaskState}
 
 
-def _engine(request: Request) -> Engine:
-    engine = request.app.state.engine
-    assert isinstance(engine, Engine)
-    return engine
-
-
-def _db(request: Request) -> Database:
-    db = request.app.state.db
-    assert isinstance(db, Database)
-    return db
-
-
 async def _wrapped(db: Database, task_id: int) -> OcpJSONResponse:
     async with db.read() as conn:
         return ok(wrapped_json(await load_task(conn, task_id, inventory.cluster_briefs)))
@@ -63,7 +51,7 @@ def _states(status: str | None) -> set[str] | None:
 
 @router.get("/api/v2/tasks/instances", summary="List tasks")
 async def list_task_instances(
-    request: Request,
+    db: DbDep,
     name: str | None = Query(None, max_length=128, description="fuzzy match on the task name"),
     status: str | None = Query(None, max_length=64, description="comma list of RUNNING, FAILED, SUCCESSFUL"),
     type: str | None = Query(None, max_length=32),
@@ -81,7 +69,7 @@ async def list_task_instances(
     tenants: set[int] | None = {tenant_id} if tenant_id is not None else None
     if tenant_name:
         tenants = set()  # obcp has no tenant inventory yet, so no task can match a tenant name
-    async with _db(request).read() as conn:
+    async with db.read() as conn:
         if cluster_name or cluter_name:
             named = set(await inventory.cluster_ids_named(conn, cluster_name or cluter_name or ""))
             clusters = named if clusters is None else clusters & named
@@ -92,25 +80,31 @@ async def list_task_instances(
 
 @router.get("/api/v2/tasks/instances/{taskInstanceId}", summary="A task with its subtasks")
 async def get_task(
-    request: Request, taskInstanceId: IdPath, _: Principal = Depends(require("TASK:{taskInstanceId}:READ"))
+    db: DbDep, taskInstanceId: IdPath, _: Principal = Depends(require("TASK:{taskInstanceId}:READ"))
 ) -> OcpJSONResponse:
-    return await _wrapped(_db(request), taskInstanceId)
+    return await _wrapped(db, taskInstanceId)
 
 
 @router.post("/api/v2/tasks/instances/{taskInstanceId}/retry", summary="Re-run all failed subtasks")
 async def retry_task(
-    request: Request, taskInstanceId: IdPath, _: Principal = Depends(require("TASK:{taskInstanceId}:UPDATE"))
+    db: DbDep,
+    engine: EngineDep,
+    taskInstanceId: IdPath,
+    _: Principal = Depends(require("TASK:{taskInstanceId}:UPDATE")),
 ) -> OcpJSONResponse:
-    await _engine(request).retry_task(taskInstanceId)
-    return await _wrapped(_db(request), taskInstanceId)
+    await engine.retry_task(taskInstanceId)
+    return await _wrapped(db, taskInstanceId)
 
 
 @router.post("/api/v2/tasks/instances/{taskInstanceId}/rollback", summary="Give up: roll back the task")
 async def rollback_task(
-    request: Request, taskInstanceId: IdPath, _: Principal = Depends(require("TASK:{taskInstanceId}:UPDATE"))
+    db: DbDep,
+    engine: EngineDep,
+    taskInstanceId: IdPath,
+    _: Principal = Depends(require("TASK:{taskInstanceId}:UPDATE")),
 ) -> OcpJSONResponse:
-    await _engine(request).rollback_task(taskInstanceId)
-    return await _wrapped(_db(request), taskInstanceId)
+    await engine.rollback_task(taskInstanceId)
+    return await _wrapped(db, taskInstanceId)
 
 
 @router.get(
@@ -118,12 +112,12 @@ async def rollback_task(
     summary="The log of a subtask (all its runs; grows while it runs)",
 )
 async def subtask_log(
-    request: Request,
+    db: DbDep,
     taskInstanceId: IdPath,
     subtaskInstanceId: IdPath,
     _: Principal = Depends(require("TASK:{taskInstanceId}:READ")),
 ) -> OcpJSONResponse:
-    async with _db(request).read() as conn:
+    async with db.read() as conn:
         return ok({"log": await read_log(conn, taskInstanceId, subtaskInstanceId)})
 
 
@@ -131,13 +125,14 @@ async def subtask_log(
     "/api/v2/tasks/instances/{taskInstanceId}/subtasks/{subtaskInstanceId}/retry", summary="Retry a subtask"
 )
 async def retry_subtask(
-    request: Request,
+    db: DbDep,
+    engine: EngineDep,
     taskInstanceId: IdPath,
     subtaskInstanceId: IdPath,
     _: Principal = Depends(require("TASK:{taskInstanceId}:UPDATE")),
 ) -> OcpJSONResponse:
-    await _engine(request).retry_subtask(taskInstanceId, subtaskInstanceId)
-    async with _db(request).read() as conn:
+    await engine.retry_subtask(taskInstanceId, subtaskInstanceId)
+    async with db.read() as conn:
         data = await load_task(conn, taskInstanceId, inventory.cluster_briefs)
     sub = next(s for s in data.subtasks if s.id == subtaskInstanceId)
     return ok(subtask_json(sub, data))
@@ -148,12 +143,12 @@ async def retry_subtask(
     summary="Mark a failed subtask successful so the task continues",
 )
 async def skip_subtask(
-    request: Request,
+    engine: EngineDep,
     taskInstanceId: IdPath,
     subtaskInstanceId: IdPath,
     me: Principal = Depends(require("TASK:{taskInstanceId}:UPDATE")),
 ) -> OcpJSONResponse:
-    await _engine(request).skip_subtask(taskInstanceId, subtaskInstanceId, me.username)
+    await engine.skip_subtask(taskInstanceId, subtaskInstanceId, me.username)
     return no_data()
 
 
@@ -162,10 +157,10 @@ async def skip_subtask(
     summary="Interrupt a running subtask (it ends FAILED)",
 )
 async def cancel_subtask(
-    request: Request,
+    engine: EngineDep,
     taskInstanceId: IdPath,
     subtaskInstanceId: IdPath,
     _: Principal = Depends(require("TASK:{taskInstanceId}:UPDATE")),
 ) -> OcpJSONResponse:
-    await _engine(request).cancel_subtask(taskInstanceId, subtaskInstanceId)
+    await engine.cancel_subtask(taskInstanceId, subtaskInstanceId)
     return no_data()

@@ -16,8 +16,9 @@ from starlette.staticfiles import StaticFiles
 
 from obcp import web
 from obcp.api import sessions
-from obcp.api.auth import Authenticator
+from obcp.api.deps import AuthenticatorDep, DbDep
 from obcp.api.envelope import OcpJSONResponse, no_data, ok
+from obcp.meta.db import Database
 
 router = APIRouter(tags=["iam"])
 
@@ -45,13 +46,11 @@ def _secure(request: Request) -> bool:
 
 
 @router.post("/api/v2/iam/login", summary="Log in the web console (sets the session and CSRF cookies)")
-async def login(request: Request, body: Login) -> OcpJSONResponse:
-    authenticator: Authenticator = request.app.state.authenticator
+async def login(request: Request, authenticator: AuthenticatorDep, db: DbDep, body: Login) -> OcpJSONResponse:
     principal = await authenticator.basic(body.username, body.password)
     if principal is None:
         # One answer for an unknown user and a wrong password, so neither can be probed.
         return sessions.not_logged_in(browser=True)
-    db = request.app.state.db
     previous = sessions.cookie(request.scope, sessions.SESSION_COOKIE)
     if previous:
         await sessions.delete_session(db, previous)
@@ -68,8 +67,7 @@ async def login(request: Request, body: Login) -> OcpJSONResponse:
 
 
 @router.post("/api/v2/iam/logout", summary="Log out of the web console")
-async def logout(request: Request) -> OcpJSONResponse:
-    db = request.app.state.db
+async def logout(request: Request, db: DbDep) -> OcpJSONResponse:
     session_id = sessions.cookie(request.scope, sessions.SESSION_COOKIE)
     if session_id:
         session = await sessions.resolve(db, session_id)
@@ -81,21 +79,21 @@ async def logout(request: Request) -> OcpJSONResponse:
     return response
 
 
-async def _logged_in(request: Request) -> bool:
+async def _logged_in(request: Request, db: Database) -> bool:
     session_id = sessions.cookie(request.scope, sessions.SESSION_COOKIE)
-    return bool(session_id) and await sessions.resolve(request.app.state.db, session_id or "") is not None
+    return bool(session_id) and await sessions.resolve(db, session_id or "") is not None
 
 
 @router.get("/", include_in_schema=False, response_model=None)
-async def console(request: Request) -> Response:
-    if not await _logged_in(request):
+async def console(request: Request, db: DbDep) -> Response:
+    if not await _logged_in(request, db):
         return RedirectResponse("/login", status_code=303)
     return HTMLResponse(web.page("console.html"), headers=PAGE_HEADERS)
 
 
 @router.get("/login", include_in_schema=False, response_model=None)
-async def login_page(request: Request) -> Response:
-    if await _logged_in(request):
+async def login_page(request: Request, db: DbDep) -> Response:
+    if await _logged_in(request, db):
         return RedirectResponse("/", status_code=303)
     return HTMLResponse(web.page("login.html"), headers=PAGE_HEADERS)
 

@@ -9,7 +9,7 @@ from sqlalchemy.engine import Connection
 
 from obcp.engine.logs import header
 from obcp.engine.store.columns import L
-from obcp.meta.db import now_ms
+from obcp.meta.db import inserted_id, now_ms
 from obcp.meta.task_tables import subtask_log
 
 _INSERT_LOG = insert(subtask_log)
@@ -51,9 +51,7 @@ def insert_log_row(
             "updated_at": now,
         },
     )
-    pk = res.inserted_primary_key
-    assert pk is not None
-    return int(pk[0])
+    return inserted_id(res)
 
 
 def save_run_log(conn: Connection, run: Run, body: str) -> None:

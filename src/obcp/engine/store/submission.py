@@ -14,7 +14,7 @@ from obcp.engine.context import Context
 from obcp.engine.states import Operation, SubtaskState, TaskState
 from obcp.engine.store.columns import S, T
 from obcp.engine.template import SubtaskSpec, Template
-from obcp.meta.db import now_ms
+from obcp.meta.db import inserted_id, now_ms
 from obcp.meta.task_tables import subtask_dependency, subtask_instance, task_instance
 
 
@@ -83,9 +83,7 @@ def _insert_task(conn: Connection, sub: Submission, ctx: Context, now: int) -> i
             updated_at=now,
         )
     )
-    pk = result.inserted_primary_key
-    assert pk is not None
-    return int(pk[0])
+    return inserted_id(result)
 
 
 def _subtask_row(task_id: int, spec: SubtaskSpec, now: int) -> dict[str, Any]:

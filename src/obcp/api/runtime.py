@@ -1,0 +1,70 @@
+"""What a server replica runs on, built once when the app starts: the metadb, the secret box, the
+authenticator, the operation services and the task engine. Handlers reach it through the typed
+dependencies of `obcp.api.deps`, never through untyped attributes of `app.state`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+
+from obcp.api.auth import Authenticator
+from obcp.config import Settings
+from obcp.engine import Engine
+from obcp.iam.store import ensure_defaults
+from obcp.meta.db import Database
+from obcp.ob.connection import Connector
+from obcp.operations.availability import AvailabilityMonitors
+from obcp.operations.services import AgentFactory, OperationServices
+from obcp.secretbox import SecretBox
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    db: Database
+    secretbox: SecretBox
+    authenticator: Authenticator
+    operations: OperationServices
+    engine: Engine
+
+    @classmethod
+    async def start(
+        cls, settings: Settings, connect: Connector, agent_factory: AgentFactory | None
+    ) -> Runtime:
+        db = Database(settings.resolved_db_url())
+        box = SecretBox.from_file(settings.resolved_secret_key_file())
+        generated = await ensure_defaults(db, settings.admin_password)
+        if generated:
+            # Printed once, on the console only: it is never stored in clear or logged again.
+            print(f"obcp: created user 'admin' with the generated password: {generated}", flush=True)
+        operations = OperationServices(
+            db,
+            box,
+            availability=AvailabilityMonitors(db, connect=connect),
+            connect=connect,
+            agent_factory=agent_factory,
+        )
+        engine = Engine(db, settings.resolved_server_id(), services=operations)
+        runtime = cls(
+            settings, db, box, Authenticator(db, box, settings.auth_cache_seconds), operations, engine
+        )
+        await engine.start()
+        return runtime
+
+    async def close(self) -> None:
+        await self.engine.stop()
+        await self.operations.close()
+        await self.db.dispose()
+
+    def attach(self, app: FastAPI) -> None:
+        app.state.runtime = self
+
+    @staticmethod
+    def of(app: object) -> Runtime:
+        """The runtime of a started app (`object`: tests hold the app as Starlette's untyped ASGI app)."""
+        runtime = getattr(getattr(app, "state", None), "runtime", None)
+        if not isinstance(runtime, Runtime):
+            # Only a request that arrives before the lifespan started (or after it ended) gets here.
+            raise RuntimeError("the obcp server is not started (no runtime on the app)")
+        return runtime
