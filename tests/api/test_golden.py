@@ -114,7 +114,7 @@ def compare(actual: Any, example: Any, rules: dict[str, Rule], path: str = "$") 
 def ocp_page(rel: str, lang: str) -> str:
     path = OCP_API_DOCS / lang / "600.api-reference" / rel
     if not path.exists():
-        pytest.skip(f"the OCP API reference page {path} is absent (../shared/reference next to the repo)")
+        pytest.skip(f"the OCP API reference page {path} is absent (OCP_API_DOCS of tests/api/ocp.py)")
     return path.read_text(encoding="utf-8")
 
 
