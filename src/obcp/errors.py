@@ -1,8 +1,7 @@
 """OCP's numeric error codes and the exception every layer raises to answer with one.
 
-Codes and English texts follow OCP's error table (`ocp-docs/en-US/400.user-guide-2/1300.appendix-2/
-400.ocp-error-table.md`); the HTTP status of each is ours where OCP does not say (not found 404, state and
-argument errors 400, conflicts 409).
+Codes and English texts follow OCP's error table (OCP's user guide, Appendix, "OCP error codes"); the HTTP
+status of each is ours where OCP does not say (not found 404, state and argument errors 400, conflicts 409).
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""A failed or interrupted first start leaves nothing that breaks the retry (seekdb.md §5: it would poison
-the directory). Drives ObserverProcess in-process against a real seekdb; HTTP is covered elsewhere."""
+"""A failed or interrupted first start leaves nothing that breaks the retry (left behind, its store/ and etc/
+poison the directory: the next start fails with -4152 or -4015). Drives ObserverProcess in-process against
+a real seekdb; HTTP is covered elsewhere."""
 
 from __future__ import annotations
 

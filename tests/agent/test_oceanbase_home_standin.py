@@ -39,7 +39,7 @@ def homes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tuple[
         build_standin_home(home)
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
         list(pool.map(lambda hp: initialise_standin_home(hp[0], hp[1], ROOT_PASSWORD), made.values()))
-    # A block file truncated to nothing: seekdb logs -4013 at step 8/14 and exits (seekdb.md §5).
+    # A block file truncated to nothing: seekdb logs -4013 at step 8/14 and exits 1.
     (made["broken"][0] / "store" / "sstable" / "block_file").write_bytes(b"")
     # Never initialised: seekdb rejects `-p` before it looks at its store.
     made["obd_args"] = (root / "obd_args", ports[2])
@@ -113,7 +113,7 @@ def test_start_status_stop_and_adoption_after_an_agent_restart(
 
 def test_an_early_exit_reports_the_error_lines_of_observer_log(agent: AgentProcess) -> None:
     # seekdb's log is written by a background thread that its exit does not wait for: under load the
-    # ERROR lines of a start are sometimes never written (seekdb.md). Each start is read on its own.
+    # ERROR lines of a start are sometimes never written. Each start is read on its own.
     messages: list[str] = []
     for _ in range(5):
         t0 = time.monotonic()

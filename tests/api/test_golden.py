@@ -1,10 +1,11 @@
 """Golden tests: obcp's envelope, paged lists, errors and special endpoints against OCP's API pages.
 
-The examples are parsed out of the OCP markdown pages (`../shared/reference/ocp-docs/{zh-CN,en-US}/
-600.api-reference/...`). Structures are compared key for key, recursively: where OCP's example has keys obcp
-does not produce (alarm summaries, IDC ids, tenant counts, ...), each object kind below lists the keys that
-are REQUIRED of obcp and the few extra keys obcp may add (documented in OCP's field tables, or obcp's own
-extensions). Everything else must match exactly, with the same JSON type on both sides.
+The examples are parsed out of OCP's API reference, its markdown pages in Chinese and English (read from
+`OCP_API_DOCS` of `tests/api/ocp.py`; a test whose page is absent is skipped). Structures are compared key
+for key, recursively: where OCP's example has keys obcp does not produce (alarm summaries, IDC ids, tenant
+counts, ...), each object kind below lists the keys that are REQUIRED of obcp and the few extra keys obcp
+may add (documented in OCP's field tables, or obcp's own extensions). Everything else must match exactly,
+with the same JSON type on both sides.
 """
 
 from __future__ import annotations
@@ -113,7 +114,7 @@ def compare(actual: Any, example: Any, rules: dict[str, Rule], path: str = "$") 
 def ocp_page(rel: str, lang: str) -> str:
     path = OCP_API_DOCS / lang / "600.api-reference" / rel
     if not path.exists():
-        pytest.skip(f"the OCP API reference page {path} is absent (../shared/reference next to the repo)")
+        pytest.skip(f"the OCP API reference page {path} is absent (OCP_API_DOCS of tests/api/ocp.py)")
     return path.read_text(encoding="utf-8")
 
 

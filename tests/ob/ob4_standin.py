@@ -11,8 +11,8 @@ against this fake. What it reproduces, and from where:
   `oceanbase`, so the module's SELECTs run *unchanged* (with `%s` turned into `?`) and their joins and
   filters are really evaluated; TIME_TO_USEC, host_ip() and rpc_port() are provided as functions.
 * `SELECT version(), @@version_comment` answers as OceanBase CE 4.2.1.2.
-* ALTER SYSTEM STOP/START ZONE, [FORCE] STOP SERVER, START SERVER change the tables the way
-  restart-research.md §6 describes the server: STOP is refused (errno 4179, OB_OP_NOT_ALLOW) when another
+* ALTER SYSTEM STOP/START ZONE, [FORCE] STOP SERVER, START SERVER change the tables the way OceanBase
+  4.x's own precheck of STOP SERVER/ZONE does: STOP is refused (errno 4179, OB_OP_NOT_ALLOW) when another
   zone is stopped or when a log stream would lose its majority of in-sync members (FORCE STOP SERVER
   skips only the in-sync condition); on success leaders leave the stopped zone/server at once (the real
   statement blocks until they have). START ZONE on an ACTIVE zone fails with "zone status not match"

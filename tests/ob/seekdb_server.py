@@ -1,4 +1,5 @@
-"""A real seekdb observer for tests, started as seekdb.md prescribes and stopped by its pid."""
+"""A real seekdb observer for tests, started `--nodaemon` in its own session with telemetry off and stopped by
+its pid."""
 
 from __future__ import annotations
 

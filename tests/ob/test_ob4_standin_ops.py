@@ -1,6 +1,7 @@
 """The distributed (OceanBase 4.x) path of obcp.ob against `ob4_standin`: a SCRIPTED STAND-IN for a
 multi-node 4.x cluster, not a real cluster (none can run here). The module's SELECTs run unchanged on
-4.x-shaped tables; ALTER SYSTEM behaviour is modelled on restart-research.md §6."""
+4.x-shaped tables; ALTER SYSTEM behaviour is modelled on OceanBase 4.x's STOP SERVER/ZONE precheck
+(one stopped zone at a time, a majority of in-sync members left for every log stream)."""
 
 from __future__ import annotations
 

@@ -12,7 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
-# The small settings measured in seekdb.md: enough for 9 observers on 2 cores / 24 GB.
+# seekdb's smallest working settings (memory_budget and log_disk_size are its minimums; datafile_size is
+# preallocated, datafile_maxsize bounds its growth): 9 observers fit on 2 cores / 24 GB with them.
 DEFAULT_PARAMETERS: dict[str, str] = {
     "memory_budget": "1G",
     "log_disk_size": "2G",

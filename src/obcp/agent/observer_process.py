@@ -1,6 +1,6 @@
 """Start, stop, find and report one configured observer process, of any kind (observer_kind).
 
-The seekdb rules come from seekdb.md: a missing base dir is silently bootstrapped as a new empty database,
+The seekdb rules, as seekdb 1.4 behaves: a missing base dir is silently bootstrapped as a new empty database,
 a failed first start poisons the directory, SIGTERM acts as SIGKILL, several failures exit 1 with an empty
 log, and a busy port is not named in the log. Data of an initialised observer is never deleted or moved.
 """

@@ -15,7 +15,7 @@ import psutil
 
 from obcp.agent.process_record import TrackedProcess
 
-# psutil's start times and file mtimes come from different clocks; seekdb.md measured well under 1 s.
+# psutil's start times and file mtimes come from different clocks, which disagree by well under 1 s.
 CLOCK_SLACK = 1.0
 
 

@@ -34,7 +34,7 @@ def read_since(path: Path, offset: int) -> str:
 
 
 def error_lines(text: str) -> list[str]:
-    """ERROR lines, and the EDIAG lines that carry the OB_* code behind them (seekdb.md §5)."""
+    """ERROR lines, and the EDIAG lines just before them that carry the `ret="OB_..."` code behind them."""
     picked = [
         line.strip()[:MAX_LINE_CHARS]
         for line in text.splitlines()

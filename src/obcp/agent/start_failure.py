@@ -30,7 +30,7 @@ NO_ERROR_LINE_HINT = (
     "it logged: {step}; the usual causes are " + _USUAL_CAUSES
 )
 ALREADY_RUNNING_EXIT = 96
-# What the error codes seen in seekdb.md §5 mean for whoever reads the message.
+# What the error codes seekdb logs when a start fails mean for whoever reads the message.
 KNOWN_ERRCODES: dict[int, str] = {
     -4013: "OB_ALLOCATE_MEMORY_FAILED: not enough memory, or a truncated block_file",
     -4015: "OB_ERR_SYS: store/ is missing while etc/ is there",

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 _SEGMENT = re.compile(r"^(\*|\*\*|[A-Za-z0-9_.\-]+)$")
 
-# OCP's default roles (ocp-docs/en-US/400.user-guide-2/1300.appendix-2/1800.ocp-default-roles.md).
+# OCP's default roles (OCP's user guide, Appendix, "Default OCP roles").
 DEFAULT_ROLES: dict[str, tuple[str, list[str]]] = {
     "ADMIN": ("System administrator: every permission.", ["**"]),
     "CLUSTER_MANAGER": (

@@ -1,8 +1,8 @@
 """Read-only checks of a distributed OceanBase 4.x cluster (sys tenant views).
 
-The SQL follows what obshell and obd's 4.x upgrade path run (see restart-research.md §1, §2, §7.3):
-servers ACTIVE / not stopped / serving from DBA_OB_SERVERS, `IN_SYNC` from GV$OB_LOG_STAT, schema
-refresh from GV$OB_SERVER_SCHEMA_INFO, the majority-after-stop rule over each log stream's leader row.
+The SQL follows what obshell's rolling upgrade and obd's 4.x restart run: servers ACTIVE / not stopped /
+serving from DBA_OB_SERVERS, `IN_SYNC` from GV$OB_LOG_STAT, schema refresh from GV$OB_SERVER_SCHEMA_INFO,
+the majority-after-stop rule over each log stream's leader row.
 """
 
 from __future__ import annotations

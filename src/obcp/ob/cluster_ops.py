@@ -1,4 +1,5 @@
-"""The OceanBase 4.x checks and statements a restart needs (restart.md, restart-research.md §6–7).
+"""The OceanBase 4.x checks and statements a restart needs: health gate, majority after stop, STOP/START ZONE
+and SERVER.
 
 Every operation first looks whether its effect is already there (zone already INACTIVE, server already
 stopped, zone already ACTIVE...) and then succeeds without sending anything, so a retried or resumed
