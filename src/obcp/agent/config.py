@@ -33,11 +33,24 @@ _PLACEHOLDERS = frozenset({"sql_port", "rpc_port"})
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
 
+SEEKDB_PACKAGE_MISSING = (
+    "the seekdb kind needs the pylibseekdb package: pip install 'obcp[sandbox]' "
+    "(or set `binary` for the observer)"
+)
+
+
+class SeekdbPackageMissing(RuntimeError):
+    """The pylibseekdb package, an extra (`obcp[sandbox]`), is not installed."""
+
+    def __init__(self) -> None:
+        super().__init__(SEEKDB_PACKAGE_MISSING)
+
+
 def bundled_seekdb_binary() -> Path:
     """The seekdb server shipped inside the installed `pylibseekdb` wheel (it is not on PATH)."""
     spec = importlib.util.find_spec("pylibseekdb")
     if spec is None or spec.origin is None:
-        raise RuntimeError("the pylibseekdb package is not installed; set `binary` for the observer")
+        raise SeekdbPackageMissing()
     return Path(spec.origin).parent / "seekdb"
 
 
