@@ -33,17 +33,13 @@ _PLACEHOLDERS = frozenset({"sql_port", "rpc_port"})
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
 
-SEEKDB_PACKAGE_MISSING = (
-    "the seekdb kind needs the pylibseekdb package: pip install 'obcp[sandbox]' "
-    "(or set `binary` for the observer)"
-)
-
-
 class SeekdbPackageMissing(RuntimeError):
     """The pylibseekdb package, an extra (`obcp[sandbox]`), is not installed."""
 
-    def __init__(self) -> None:
-        super().__init__(SEEKDB_PACKAGE_MISSING)
+    def __init__(
+        self, needed_by: str = "the seekdb kind", advice: str = " (or set `binary` for the observer)"
+    ) -> None:
+        super().__init__(f"{needed_by} needs the pylibseekdb package: pip install 'obcp[sandbox]'{advice}")
 
 
 def bundled_seekdb_binary() -> Path:
