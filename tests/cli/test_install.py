@@ -202,3 +202,21 @@ def test_systemd_analyze_accepts_the_units(tmp_path: Path, kind: str) -> None:
     # A directive systemd cannot parse is only a warning on stderr: none is allowed.
     problems = [line for line in checked.stderr.splitlines() if path.name in line]
     assert checked.returncode == 0 and problems == [], checked.stderr
+
+
+def test_server_install_takes_obcp_home_from_the_environment_and_names_a_foreign_owner(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "var").mkdir()
+    result = invoke("server", "install", "--user", "nobody", "--dry-run", env={"OBCP_HOME": "var"})
+    assert result.exit_code == 0, result.output
+    unit = directives(result.stdout)
+    assert unit["ReadWritePaths"] == [str(tmp_path / "var")] and "StateDirectory" not in unit
+    me = pwd.getpwuid(os.geteuid()).pw_name
+    result = invoke(
+        "server", "install", "--user", "nobody", "--home", str(tmp_path / "var"),
+        "--env-file", str(tmp_path / "server.env"), "--unit-dir", str(tmp_path / "units"),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert f"{tmp_path / 'var'} is owned by {me}, the server runs as nobody" in result.output

@@ -80,7 +80,7 @@ def server_install(
         None, "--user", help="run the server as USER [default: the owner of --home, else you]"
     ),
     home: Path = typer.Option(
-        Path("/var/lib/obcp"), "--home", help="the server's data directory (OBCP_HOME), created if missing"
+        Path("/var/lib/obcp"), "--home", envvar="OBCP_HOME", help="the data directory, created if missing"
     ),
     host: str = typer.Option(None, "--host", envvar="OBCP_HOST", help="listen address [default: 127.0.0.1]"),
     port: int = typer.Option(None, "--port", envvar="OBCP_PORT", help="listen port [default: 8080]"),
@@ -119,12 +119,17 @@ def server_install(
 def _write_server(unit: ServiceUnit, home: Path, env_file: Path, env_text: str, unit_dir: Path) -> None:
     from obcp.install.server_unit import STATE_HOME
     from obcp.install.unit_install import make_owned_dir, write_secret_file, write_unit
+    from obcp.install.users import owner_of
 
     write_secret_file(env_file, env_text)
     typer.echo(f"wrote {env_file} (0600)")
     if home != STATE_HOME:
         # systemd creates its StateDirectory itself; any other home must exist for ReadWritePaths=.
         make_owned_dir(home, unit.user)
+        if (owner := owner_of(home)) != unit.user:
+            typer.echo(
+                f"obcp server install: {home} is owned by {owner}, the server runs as {unit.user}", err=True
+            )
     _written(unit, write_unit(unit, unit_dir))
 
 
