@@ -9,7 +9,7 @@ UV := $(PY) -m uv
 
 .venv/.synced: pyproject.toml uv.lock
 	@$(UV) --version >/dev/null 2>&1 || $(PY) -m pip install --quiet uv
-	$(UV) sync --frozen --extra dev
+	$(UV) sync --frozen --extra dev --extra sandbox
 	@touch $@
 
 setup: .venv/.synced
@@ -52,7 +52,7 @@ test: lint unit
 
 # Benchmarks need the bench extra (DBOS, the engine's baseline); they print ratios and figures for docs/.
 bench: setup
-	$(UV) sync --frozen --extra dev --extra bench
+	$(UV) sync --frozen --extra dev --extra sandbox --extra bench
 	.venv/bin/python bench/engine_throughput.py
 	.venv/bin/python bench/restart_overhead.py
 

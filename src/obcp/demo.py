@@ -24,6 +24,7 @@ from pathlib import Path
 import psutil
 import pymysql
 
+from obcp.agent.config import SeekdbPackageMissing, bundled_seekdb_binary
 from obcp.agent.ports import free_port
 from obcp.agent.process_record import live_process
 from obcp.cli.client import ApiClient
@@ -205,6 +206,11 @@ def report_pids(root: Path) -> None:
 
 def main() -> int:
     home = Path(os.environ.get("OBCP_DEMO_HOME", "var/demo")).resolve()
+    try:
+        bundled_seekdb_binary()
+    except SeekdbPackageMissing:
+        say(f"FAILED: {SeekdbPackageMissing('the demo', '')}")
+        return 2
     try:
         clean_home(home)
         ok = run_demo(home, pick_port())

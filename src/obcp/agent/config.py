@@ -34,11 +34,20 @@ _PLACEHOLDERS = frozenset({"sql_port", "rpc_port"})
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
 
+class SeekdbPackageMissing(RuntimeError):
+    """The pylibseekdb package, an extra (`obcp[sandbox]`), is not installed."""
+
+    def __init__(
+        self, needed_by: str = "the seekdb kind", advice: str = " (or set `binary` for the observer)"
+    ) -> None:
+        super().__init__(f"{needed_by} needs the pylibseekdb package: pip install 'obcp[sandbox]'{advice}")
+
+
 def bundled_seekdb_binary() -> Path:
     """The seekdb server shipped inside the installed `pylibseekdb` wheel (it is not on PATH)."""
     spec = importlib.util.find_spec("pylibseekdb")
     if spec is None or spec.origin is None:
-        raise RuntimeError("the pylibseekdb package is not installed; set `binary` for the observer")
+        raise SeekdbPackageMissing()
     return Path(spec.origin).parent / "seekdb"
 
 

@@ -225,7 +225,10 @@ class ObserverProcess:
 
     def _startable_binary(self) -> Path:
         """The binary, once it is known to be executable and the observer's ports free."""
-        binary = self.kind.binary()
+        try:
+            binary = self.kind.binary()
+        except RuntimeError as exc:
+            raise ObserverOperationError("binary_missing", str(exc)) from None
         if not os.access(binary, os.X_OK):
             raise ObserverOperationError(
                 "binary_missing",

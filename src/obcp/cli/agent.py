@@ -1,10 +1,13 @@
-"""`obcp agent`: run the host agent daemon; `obcp agent init-from-obd`: write its config from obd's."""
+"""`obcp agent`: run the host agent daemon; `obcp agent init-from-obd`: write its config from obd's;
+`obcp agent install|uninstall`: its systemd unit."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import typer
+
+from obcp.cli.install import agent_install, agent_uninstall
 
 app = typer.Typer(
     help="Run the host agent: a signed-HTTP daemon that starts, stops and reports the observers named in "
@@ -72,6 +75,10 @@ def init_from_obd(
     except (ObdConfigError, OSError) as exc:
         typer.echo(f"obcp agent init-from-obd: {exc}", err=True)
         raise typer.Exit(2) from None
+
+
+app.command("install")(agent_install)
+app.command("uninstall")(agent_uninstall)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import typer
 from obcp import __version__
 from obcp.cli.agent import app as agent_app
 from obcp.cli.clusters import cluster_app
+from obcp.cli.install import server_install, server_uninstall
 from obcp.cli.root import use_api
 from obcp.cli.sandbox import app as sandbox_app
 from obcp.cli.servers import server_app
@@ -91,6 +92,8 @@ def server(
 # `obcp server` runs the API server, as it always has; OCP's word for an observer is also "server", so
 # the OBServer operations are its sub-commands, reached only when one is named.
 app.add_typer(server_app, name="server", callback=server, invoke_without_command=True)
+server_app.command("install")(server_install)
+server_app.command("uninstall")(server_uninstall)
 
 
 def _exit_gracefully(signum: int, frame: FrameType | None) -> None:

@@ -61,9 +61,15 @@ def up(
     directory: Path | None = DirOption,
 ) -> None:
     """Build (or bring back) the sandbox, register its hosts, take over its cluster, print the cluster id."""
+    from obcp.agent.config import SeekdbPackageMissing, bundled_seekdb_binary
     from obcp.sandbox.server_api import ServerApiError
     from obcp.sandbox.up import SandboxError, sandbox_up
 
+    try:
+        bundled_seekdb_binary()
+    except SeekdbPackageMissing:
+        typer.echo(f"obcp sandbox: {SeekdbPackageMissing('the sandbox', '')}", err=True)
+        raise typer.Exit(2) from None
     api = None if no_register else _registration(root_api(ctx), server_url, user, password)
     root = _root(directory)
     try:

@@ -1,0 +1,1 @@
+"""`obcp agent install` and `obcp server install`: systemd units for the agent and the server."""
