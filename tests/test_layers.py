@@ -2,7 +2,9 @@
 
 Layers: the agent runs on database hosts and never imports server code; the engine knows neither
 operations, the API nor the cluster tables; only the engine (and meta, which defines them) touches the
-task tables; the OceanBase layer never imports the engine. Sizes: no module over 500 lines, no function
+task tables; the OceanBase layer never imports the engine; the API touches no table itself but calls the
+table's owner (obcp.iam.store, obcp.meta.inventory, obcp.meta.hosts, the engine), except that the console
+sessions' owner, obcp.api.sessions, keeps the session table. Sizes: no module over 500 lines, no function
 over 60 lines outside the migrations.
 
 ALLOWED lists today's offenders by exact name, to be emptied as they are fixed: a new violation fails, and
@@ -40,6 +42,8 @@ RULES = (
     Rule("obcp.engine", ("obcp.operations", "obcp.api", "obcp.meta.tables")),
     Rule("obcp", ("obcp.meta.task_tables",), exempt=("obcp.engine", "obcp.meta")),
     Rule("obcp.ob", ("obcp.engine",)),
+    Rule("obcp.api", ("obcp.meta.tables", "obcp.meta.task_tables")),
+    Rule("obcp.api", ("obcp.meta.session_tables",), exempt=("obcp.api.sessions",)),
 )
 
 # Known offenders, to be emptied as they are fixed (none today). An import is "importer -> imported"; a

@@ -26,7 +26,6 @@ from obcp.iam import store
 from obcp.iam.store import Principal
 from obcp.meta.db import Database, now_ms
 from obcp.meta.session_tables import web_session
-from obcp.meta.tables import iam_user
 
 SESSION_COOKIE = "obcp_session"
 CSRF_COOKIE = "obcp_csrf"
@@ -114,7 +113,7 @@ async def resolve(db: Database, session_id: str) -> Session | None:
         idle = row.last_seen_at < now - s.idle_seconds * 1000
         if idle or row.created_at < now - s.max_seconds * 1000:
             return None
-        user = (await conn.execute(select(iam_user).where(iam_user.c.id == row.user_id))).first()
+        user = await store.find_user_by_id(conn, row.user_id)
         if user is None or not user.enabled:
             return None
         principal = await store.principal(conn, user)

@@ -11,7 +11,6 @@ from obcp.engine.context import Context
 from obcp.engine.locks import ResourceLock
 from obcp.engine.queries import (
     LockHolder,
-    Pager,
     TaskFilter,
     TaskSignature,
     TaskSummary,
@@ -36,6 +35,7 @@ from obcp.engine.views import (
     subtask_json,
     wrapped_json,
 )
+from obcp.meta.paging import Pager
 
 __all__ = [
     "ClusterLookup",

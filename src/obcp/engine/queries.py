@@ -8,15 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from obcp.engine.locks import ResourceLock, conflicts
 from obcp.engine.states import TaskState
 from obcp.engine.views import ClusterLookup, TaskData, load_tasks
 from obcp.errors import ErrorCode, ObcpError
+from obcp.meta.paging import Pager
 from obcp.meta.task_tables import resource_lock, subtask_instance, subtask_log, task_instance
 
 T = task_instance.c
@@ -33,17 +34,6 @@ SORTABLE: dict[str, ColumnElement[Any]] = {
     "startTime": T.start_time,
     "finishTime": T.end_time,
 }
-
-
-class Pager(Protocol):
-    """Orders a query by a sort field the caller validates against `allowed` and cuts out one page."""
-
-    def apply(
-        self,
-        query: Select,  # type: ignore[type-arg]
-        allowed: dict[str, ColumnElement],  # type: ignore[type-arg]
-        default: ColumnElement,  # type: ignore[type-arg]
-    ) -> Select: ...  # type: ignore[type-arg]
 
 
 @dataclass(frozen=True)

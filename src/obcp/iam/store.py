@@ -7,13 +7,14 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import ColumnElement, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from obcp.errors import ErrorCode, ObcpError
 from obcp.iam.passwords import hash_password
 from obcp.iam.permissions import DEFAULT_ROLES, allows, validate
 from obcp.meta.db import Database, inserted_id, now_ms
+from obcp.meta.paging import Pager
 from obcp.meta.tables import iam_role, iam_user, iam_user_role
 
 ADMIN_USER = "admin"
@@ -71,8 +72,12 @@ async def find_user(conn: AsyncConnection, username: str) -> Any:
     return (await conn.execute(select(iam_user).where(iam_user.c.username == username))).first()
 
 
+async def find_user_by_id(conn: AsyncConnection, user_id: int) -> Any:
+    return (await conn.execute(select(iam_user).where(iam_user.c.id == user_id))).first()
+
+
 async def get_user(conn: AsyncConnection, user_id: int) -> Any:
-    row = (await conn.execute(select(iam_user).where(iam_user.c.id == user_id))).first()
+    row = await find_user_by_id(conn, user_id)
     if row is None:
         raise ObcpError(ErrorCode.NOT_FOUND, "user", f"id={user_id}")
     return row
@@ -197,3 +202,81 @@ async def set_password_hash(conn: AsyncConnection, user_id: int, password_hash: 
         .where(iam_user.c.id == user_id)
         .values(password_hash=password_hash, updated_at=now_ms())
     )
+
+
+# The sort fields of the user and role lists.
+USER_SORTS: dict[str, ColumnElement[Any]] = {
+    "id": iam_user.c.id,
+    "username": iam_user.c.username,
+    "createTime": iam_user.c.created_at,
+}
+ROLE_SORTS: dict[str, ColumnElement[Any]] = {"id": iam_role.c.id, "name": iam_role.c.name}
+
+
+async def list_users(conn: AsyncConnection, keyword: str | None, pager: Pager) -> tuple[int, list[Any]]:
+    """One page of the users whose name contains `keyword` (any case), and how many there are in all."""
+    where = [iam_user.c.username.icontains(keyword, autoescape=True)] if keyword else []
+    total = (await conn.execute(select(func.count()).select_from(iam_user).where(*where))).scalar_one()
+    rows = (await conn.execute(pager.apply(select(iam_user).where(*where), USER_SORTS, iam_user.c.id))).all()
+    return total, list(rows)
+
+
+async def delete_user(conn: AsyncConnection, user_id: int, by_user_id: int) -> None:
+    """Deletes a user and its role grants; never the built-in admin, never the caller (`by_user_id`)."""
+    row = await get_user(conn, user_id)
+    if row.username == ADMIN_USER:
+        raise ObcpError(ErrorCode.USER_BUILTIN, ADMIN_USER)
+    if row.id == by_user_id:
+        raise ObcpError(ErrorCode.DELETE_SELF)
+    await conn.execute(delete(iam_user_role).where(iam_user_role.c.user_id == user_id))
+    await conn.execute(delete(iam_user).where(iam_user.c.id == user_id))
+
+
+async def replace_user_roles(conn: AsyncConnection, user_id: int, names: list[str]) -> None:
+    """Gives an existing user exactly these roles; the built-in admin keeps ADMIN."""
+    row = await get_user(conn, user_id)
+    if row.username == ADMIN_USER and "ADMIN" not in names:
+        raise ObcpError(ErrorCode.ILLEGAL_ARGUMENT, "roles (the built-in admin keeps the ADMIN role)")
+    await set_user_roles(conn, user_id, names)
+    await conn.execute(update(iam_user).where(iam_user.c.id == user_id).values(updated_at=now_ms()))
+
+
+async def list_roles(conn: AsyncConnection, keyword: str | None, pager: Pager) -> tuple[int, list[Any]]:
+    """One page of the roles whose name contains `keyword` (any case), and how many there are in all."""
+    where = [iam_role.c.name.icontains(keyword, autoescape=True)] if keyword else []
+    total = (await conn.execute(select(func.count()).select_from(iam_role).where(*where))).scalar_one()
+    rows = (await conn.execute(pager.apply(select(iam_role).where(*where), ROLE_SORTS, iam_role.c.id))).all()
+    return total, list(rows)
+
+
+async def get_role(conn: AsyncConnection, role_id: int) -> Any:
+    row = (await conn.execute(select(iam_role).where(iam_role.c.id == role_id))).first()
+    if row is None:
+        raise ObcpError(ErrorCode.NOT_FOUND, "role", f"id={role_id}")
+    return row
+
+
+async def update_role(
+    conn: AsyncConnection, role_id: int, description: str | None, permissions: list[str]
+) -> None:
+    """Sets a custom role's description and permissions; the built-in roles do not change."""
+    check_permissions(permissions)
+    row = await get_role(conn, role_id)
+    if row.builtin:
+        raise ObcpError(ErrorCode.ROLE_BUILTIN, row.name)
+    await conn.execute(
+        update(iam_role)
+        .where(iam_role.c.id == role_id)
+        .values(
+            description=description, permissions=json.dumps(sorted(set(permissions))), updated_at=now_ms()
+        )
+    )
+
+
+async def delete_role(conn: AsyncConnection, role_id: int) -> None:
+    """Deletes a custom role and its grants; the built-in roles stay."""
+    row = await get_role(conn, role_id)
+    if row.builtin:
+        raise ObcpError(ErrorCode.ROLE_BUILTIN, row.name)
+    await conn.execute(delete(iam_user_role).where(iam_user_role.c.role_id == role_id))
+    await conn.execute(delete(iam_role).where(iam_role.c.id == role_id))

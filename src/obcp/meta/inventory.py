@@ -1,4 +1,8 @@
-"""Hosts, clusters, zones and servers in the metadb, and their OCP JSON views."""
+"""Clusters, zones and servers in the metadb (the owner of their tables), and their OCP JSON views.
+
+Hosts have their own owner (`obcp.meta.hosts`); the queries here only read the host table: to show where
+each observer runs and to check that a registered cluster's hosts exist.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,12 @@ from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from obcp.errors import ErrorCode, ObcpError
 from obcp.meta.db import inserted_id, now_ms
+from obcp.meta.paging import Pager
 from obcp.meta.statuses import ClusterStatus, InnerStatus, ServerStatus, ZoneStatus
 from obcp.meta.tables import compute_host, ob_cluster, ob_server, ob_zone, operation_availability
 from obcp.timefmt import iso_ms
@@ -19,6 +24,14 @@ from obcp.timefmt import iso_ms
 CLUSTER_STATUSES = tuple(ClusterStatus)
 ZONE_STATUSES = tuple(ZoneStatus)
 SERVER_STATUSES = tuple(ServerStatus)
+
+# The sort fields of the cluster list.
+CLUSTER_SORTS: dict[str, ColumnElement[Any]] = {
+    "id": ob_cluster.c.id,
+    "name": ob_cluster.c.name,
+    "status": ob_cluster.c.status,
+    "createTime": ob_cluster.c.created_at,
+}
 
 
 @dataclass(frozen=True)
@@ -37,21 +50,6 @@ class ServerRef:
     agent_port: int
     agent_key_enc: str
     status: str
-
-
-def host_json(row: Any, services: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "name": row.name,
-        "address": row.address,
-        "innerIpAddress": row.address,
-        "agentPort": row.agent_port,
-        "description": row.description,
-        "status": "ONLINE",
-        "services": services or [],
-        "createTime": iso_ms(row.created_at),
-        "updateTime": iso_ms(row.updated_at),
-    }
 
 
 def server_json(row: Any, zone_name: str, address: str, hostname: str | None = None) -> dict[str, Any]:
@@ -76,6 +74,45 @@ async def get_cluster(conn: AsyncConnection, cluster_id: int) -> Any:
     if row is None:
         raise ObcpError(ErrorCode.CLUSTER_NOT_FOUND, cluster_id)
     return row
+
+
+async def list_clusters(
+    conn: AsyncConnection, name: str | None, statuses: Collection[str], pager: Pager
+) -> tuple[int, list[Any]]:
+    """One page of the clusters whose name contains `name` (any case) with one of `statuses` (any if
+    empty), and how many match in all."""
+    where = []
+    if name:
+        where.append(func.lower(ob_cluster.c.name).contains(name.lower(), autoescape=True))
+    if statuses:
+        where.append(ob_cluster.c.status.in_(list(statuses)))
+    total = (await conn.execute(select(func.count()).select_from(ob_cluster).where(*where))).scalar_one()
+    query = pager.apply(select(ob_cluster).where(*where), CLUSTER_SORTS, ob_cluster.c.id)
+    return total, list((await conn.execute(query)).all())
+
+
+async def clusters_on_hosts(conn: AsyncConnection, host_ids: list[int]) -> dict[int, list[Any]]:
+    """By host: the cluster (`id`, `name`, `ob_version`) of each observer on it, once per observer."""
+    query = (
+        select(ob_server.c.host_id, ob_cluster.c.id, ob_cluster.c.name, ob_cluster.c.ob_version)
+        .join(ob_cluster, ob_cluster.c.id == ob_server.c.cluster_id)
+        .where(ob_server.c.host_id.in_(host_ids))
+        .order_by(ob_server.c.id)
+    )
+    result: dict[int, list[Any]] = {h: [] for h in host_ids}
+    for row in (await conn.execute(query)).all():
+        result[row.host_id].append(row)
+    return result
+
+
+async def server_on_host(conn: AsyncConnection, host_id: int) -> Any:
+    """An observer (`id`, `cluster_name`) on the host, or None if no cluster uses it."""
+    query = (
+        select(ob_server.c.id, ob_cluster.c.name.label("cluster_name"))
+        .join(ob_cluster, ob_cluster.c.id == ob_server.c.cluster_id)
+        .where(ob_server.c.host_id == host_id)
+    )
+    return (await conn.execute(query)).first()
 
 
 async def zones_of(conn: AsyncConnection, cluster_ids: list[int]) -> list[Any]:

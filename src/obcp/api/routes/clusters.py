@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field, model_validator
-from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from obcp.api.auth import require
@@ -16,7 +15,6 @@ from obcp.engine import newest_tasks
 from obcp.errors import ErrorCode, ObcpError
 from obcp.iam.store import Principal
 from obcp.meta import inventory
-from obcp.meta.tables import ob_cluster
 
 router = APIRouter(tags=["clusters"])
 
@@ -82,25 +80,9 @@ async def list_clusters(
     pq: PageQuery = Depends(page_query),
     _: Principal = Depends(require("CLUSTER:*:READ")),
 ) -> OcpJSONResponse:
-    where = []
-    if name:
-        where.append(func.lower(ob_cluster.c.name).contains(name.lower(), autoescape=True))
     statuses = _statuses(status)
-    if statuses:
-        where.append(ob_cluster.c.status.in_(statuses))
     async with db.read() as conn:
-        total = (await conn.execute(select(func.count()).select_from(ob_cluster).where(*where))).scalar_one()
-        query = pq.apply(
-            select(ob_cluster).where(*where),
-            {
-                "id": ob_cluster.c.id,
-                "name": ob_cluster.c.name,
-                "status": ob_cluster.c.status,
-                "createTime": ob_cluster.c.created_at,
-            },
-            ob_cluster.c.id,
-        )
-        rows = list((await conn.execute(query)).all())
+        total, rows = await inventory.list_clusters(conn, name, statuses, pq)
         views = await inventory.cluster_views(conn, rows, newest_tasks)
     return paged(views, pq.result_page(total))
 

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from obcp.api.auth import require
@@ -18,9 +16,7 @@ from obcp.api.paging import PageQuery, page_query
 from obcp.api.params import IdPath
 from obcp.errors import ErrorCode, ObcpError
 from obcp.iam.store import Principal
-from obcp.meta.db import Database, inserted_id, now_ms
-from obcp.meta.inventory import host_json
-from obcp.meta.tables import compute_host, ob_cluster, ob_server
+from obcp.meta import hosts
 
 router = APIRouter(tags=["hosts"])
 
@@ -64,21 +60,6 @@ class HostAgentUpdate(BaseModel):
         return self
 
 
-async def _services(db: Database, host_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
-    query = (
-        select(ob_server.c.host_id, ob_cluster.c.id, ob_cluster.c.name, ob_cluster.c.ob_version)
-        .join(ob_cluster, ob_cluster.c.id == ob_server.c.cluster_id)
-        .where(ob_server.c.host_id.in_(host_ids))
-    )
-    result: dict[int, list[dict[str, Any]]] = {h: [] for h in host_ids}
-    async with db.read() as conn:
-        for row in (await conn.execute(query)).all():
-            entry = {"type": "OB_CLUSTER", "name": f"{row.name}:{row.id}", "version": row.ob_version}
-            if entry not in result[row.host_id]:
-                result[row.host_id].append(entry)
-    return result
-
-
 @router.get("/api/v2/compute/hosts", summary="List hosts")
 async def list_hosts(
     db: DbDep,
@@ -86,26 +67,10 @@ async def list_hosts(
     pq: PageQuery = Depends(page_query),
     _: Principal = Depends(require("HOST:*:READ")),
 ) -> OcpJSONResponse:
-    where = []
-    if keyword:
-        where.append(
-            or_(
-                compute_host.c.name.icontains(keyword, autoescape=True),
-                compute_host.c.address.icontains(keyword, autoescape=True),
-            )
-        )
     async with db.read() as conn:
-        total = (
-            await conn.execute(select(func.count()).select_from(compute_host).where(*where))
-        ).scalar_one()
-        query = pq.apply(
-            select(compute_host).where(*where),
-            {"id": compute_host.c.id, "name": compute_host.c.name, "createTime": compute_host.c.created_at},
-            compute_host.c.id,
-        )
-        rows = (await conn.execute(query)).all()
-    services = await _services(db, [r.id for r in rows])
-    return paged([host_json(r, services[r.id]) for r in rows], pq.result_page(total))
+        total, rows = await hosts.list_hosts(conn, keyword, pq)
+        views = await hosts.host_views(conn, rows)
+    return paged(views, pq.result_page(total))
 
 
 @router.get("/api/v2/compute/hosts/{hostId}", summary="A host")
@@ -113,39 +78,22 @@ async def get_host(
     db: DbDep, hostId: IdPath, _: Principal = Depends(require("HOST:{hostId}:READ"))
 ) -> OcpJSONResponse:
     async with db.read() as conn:
-        row = (await conn.execute(select(compute_host).where(compute_host.c.id == hostId))).first()
-    if row is None:
-        raise ObcpError(ErrorCode.HOST_NOT_FOUND, hostId)
-    return ok(host_json(row, (await _services(db, [hostId]))[hostId]))
+        return ok((await hosts.host_views(conn, [await hosts.get_host(conn, hostId)]))[0])
 
 
 @router.post("/api/v2/compute/hosts", summary="Register a host and its agent")
 async def create_host(
     db: DbDep, secretbox: SecretBoxDep, body: HostCreate, _: Principal = Depends(require("HOST:*:CREATE"))
 ) -> OcpJSONResponse:
-    now = now_ms()
-    values = {
-        "name": body.name or body.address,
-        "address": body.address,
-        "agent_port": body.agentPort,
-        "agent_key_enc": secretbox.encrypt(body.agentKey),
-        "description": body.description,
-        "created_at": now,
-        "updated_at": now,
-    }
+    key_enc = secretbox.encrypt(body.agentKey)
     try:
         async with db.tx() as conn:
-            exists = (
-                await conn.execute(select(compute_host.c.id).where(compute_host.c.address == body.address))
-            ).first()
-            if exists is not None:
-                raise ObcpError(ErrorCode.HOST_EXISTS, body.address, body.agentPort)
-            result = await conn.execute(compute_host.insert().values(**values))
-            host_id = inserted_id(result)
-            row = (await conn.execute(select(compute_host).where(compute_host.c.id == host_id))).one()
+            row = await hosts.create_host(
+                conn, body.name or body.address, body.address, body.agentPort, key_enc, body.description
+            )
     except IntegrityError as exc:  # a concurrent registration of the same address won the race
         raise ObcpError(ErrorCode.HOST_EXISTS, body.address, body.agentPort) from exc
-    return ok(host_json(row))
+    return ok(hosts.host_json(row))
 
 
 @router.put("/api/v2/compute/hosts/{hostId}", summary="Change a host's agent port or key")
@@ -156,19 +104,10 @@ async def update_host(
     body: HostAgentUpdate,
     _: Principal = Depends(require("HOST:{hostId}:UPDATE")),
 ) -> OcpJSONResponse:
-    values: dict[str, Any] = {"updated_at": now_ms()}
-    if body.agentPort is not None:
-        values["agent_port"] = body.agentPort
-    if body.agentKey is not None:
-        values["agent_key_enc"] = secretbox.encrypt(body.agentKey)
-    if body.description is not None:
-        values["description"] = body.description
+    key_enc = secretbox.encrypt(body.agentKey) if body.agentKey is not None else None
     async with db.tx() as conn:
-        result = await conn.execute(update(compute_host).where(compute_host.c.id == hostId).values(**values))
-        if result.rowcount != 1:
-            raise ObcpError(ErrorCode.HOST_NOT_FOUND, hostId)
-        row = (await conn.execute(select(compute_host).where(compute_host.c.id == hostId))).one()
-    return ok(host_json(row, (await _services(db, [hostId]))[hostId]))
+        row = await hosts.update_host(conn, hostId, body.agentPort, key_enc, body.description)
+        return ok((await hosts.host_views(conn, [row]))[0])
 
 
 @router.delete("/api/v2/compute/hosts/{hostId}", summary="Delete a host that runs no managed observer")
@@ -176,17 +115,5 @@ async def delete_host(
     db: DbDep, hostId: IdPath, _: Principal = Depends(require("HOST:{hostId}:DELETE"))
 ) -> OcpJSONResponse:
     async with db.tx() as conn:
-        row = (await conn.execute(select(compute_host).where(compute_host.c.id == hostId))).first()
-        if row is None:
-            raise ObcpError(ErrorCode.HOST_NOT_FOUND, hostId)
-        used = (
-            await conn.execute(
-                select(ob_server.c.id, ob_cluster.c.name)
-                .join(ob_cluster, ob_cluster.c.id == ob_server.c.cluster_id)
-                .where(ob_server.c.host_id == hostId)
-            )
-        ).first()
-        if used is not None:
-            raise ObcpError(ErrorCode.HOST_IN_USE, row.address, f"OBServer {used.id} of cluster {used.name}")
-        await conn.execute(delete(compute_host).where(compute_host.c.id == hostId))
+        await hosts.delete_host(conn, hostId)
     return no_data()

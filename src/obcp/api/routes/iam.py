@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 import anyio
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -20,9 +18,7 @@ from obcp.api.params import IdPath
 from obcp.errors import ErrorCode, ObcpError
 from obcp.iam import store
 from obcp.iam.passwords import check_strength, hash_password, verify_password
-from obcp.iam.store import ADMIN_USER, Principal
-from obcp.meta.db import now_ms
-from obcp.meta.tables import iam_role, iam_user, iam_user_role
+from obcp.iam.store import Principal
 from obcp.timefmt import iso_ms
 
 router = APIRouter(tags=["iam"])
@@ -108,17 +104,8 @@ async def list_users(
     pq: PageQuery = Depends(page_query),
     _: Principal = Depends(require("USER:*:READ")),
 ) -> OcpJSONResponse:
-    where = []
-    if keyword:
-        where.append(iam_user.c.username.icontains(keyword, autoescape=True))
     async with db.read() as conn:
-        total = (await conn.execute(select(func.count()).select_from(iam_user).where(*where))).scalar_one()
-        query = pq.apply(
-            select(iam_user).where(*where),
-            {"id": iam_user.c.id, "username": iam_user.c.username, "createTime": iam_user.c.created_at},
-            iam_user.c.id,
-        )
-        rows = (await conn.execute(query)).all()
+        total, rows = await store.list_users(conn, keyword, pq)
         roles = await store.roles_of(conn, [r.id for r in rows])
     return paged([_user_json(r, roles[r.id]) for r in rows], pq.result_page(total))
 
@@ -152,13 +139,7 @@ async def delete_user(
     db: DbDep, userId: IdPath, me: Principal = Depends(require("USER:{userId}:DELETE"))
 ) -> OcpJSONResponse:
     async with db.tx() as conn:
-        row = await store.get_user(conn, userId)
-        if row.username == ADMIN_USER:
-            raise ObcpError(ErrorCode.USER_BUILTIN, ADMIN_USER)
-        if row.id == me.id:
-            raise ObcpError(ErrorCode.DELETE_SELF)
-        await conn.execute(delete(iam_user_role).where(iam_user_role.c.user_id == userId))
-        await conn.execute(delete(iam_user).where(iam_user.c.id == userId))
+        await store.delete_user(conn, userId, by_user_id=me.id)
     return no_data()
 
 
@@ -170,11 +151,7 @@ async def set_roles(
     _: Principal = Depends(require("USER:{userId}:UPDATE")),
 ) -> OcpJSONResponse:
     async with db.tx() as conn:
-        row = await store.get_user(conn, userId)
-        if row.username == ADMIN_USER and "ADMIN" not in body.roles:
-            raise ObcpError(ErrorCode.ILLEGAL_ARGUMENT, "roles (the built-in admin keeps the ADMIN role)")
-        await store.set_user_roles(conn, userId, body.roles)
-        await conn.execute(update(iam_user).where(iam_user.c.id == userId).values(updated_at=now_ms()))
+        await store.replace_user_roles(conn, userId, body.roles)
         return ok(await _user_view(conn, userId))
 
 
@@ -221,13 +198,8 @@ async def list_roles(
     pq: PageQuery = Depends(page_query),
     _: Principal = Depends(require("ROLE:*:READ")),
 ) -> OcpJSONResponse:
-    where = [iam_role.c.name.icontains(keyword, autoescape=True)] if keyword else []
     async with db.read() as conn:
-        total = (await conn.execute(select(func.count()).select_from(iam_role).where(*where))).scalar_one()
-        query = pq.apply(
-            select(iam_role).where(*where), {"id": iam_role.c.id, "name": iam_role.c.name}, iam_role.c.id
-        )
-        rows = (await conn.execute(query)).all()
+        total, rows = await store.list_roles(conn, keyword, pq)
     return paged([_role_json(r) for r in rows], pq.result_page(total))
 
 
@@ -238,17 +210,10 @@ async def create_role(
     try:
         async with db.tx() as conn:
             role_id = await store.create_role(conn, body.name, body.description, body.permissions)
-            row = (await conn.execute(select(iam_role).where(iam_role.c.id == role_id))).one()
+            row = await store.get_role(conn, role_id)
     except IntegrityError as exc:  # a concurrent creation of the same name won the race
         raise ObcpError(ErrorCode.NAME_EXISTS, "role", body.name) from exc
     return ok(_role_json(row))
-
-
-async def _role_row(conn: AsyncConnection, role_id: int) -> Any:
-    row = (await conn.execute(select(iam_role).where(iam_role.c.id == role_id))).first()
-    if row is None:
-        raise ObcpError(ErrorCode.NOT_FOUND, "role", f"id={role_id}")
-    return row
 
 
 @router.get("/api/v2/iam/roles/{roleId}", summary="A role")
@@ -256,7 +221,7 @@ async def get_role(
     db: DbDep, roleId: IdPath, _: Principal = Depends(require("ROLE:{roleId}:READ"))
 ) -> OcpJSONResponse:
     async with db.read() as conn:
-        return ok(_role_json(await _role_row(conn, roleId)))
+        return ok(_role_json(await store.get_role(conn, roleId)))
 
 
 @router.put("/api/v2/iam/roles/{roleId}", summary="Change a role's permissions")
@@ -266,21 +231,9 @@ async def update_role(
     body: RoleUpdate,
     _: Principal = Depends(require("ROLE:{roleId}:UPDATE")),
 ) -> OcpJSONResponse:
-    store.check_permissions(body.permissions)
     async with db.tx() as conn:
-        row = await _role_row(conn, roleId)
-        if row.builtin:
-            raise ObcpError(ErrorCode.ROLE_BUILTIN, row.name)
-        await conn.execute(
-            update(iam_role)
-            .where(iam_role.c.id == roleId)
-            .values(
-                description=body.description,
-                permissions=json.dumps(sorted(set(body.permissions))),
-                updated_at=now_ms(),
-            )
-        )
-        return ok(_role_json(await _role_row(conn, roleId)))
+        await store.update_role(conn, roleId, body.description, body.permissions)
+        return ok(_role_json(await store.get_role(conn, roleId)))
 
 
 @router.delete("/api/v2/iam/roles/{roleId}", summary="Delete a role")
@@ -288,9 +241,5 @@ async def delete_role(
     db: DbDep, roleId: IdPath, _: Principal = Depends(require("ROLE:{roleId}:DELETE"))
 ) -> OcpJSONResponse:
     async with db.tx() as conn:
-        row = await _role_row(conn, roleId)
-        if row.builtin:
-            raise ObcpError(ErrorCode.ROLE_BUILTIN, row.name)
-        await conn.execute(delete(iam_user_role).where(iam_user_role.c.role_id == roleId))
-        await conn.execute(delete(iam_role).where(iam_role.c.id == roleId))
+        await store.delete_role(conn, roleId)
     return no_data()
