@@ -124,7 +124,13 @@ class ObserverProcess:
     def _discover(self) -> TrackedProcess | None:
         finding = read_pid_file(self.pid_file, self.base_dir, self.kind.expected_exe())
         if finding.problem != self._pid_file_problem and finding.problem is not None:
-            log.warning("observer %s: %s", self.name, finding.problem)
+            # A pid that exited is what every stop leaves; a pid of another binary or user is worth a warning.
+            log.log(
+                logging.INFO if finding.exited else logging.WARNING,
+                "observer %s: %s",
+                self.name,
+                finding.problem,
+            )
         self._pid_file_problem = finding.problem
         return finding.process
 

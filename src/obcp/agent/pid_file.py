@@ -24,6 +24,8 @@ class PidFileFinding:
     process: TrackedProcess | None
     # Why the pid in the file is not believed (None when there is no file or it is believed).
     problem: str | None = None
+    # The pid has simply exited: what every stop leaves behind, since the observers do not remove the file.
+    exited: bool = False
 
 
 def same_file(a: str | Path, b: str | Path) -> bool:
@@ -53,13 +55,13 @@ def check_pid(
     try:
         proc = psutil.Process(pid)
         if proc.status() == psutil.STATUS_ZOMBIE:
-            return PidFileFinding(None, f"{named} is not running (a stale pid file, left as it is)")
+            return _exited(named)
         created = proc.create_time()
         cwd = proc.cwd()
         exe = f"/proc/{pid}/exe"
         exe_name = proc.exe() if expected_exe is not None else ""
     except psutil.NoSuchProcess:
-        return PidFileFinding(None, f"{named} is not running (a stale pid file, left as it is)")
+        return _exited(named)
     except psutil.AccessDenied:
         return PidFileFinding(
             None, f"{named} belongs to a process of another user: not this observer, left alone"
@@ -80,3 +82,7 @@ def check_pid(
             "left alone",
         )
     return PidFileFinding(TrackedProcess(pid, created))
+
+
+def _exited(named: str) -> PidFileFinding:
+    return PidFileFinding(None, f"{named} is not running (a stale pid file, left as it is)", exited=True)
