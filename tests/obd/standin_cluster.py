@@ -11,8 +11,8 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import subprocess
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -62,13 +62,18 @@ class StandinHost:
 
 @dataclass
 class StandinDeployment:
+    """Every host's agent listens on `agent_port` at the host's address, with the one key of `key_file`
+    (init-from-obd creates it for the first host and keeps it for the others)."""
+
     root: Path
     hosts: list[StandinHost]
     obd_config: Path
-    key_files: dict[str, Path] = field(default_factory=dict)
+    agent_port: int
+    key_file: Path
 
-    def agent_key(self, ip: str) -> str:
-        return self.key_files[ip].read_text().strip()
+    @property
+    def agent_key(self) -> str:
+        return self.key_file.read_text().strip()
 
 
 def obd_config_text(hosts: list[StandinHost], root_password: str | None, *, app_name: str) -> str:
@@ -90,28 +95,34 @@ def _agent_from_obd(deployment: StandinDeployment, host: StandinHost) -> AgentPr
     out.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(
         [OBCP, "agent", "init-from-obd", str(deployment.obd_config), "--host", host.ip,
-         "--out", str(out / "agent.toml"), "--start-args", ""],
+         "--out", str(out / "agent.toml"), "--key-file", str(deployment.key_file), "--start-args", ""],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-    deployment.key_files[host.ip] = out / "agent.key"
-    key = deployment.agent_key(host.ip)
-    return AgentProcess(host.ip, free_port(host.ip), key, out / "agent.toml", out / "agent.log")
+    key = deployment.agent_key
+    return AgentProcess(host.ip, deployment.agent_port, key, out / "agent.toml", out / "agent.log")
 
 
 @contextlib.contextmanager
 def standin_deployment(
-    root: Path, first_ip: int, count: int = 3, root_password: str | None = ROOT_PASSWORD
+    root: Path,
+    first_ip: int,
+    count: int = 3,
+    root_password: str | None = ROOT_PASSWORD,
+    unstarted_agents: Collection[str] = (),
 ) -> Iterator[StandinDeployment]:
     """`count` hosts 127.0.0.<first_ip>…, zone1…, each with an initialised stand-in home (stopped), obd's
-    config.yaml (`root_password` in it unless None) and a running agent made by init-from-obd."""
+    config.yaml (`root_password` in it unless None) and an agent made by init-from-obd, running unless
+    its host's address is in `unstarted_agents`."""
     ports = free_sql_ports(count)
     hosts = [
         StandinHost(f"server{i + 1}", f"127.0.0.{first_ip + i}", f"zone{i + 1}", root / f"ob{i + 1}", port)
         for i, port in enumerate(ports)
     ]
     root.mkdir(parents=True, exist_ok=True)
-    deployment = StandinDeployment(root, hosts, root / "config.yaml")
+    deployment = StandinDeployment(
+        root, hosts, root / "config.yaml", free_port("0.0.0.0"), root / "agent.key"
+    )
     deployment.obd_config.write_text(obd_config_text(hosts, root_password, app_name="obd_standin"))
     try:
         for h in hosts:
@@ -123,7 +134,8 @@ def standin_deployment(
             mp.setenv("TELEMETRY_ENABLED", "false")
             for h in hosts:
                 h.agent = _agent_from_obd(deployment, h)
-                h.agent.start()
+                if h.ip not in unstarted_agents:
+                    h.agent.start()
         yield deployment
     finally:
         for h in hosts:
@@ -135,7 +147,7 @@ def standin_deployment(
 def start_observers(deployment: StandinDeployment) -> None:
     """Every stand-in observer started through its agent, as obd's start would (without parameters)."""
     for h in deployment.hosts:
-        assert h.agent is not None
+        assert h.agent is not None and h.agent.proc is not None, f"the agent of {h.ip} is not started"
         response = h.agent.request(
             "POST", f"/v1/observers/{h.name}/start", json={"rootPassword": ROOT_PASSWORD}
         )

@@ -62,7 +62,7 @@ def _take_over(api: Api, dep: StandinDeployment) -> int:
         host = api.data(
             "POST",
             "/api/v2/compute/hosts",
-            json={"address": h.ip, "agentPort": h.agent.port, "agentKey": dep.agent_key(h.ip)},
+            json={"address": h.ip, "agentPort": h.agent.port, "agentKey": dep.agent_key},
         )
         server = {"hostId": host["id"], "sqlPort": h.sql_port, "rpcPort": 2882, "observerName": h.name}
         zones.append({"name": h.zone, "servers": [server]})
