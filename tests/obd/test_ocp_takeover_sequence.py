@@ -37,7 +37,7 @@ def one_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Api, St
 
 def failed_step(task: dict[str, Any]) -> dict[str, Any]:
     assert task["status"] == "FAILED", task
-    failed = [s for s in task["subtasks"] if s["status"] == "FAILED"]
+    failed: list[dict[str, Any]] = [s for s in task["subtasks"] if s["status"] == "FAILED"]
     assert len(failed) == 1, failed
     return failed[0]
 
