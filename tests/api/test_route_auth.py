@@ -155,7 +155,9 @@ def test_self_service_routes_are_the_documented_few(client: TestClient) -> None:
         "GET /api/status",
         "GET /api/v2/iam/current/user",
         "GET /api/v2/info",
+        "GET /api/v2/profiles/me/credentials",
         "POST /api/v2/iam/current/user/changePassword",
+        "POST /api/v2/profiles/me/credentials",
     ]
 
 

@@ -37,6 +37,20 @@ class ObdServer:
 
 
 def load_obd_servers(path: Path) -> list[ObdServer]:
+    component = _component(path)
+    settings = component.get("global") or {}
+    return [_server(path, entry, settings, component) for entry in component["servers"]]
+
+
+def load_obd_global(path: Path) -> dict[str, Any]:
+    """The component's `global` section (`appname`, `cluster_id`, `root_password`, ...)."""
+    settings = _component(path).get("global") or {}
+    if not isinstance(settings, dict):
+        raise ObdConfigError(f"{path}: the global section is not a mapping")
+    return settings
+
+
+def _component(path: Path) -> dict[str, Any]:
     try:
         document = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
@@ -49,8 +63,7 @@ def load_obd_servers(path: Path) -> list[ObdServer]:
     component = document[present[0]]
     if not isinstance(component, dict) or not isinstance(component.get("servers"), list):
         raise ObdConfigError(f"{path}: {present[0]} has no servers list")
-    settings = component.get("global") or {}
-    return [_server(path, entry, settings, component) for entry in component["servers"]]
+    return component
 
 
 def _server(path: Path, entry: Any, settings: dict[str, Any], component: dict[str, Any]) -> ObdServer:

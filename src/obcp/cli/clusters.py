@@ -10,10 +10,12 @@ import typer
 
 from obcp.cli import dag_view
 from obcp.cli.client import ApiClient
+from obcp.cli.cluster_import import import_obd
 from obcp.cli.operations import WAIT, cluster_path, run_operation
 from obcp.cli.root import api
 
 cluster_app = typer.Typer(help="OceanBase clusters.", no_args_is_help=True)
+cluster_app.command("import-obd")(import_obd)
 
 
 @cluster_app.command("list")

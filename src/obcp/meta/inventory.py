@@ -342,7 +342,16 @@ class NewCluster:
 async def register_cluster(conn: AsyncConnection, cluster: NewCluster) -> int:
     """Writes the cluster, its zones and servers (in the caller's transaction) after checking that the name
     is free, every host is registered and no server is already another cluster's; answers its id."""
-    await _check_registrable(conn, cluster)
+    if (await conn.execute(select(ob_cluster.c.id).where(ob_cluster.c.name == cluster.name))).first():
+        raise ObcpError(ErrorCode.CLUSTER_EXISTS, cluster.name)
+    await _check_servers(conn, [s for z in cluster.zones for s in z.servers])
+    cluster_id = await insert_cluster(conn, cluster, ClusterStatus.RUNNING)
+    await _insert_zones(conn, cluster_id, cluster.zones)
+    return cluster_id
+
+
+async def insert_cluster(conn: AsyncConnection, cluster: NewCluster, status: str) -> int:
+    """The cluster's row alone (its zones are written later, as by a takeover task); answers its id."""
     now = now_ms()
     result = await conn.execute(
         ob_cluster.insert().values(
@@ -350,15 +359,25 @@ async def register_cluster(conn: AsyncConnection, cluster: NewCluster) -> int:
             ob_cluster_id=cluster.ob_cluster_id,
             ob_version=cluster.ob_version,
             type="PRIMARY",
-            status=ClusterStatus.RUNNING,
+            status=status,
             root_password_enc=cluster.root_password_enc,
             creator=cluster.creator,
             created_at=now,
             updated_at=now,
         )
     )
-    cluster_id = inserted_id(result)
-    for zone in cluster.zones:
+    return inserted_id(result)
+
+
+async def register_topology(conn: AsyncConnection, cluster_id: int, zones: list[NewZone]) -> None:
+    """Zones and servers of a cluster whose row exists and has none yet (checked as for a new one)."""
+    await _check_servers(conn, [s for z in zones for s in z.servers])
+    await _insert_zones(conn, cluster_id, zones)
+
+
+async def _insert_zones(conn: AsyncConnection, cluster_id: int, zones: list[NewZone]) -> None:
+    now = now_ms()
+    for zone in zones:
         zone_id = inserted_id(
             await conn.execute(
                 ob_zone.insert().values(
@@ -389,13 +408,9 @@ async def register_cluster(conn: AsyncConnection, cluster: NewCluster) -> int:
             for s in zone.servers
         ]
         await conn.execute(ob_server.insert(), rows)
-    return cluster_id
 
 
-async def _check_registrable(conn: AsyncConnection, cluster: NewCluster) -> None:
-    if (await conn.execute(select(ob_cluster.c.id).where(ob_cluster.c.name == cluster.name))).first():
-        raise ObcpError(ErrorCode.CLUSTER_EXISTS, cluster.name)
-    servers = [s for z in cluster.zones for s in z.servers]
+async def _check_servers(conn: AsyncConnection, servers: list[NewServer]) -> None:
     host_ids = sorted({s.host_id for s in servers})
     known = {
         r.id for r in await conn.execute(select(compute_host.c.id).where(compute_host.c.id.in_(host_ids)))

@@ -25,6 +25,17 @@ _HOSTNAME = re.compile(
 )
 
 
+def normalised_address(value: str) -> str:
+    """An IP address in its canonical form, or a host name in lower case; anything else is refused."""
+    value = value.strip()
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        if _HOSTNAME.match(value):
+            return value.lower()
+    raise ValueError("must be an IP address or a host name")
+
+
 class HostCreate(BaseModel):
     address: str = Field(max_length=64, description="IP address (or DNS name) of the host")
     agentPort: int = Field(ge=1, le=65535, description="port of the obcp agent on the host")
@@ -35,13 +46,7 @@ class HostCreate(BaseModel):
     @field_validator("address")
     @classmethod
     def _address(cls, value: str) -> str:
-        value = value.strip()
-        try:
-            return str(ipaddress.ip_address(value))
-        except ValueError:
-            if _HOSTNAME.match(value):
-                return value.lower()
-        raise ValueError("must be an IP address or a host name")
+        return normalised_address(value)
 
 
 class HostAgentUpdate(BaseModel):
