@@ -1,6 +1,6 @@
 """host types and profile credentials (OCP's takeover call names both)
 
-Revision ID: 0006
+Revision ID: 0004
 Revises: 0003
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
+revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None
