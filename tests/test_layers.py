@@ -42,7 +42,7 @@ RULES = (
     Rule("obcp.engine", ("obcp.operations", "obcp.api", "obcp.meta.tables")),
     Rule("obcp", ("obcp.meta.task_tables",), exempt=("obcp.engine", "obcp.meta")),
     Rule("obcp.ob", ("obcp.engine",)),
-    Rule("obcp.api", ("obcp.meta.tables", "obcp.meta.task_tables")),
+    Rule("obcp.api", ("obcp.meta.tables", "obcp.meta.task_tables", "obcp.meta.takeover_tables")),
     Rule("obcp.api", ("obcp.meta.session_tables",), exempt=("obcp.api.sessions",)),
 )
 

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from obcp.errors import ErrorCode, ObcpError
@@ -339,11 +339,22 @@ class NewCluster:
     zones: list[NewZone]
 
 
+async def refuse_taken_name(conn: AsyncConnection, name: str) -> None:
+    if (await conn.execute(select(ob_cluster.c.id).where(ob_cluster.c.name == name))).first():
+        raise ObcpError(ErrorCode.CLUSTER_EXISTS, name)
+
+
+async def delete_empty_cluster(conn: AsyncConnection, cluster_id: int) -> None:
+    """Removes a cluster row that never got zones (a takeover whose task could not be created)."""
+    if (await conn.execute(select(ob_zone.c.id).where(ob_zone.c.cluster_id == cluster_id))).first():
+        raise RuntimeError(f"cluster {cluster_id} has zones: not deleted")
+    await conn.execute(delete(ob_cluster).where(ob_cluster.c.id == cluster_id))
+
+
 async def register_cluster(conn: AsyncConnection, cluster: NewCluster) -> int:
     """Writes the cluster, its zones and servers (in the caller's transaction) after checking that the name
     is free, every host is registered and no server is already another cluster's; answers its id."""
-    if (await conn.execute(select(ob_cluster.c.id).where(ob_cluster.c.name == cluster.name))).first():
-        raise ObcpError(ErrorCode.CLUSTER_EXISTS, cluster.name)
+    await refuse_taken_name(conn, cluster.name)
     await _check_servers(conn, [s for z in cluster.zones for s in z.servers])
     cluster_id = await insert_cluster(conn, cluster, ClusterStatus.RUNNING)
     await _insert_zones(conn, cluster_id, cluster.zones)

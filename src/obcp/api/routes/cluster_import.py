@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field, model_validator
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from obcp.api.auth import require
@@ -22,7 +21,6 @@ from obcp.engine import newest_tasks
 from obcp.errors import ErrorCode, ObcpError
 from obcp.iam.store import Principal
 from obcp.meta import inventory
-from obcp.meta.tables import ob_cluster
 from obcp.ob.topology_diff import DescribedServer
 from obcp.operations.cluster_import import (
     ImportHost,
@@ -98,8 +96,7 @@ async def import_cluster(
     if not principal.can("HOST:*:CREATE"):
         raise ObcpError(ErrorCode.NOT_AUTHORIZED, "HOST:*:CREATE")
     async with db.read() as conn:
-        if (await conn.execute(select(ob_cluster.c.id).where(ob_cluster.c.name == body.name))).first():
-            raise ObcpError(ErrorCode.CLUSTER_EXISTS, body.name)
+        await inventory.refuse_taken_name(conn, body.name)
     request = body.request()
     check = await check_import(request, services.connect)
     if body.dryRun:

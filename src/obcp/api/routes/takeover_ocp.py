@@ -9,20 +9,18 @@ import ipaddress
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field, field_validator
-from sqlalchemy import delete, select
 
 from obcp.api.auth import require
 from obcp.api.deps import RuntimeDep
 from obcp.api.envelope import OcpJSONResponse, ok, trace_id_var
 from obcp.api.routes.clusters import NAME_PATTERN
 from obcp.api.routes.hosts import normalised_address
-from obcp.api.routes.takeover_prereqs import host_type_exists, own_credential_exists
 from obcp.engine import Context, ResourceLock
 from obcp.errors import ErrorCode, ObcpError
 from obcp.iam.store import Principal
 from obcp.meta import inventory
+from obcp.meta import takeover_prereqs as prereqs
 from obcp.meta.statuses import ClusterStatus
-from obcp.meta.tables import ob_cluster
 from obcp.operations import keys
 from obcp.operations.answers import full_task_view
 from obcp.operations.takeover_steps import ADDRESS, PORT, take_over_template
@@ -66,11 +64,14 @@ def default_name(address: str, port: int) -> str:
 async def take_over(
     rt: RuntimeDep, body: TakeOverBody, principal: Principal = Depends(require("CLUSTER:*:CREATE"))
 ) -> OcpJSONResponse:
-    if not await host_type_exists(rt.db, body.hostInfo.hostTypeId):
+    async with rt.db.read() as conn:
+        host_type_known = await prereqs.host_type_exists(conn, body.hostInfo.hostTypeId)
+        credential_known = await prereqs.own_credential_exists(conn, principal.id, body.hostInfo.credentialId)
+    if not host_type_known:
         raise ObcpError(
             ErrorCode.ILLEGAL_ARGUMENT, f"hostInfo.hostTypeId (no host type {body.hostInfo.hostTypeId})"
         )
-    if not await own_credential_exists(rt.db, principal.id, body.hostInfo.credentialId):
+    if not credential_known:
         raise ObcpError(
             ErrorCode.ILLEGAL_ARGUMENT,
             f"hostInfo.credentialId (you have no credential {body.hostInfo.credentialId})",
@@ -79,8 +80,7 @@ async def take_over(
     password_enc = rt.secretbox.encrypt(body.rootSysPassword)
     cluster = inventory.NewCluster(name, 1, None, password_enc, principal.username, zones=[])
     async with rt.db.tx() as conn:
-        if (await conn.execute(select(ob_cluster.c.id).where(ob_cluster.c.name == name))).first():
-            raise ObcpError(ErrorCode.CLUSTER_EXISTS, name)
+        await inventory.refuse_taken_name(conn, name)
         cluster_id = await inventory.insert_cluster(conn, cluster, ClusterStatus.TAKINGOVER)
     context = Context()
     context.put(keys.CLUSTER_ID, cluster_id)
@@ -99,6 +99,6 @@ async def take_over(
         )
     except BaseException:
         async with rt.db.tx() as conn:  # no task, no cluster: the call left nothing behind
-            await conn.execute(delete(ob_cluster).where(ob_cluster.c.id == cluster_id))
+            await inventory.delete_empty_cluster(conn, cluster_id)
         raise
     return ok(await full_task_view(rt.db, task_id))
