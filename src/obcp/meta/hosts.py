@@ -69,6 +69,11 @@ async def list_hosts(conn: AsyncConnection, keyword: str | None, pager: Pager) -
     return total, list((await conn.execute(query)).all())
 
 
+async def host_by_address(conn: AsyncConnection, address: str) -> Any:
+    """The registered host of that address, or None."""
+    return (await conn.execute(select(compute_host).where(compute_host.c.address == address))).first()
+
+
 async def get_host(conn: AsyncConnection, host_id: int) -> Any:
     row = (await conn.execute(select(compute_host).where(compute_host.c.id == host_id))).first()
     if row is None:

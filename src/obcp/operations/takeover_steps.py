@@ -12,13 +12,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import select
-
 from obcp.agent.client import AgentClient, AgentError
 from obcp.engine import RunContext, Subtask, Template, TemplateBuilder, register
-from obcp.meta import inventory
+from obcp.meta import hosts, inventory
 from obcp.meta.statuses import ClusterStatus
-from obcp.meta.tables import compute_host
 from obcp.ob.connection import ObEndpoint
 from obcp.ob.errors import ObSqlError
 from obcp.ob.topology import read_topology
@@ -85,6 +82,16 @@ class DiscoverClusterTopology(Subtask):
         ctx.log.info("%s %s: %d server(s) in zone(s) %s", topology.capability.product,
                      topology.capability.version_text, len(found), zone_names)  # fmt: skip
 
+    async def rollback(self, ctx: RunContext) -> None:
+        # Giving the takeover up leaves nothing behind: the cluster row the call made, which has no zones
+        # until "Save cluster topology" (the last step, after which the task cannot fail), goes.
+        cid = cluster_id(ctx)
+        async with OperationServices.of(ctx).db.tx() as conn:
+            if await inventory.zones_of(conn, [cid]):
+                raise RuntimeError(f"cluster {cid} already has its zones: the takeover is not undone")
+            await inventory.delete_empty_cluster(conn, cid)
+        ctx.log.info("cluster %s removed: its takeover was rolled back", cid)
+
 
 def _how_to_start(address: str) -> str:
     return (
@@ -123,7 +130,7 @@ async def _locate(ctx: RunContext, address: str, servers: list[dict[str, Any]]) 
     """Each server of the host with its host id and its observer's name in the host's agent."""
     services = OperationServices.of(ctx)
     async with services.db.read() as conn:
-        host = (await conn.execute(select(compute_host).where(compute_host.c.address == address))).first()
+        host = await hosts.host_by_address(conn, address)
     if host is None:
         raise LookupError(
             f"host {address} has no obcp agent registered: {_how_to_start(address)}, register it "
