@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from fastapi import Path as PathParam
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from obcp.api.auth import authenticated, require
 from obcp.api.deps import DbDep, SecretBoxDep
@@ -27,6 +27,8 @@ KeyIdPath = Annotated[str, PathParam(pattern=r"^[A-Za-z0-9]{1,64}$", description
 
 
 class AccessKeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     description: str | None = Field(None, max_length=255)
 
 
