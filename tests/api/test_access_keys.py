@@ -7,12 +7,18 @@ answer anywhere holds a secret.
 from __future__ import annotations
 
 import logging
+import time
 from email.utils import formatdate
+from pathlib import Path
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, func, insert, select
 
+from obcp.api.runtime import Runtime
+from obcp.meta.access_key_tables import iam_access_key, iam_access_key_replay
+from obcp.meta.db import sync_url
 from tests.api.conftest import Inventory
 from tests.api.ocp import Auth, create_user, error, ok
 from tests.support.ak_signer import Signer, canonical_query
@@ -128,8 +134,6 @@ def test_wrong_secret_unknown_key_and_malformed_headers(client: TestClient, key:
 
 
 def test_a_date_16_minutes_off_is_refused_with_both_times(client: TestClient, key: Signer) -> None:
-    import time
-
     path = "/api/v2/ob/clusters"
     for offset in (-16 * 60, 16 * 60):
         date = formatdate(time.time() + offset, usegmt=True)
@@ -253,3 +257,32 @@ def test_no_secret_in_any_answer_or_log(
         assert secret not in text and secret[::-1] not in text, resp.text[:300]
     assert ok(seen[-2])["accessKeySecret"] not in caplog.text
     assert secret not in caplog.text
+
+
+def test_an_encoded_path_and_a_utf8_ocp_header(client: TestClient, key: Signer, inventory: Inventory) -> None:
+    path = f"/api/v2/ob/clusters/{inventory.cluster_id}/zones/zone%20%C3%A9/servers"
+    headers = key.headers("GET", path, ocp_headers={"x-ocp-note": "données"})
+    resp = client.get(path, headers={k: v.encode() if k == "x-ocp-note" else v for k, v in headers.items()})
+    error(resp, 404, 12002)  # verified, then the zone is unknown
+
+
+def test_the_secret_is_stored_encrypted_and_used_signatures_are_pruned(
+    client: TestClient, key: Signer
+) -> None:
+    settings = Runtime.of(client.app).settings
+    engine = create_engine(sync_url(settings.resolved_db_url()))
+    try:
+        with engine.begin() as conn:
+            stored = conn.execute(select(iam_access_key.c.secret_enc)).scalar_one()
+            conn.execute(insert(iam_access_key_replay).values(signature_hash="0" * 64, expires_at=1))
+        assert key.secret not in stored
+        ok(key.request(client, "POST", f"{MINE}/{key.key_id}/enable"))
+        with engine.connect() as conn:
+            hashes = list(conn.execute(select(iam_access_key_replay.c.signature_hash)).scalars())
+            total = conn.execute(select(func.count()).select_from(iam_access_key_replay)).scalar_one()
+    finally:
+        engine.dispose()
+    assert total == 1 and hashes != ["0" * 64]  # the expired record went; the new one is a digest
+    db_file = Path(settings.resolved_db_url().split("///", 1)[1])
+    raw = b"".join(p.read_bytes() for p in db_file.parent.glob(db_file.name + "*"))
+    assert key.secret.encode() not in raw

@@ -52,8 +52,16 @@ async def read_body(receive: Receive) -> tuple[bytes, Receive]:
     return body, replay
 
 
+def _text(raw: bytes) -> str:
+    # A client signs the header's text: UTF-8 in practice; latin-1 decodes any other bytes.
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
 def _headers(scope: Scope) -> list[tuple[str, str]]:
-    return [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope.get("headers", [])]
+    return [(k.decode("latin-1"), _text(v)) for k, v in scope.get("headers", [])]
 
 
 def _one(headers: list[tuple[str, str]], name: str) -> str:
