@@ -37,12 +37,15 @@ class Rule:
     exempt: tuple[str, ...] = ()
 
 
+# Every module that declares tables: the API reaches them only through their owners.
+TABLE_MODULES = tuple(f"obcp.meta.{p.stem}" for p in sorted((PACKAGE / "meta").glob("*tables.py")))
+
 RULES = (
     Rule("obcp.agent", tuple(f"obcp.{p}" for p in SERVER_PACKAGES)),
     Rule("obcp.engine", ("obcp.operations", "obcp.api", "obcp.meta.tables")),
     Rule("obcp", ("obcp.meta.task_tables",), exempt=("obcp.engine", "obcp.meta")),
     Rule("obcp.ob", ("obcp.engine",)),
-    Rule("obcp.api", ("obcp.meta.tables", "obcp.meta.task_tables", "obcp.meta.takeover_tables")),
+    Rule("obcp.api", tuple(m for m in TABLE_MODULES if m != "obcp.meta.session_tables")),
     Rule("obcp.api", ("obcp.meta.session_tables",), exempt=("obcp.api.sessions",)),
 )
 

@@ -38,6 +38,8 @@ class ErrorCode(Enum):
         401,
         "You are not logged on or a logon error occurred. Please log on and try again.",
     )
+    # OCP answers every failed logon with 3000; a refused signature says which of its parts failed.
+    SIGNATURE_REFUSED = (3000, 401, "You are not logged on or a logon error occurred: {0}")
     WRONG_PASSWORD = (3011, 400, "The specified password does not match the password of the account.")
     PASSWORD_INVALID = (3009, 400, "The password is invalid: {0}")
     NOT_AUTHORIZED = (

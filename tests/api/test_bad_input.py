@@ -66,6 +66,8 @@ def body_optional(ep: Endpoint) -> bool:
 
 # What an optional body may be: absent, or nothing in it.
 NO_OPTIONS = {"null", "empty object", "empty"}
+# Routes whose every body field is optional and that address no object: without options, the call succeeds.
+COMPLETE_WITHOUT_BODY = {"POST /api/v2/profiles/me/accessKeys"}
 
 
 def is_paged(ep: Endpoint) -> bool:
@@ -112,7 +114,9 @@ def test_every_body_route_refuses_bad_json(
                 resp = client.request(
                     ep.method, ep.url(existing), content=content, headers=headers, auth=admin
                 )
-                if name in NO_OPTIONS and body_optional(ep):
+                if name in NO_OPTIONS and str(ep) in COMPLETE_WITHOUT_BODY:
+                    ok(resp)
+                elif name in NO_OPTIONS and body_optional(ep):
                     # Then the call is made as an OCP client makes it; here it names an unknown object.
                     error(resp, 404)
                 else:
@@ -152,10 +156,19 @@ def test_a_body_just_under_the_limit_is_read(client: TestClient, admin: tuple[st
     ok(client.post("/api/v2/iam/roles", content=body, headers=JSON, auth=admin))
 
 
+def _numeric(ep: Endpoint, param: str) -> bool:
+    """Whether the path parameter is a numeric id (names and AccessKeyIds are strings)."""
+    try:
+        params = ep.route.dependant.path_params
+    except AttributeError:
+        return "name" not in param.lower()
+    return any(p.name == param and p.field_info.annotation is int for p in params)
+
+
 def test_every_id_parameter_refuses_bad_numbers(client: TestClient, admin: tuple[str, str]) -> None:
     checked = 0
     for ep in api_endpoints(client):
-        id_params = [p for p in re.findall(r"\{(\w+)", ep.path) if "name" not in p.lower()]
+        id_params = [p for p in re.findall(r"\{(\w+)", ep.path) if _numeric(ep, p)]
         for param in id_params:
             for bad in BAD_IDS:
                 url = ep.url(lambda name, p=param, b=bad: b if name == p else existing(name))  # type: ignore[misc]

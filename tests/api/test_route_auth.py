@@ -4,7 +4,7 @@ The routes are enumerated from `app.routes` (flattened through the included rout
 `iter_route_contexts`, which also carries router-level dependencies), so a route added later is covered
 without editing this file.
 Only the documented whitelist (`obcp.api.auth.PUBLIC_PATHS`) answers anonymously; only the self-service
-routes (a caller's own profile and password, the application info and status: those depending on
+routes (a caller's own profile, password and access keys, the application info and status: those depending on
 `authenticated`) answer every logged-in user; every other route has a `require(...)` dependency whose
 permission is checked before anything reveals whether the addressed object exists.
 """
@@ -152,11 +152,16 @@ def test_every_protected_route_has_a_permission_or_is_self_service(client: TestC
 def test_self_service_routes_are_the_documented_few(client: TestClient) -> None:
     names = sorted(str(ep) for ep in endpoints(client.app) if protected(ep) and ep.self_service)
     assert names == [
+        "DELETE /api/v2/profiles/me/accessKeys/{accessKeyId}",
         "GET /api/status",
         "GET /api/v2/iam/current/user",
         "GET /api/v2/info",
+        "GET /api/v2/profiles/me/accessKeys",
         "GET /api/v2/profiles/me/credentials",
         "POST /api/v2/iam/current/user/changePassword",
+        "POST /api/v2/profiles/me/accessKeys",
+        "POST /api/v2/profiles/me/accessKeys/{accessKeyId}/disable",
+        "POST /api/v2/profiles/me/accessKeys/{accessKeyId}/enable",
         "POST /api/v2/profiles/me/credentials",
     ]
 

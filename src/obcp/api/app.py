@@ -14,6 +14,7 @@ from obcp.api import errors
 from obcp.api.auth import AuthMiddleware
 from obcp.api.middleware import BodyLimitMiddleware, TraceMiddleware
 from obcp.api.routes import (
+    access_keys,
     cluster_import,
     clusters,
     hosts,
@@ -43,6 +44,7 @@ ROUTERS = [
     takeover_prereqs.router,
     operations.router,
     tasks.router,
+    access_keys.router,
 ]
 # The web console: its login, live task events, pages (static files are mounted in create_app).
 ROUTERS += [console.router, task_events.router]

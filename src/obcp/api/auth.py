@@ -1,4 +1,5 @@
-"""HTTP Basic authentication (in a middleware, so it precedes everything else) and permission checks.
+"""Authentication in a middleware, so it precedes everything else: HTTP Basic, requests signed with an access
+key (`obcp.api.signed_requests`) and the console's session cookie; and permission checks.
 
 Verifying an argon2id hash costs ~20 ms of CPU, so it runs in a thread, and a verified credential is cached
 for a short while keyed by an HMAC of user and password. The cached entry also holds the password hash it
@@ -19,8 +20,11 @@ from fastapi import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from obcp.api import sessions
+from obcp.api.envelope import error_response
+from obcp.api.signed_requests import AccessKeyVerifier, read_body
 from obcp.errors import ErrorCode, ObcpError
 from obcp.iam import store
+from obcp.iam.ak_signature import is_signed
 from obcp.iam.passwords import verify_password
 from obcp.iam.store import Principal
 from obcp.meta.db import Database
@@ -45,6 +49,7 @@ class Authenticator:
         self.box = box
         self.ttl = ttl
         self._cache: dict[str, _CacheEntry] = {}
+        self.signed = AccessKeyVerifier(db, box)
 
     async def basic(self, username: str, password: str) -> Principal | None:
         if "\x00" in username or len(username) > 64:
@@ -109,7 +114,15 @@ class AuthMiddleware:
                 break
         session_id = None if header else sessions.cookie(scope, sessions.SESSION_COOKIE)
         principal: Principal | None = None
-        if session_id:
+        if header and is_signed(header):
+            body, receive = await read_body(receive)
+            try:
+                principal = await self.authenticator_of().signed.verify(scope, header, body)
+            except ObcpError as exc:
+                code = exc.error_code
+                await error_response(code.http_status, code.code, exc.message)(scope, receive, send)
+                return
+        elif session_id:
             # The console's cookie stands in for Basic; what it changes must also carry the CSRF token.
             session = await sessions.resolve(self.authenticator_of().db, session_id)
             if session is not None:

@@ -7,6 +7,8 @@ from typing import Any
 
 import httpx
 
+from obcp.cli.signing import AccessKey, AccessKeyAuth
+
 DEFAULT_URL = "http://127.0.0.1:8080"
 DEFAULT_USER = "admin"
 
@@ -20,15 +22,19 @@ class ApiError(Exception):
 
 @dataclass(frozen=True)
 class ApiClient:
-    """Where the server is and who calls it; each call is one HTTP request with HTTP Basic."""
+    """Where the server is and who calls it; each call is one HTTP request, signed with the access key when
+    there is one, with HTTP Basic otherwise."""
 
     url: str = DEFAULT_URL
     user: str = DEFAULT_USER
     password: str = ""
     timeout: float = 30.0
+    access_key: AccessKey | None = None
 
     def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, auth=(self.user, self.password), timeout=self.timeout)
+        auth: httpx.Auth | tuple[str, str]
+        auth = AccessKeyAuth(self.access_key) if self.access_key else (self.user, self.password)
+        return httpx.Client(base_url=self.url, auth=auth, timeout=self.timeout)
 
     def call(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None) -> Any:
         with self.client() as c:

@@ -1,7 +1,8 @@
 """The `obcp` command: `obcp server`, `obcp db upgrade`, and the sub-commands registered below.
 
 The API options (`--server-url`, `--user`, `--password`) belong to `obcp` itself, before the sub-command:
-`obcp --server-url URL cluster list`, or from OBCP_URL, OBCP_USER and OBCP_PASSWORD."""
+`obcp --server-url URL cluster list`, or from OBCP_URL, OBCP_USER and OBCP_PASSWORD; with OBCP_ACCESS_KEY_ID
+and OBCP_ACCESS_KEY_SECRET, `obcp` signs its requests with that access key instead."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from types import FrameType
 import typer
 
 from obcp import __version__
+from obcp.cli.access_keys import accesskey_app
 from obcp.cli.agent import app as agent_app
 from obcp.cli.clusters import cluster_app
 from obcp.cli.install import server_install, server_uninstall
@@ -32,6 +34,7 @@ app.add_typer(cluster_app, name="cluster")
 app.add_typer(zone_app, name="zone")
 app.add_typer(task_app, name="task")
 app.add_typer(subtask_app, name="subtask")
+app.add_typer(accesskey_app, name="accesskey")
 
 
 def _settings(home: Path | None, db_url: str | None, **extra: object) -> Settings:

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 import typer
 
 from obcp.cli.client import DEFAULT_URL, DEFAULT_USER, ApiClient, ApiError
+from obcp.cli.signing import AccessKey
 
 API_ERROR_EXIT = 2
 
@@ -22,10 +23,23 @@ def use_api(
     password: str = typer.Option(
         "", "--password", envvar="OBCP_PASSWORD", show_default=False, help="password (prefer OBCP_PASSWORD)"
     ),
+    access_key_id: str = typer.Option(
+        "", "--access-key-id", envvar="OBCP_ACCESS_KEY_ID", show_default=False, help="sign with this key"
+    ),
+    access_key_secret: str = typer.Option(
+        "",
+        "--access-key-secret",
+        envvar="OBCP_ACCESS_KEY_SECRET",
+        show_default=False,
+        help="the key's secret (prefer OBCP_ACCESS_KEY_SECRET)",
+    ),
 ) -> None:
     """obcp: an open, OCP-compatible control plane for OceanBase."""
+    if bool(access_key_id) != bool(access_key_secret):
+        raise typer.BadParameter("give both OBCP_ACCESS_KEY_ID and OBCP_ACCESS_KEY_SECRET, or neither")
+    key = AccessKey(access_key_id, access_key_secret) if access_key_id else None
     # Building the client sends nothing: commands that never call the API work without a password.
-    ctx.obj = ApiClient(server_url, user, password)
+    ctx.obj = ApiClient(server_url, user, password, access_key=key)
     # The root context is closed with the exception of whichever command ran below it.
     ctx.with_resource(_api_errors_reported())
 

@@ -1,9 +1,10 @@
-// obcp web console: clusters, tasks and the live task DAG. Plain DOM, no framework and no build step: the
+// obcp web console: clusters, tasks, the live task DAG and personal settings. Plain DOM, no framework and no build step: the
 // browser loads these ES modules as they are written. Pages are routes of the location hash.
 import { api, ApiError } from "./console/api.js";
 import { showError } from "./console/dom.js";
 import { clusterPage } from "./console/pages/cluster.js";
 import { clustersPage } from "./console/pages/clusters.js";
+import { profilePage } from "./console/pages/profile.js";
 import { taskPage } from "./console/pages/task.js";
 import { tasksPage } from "./console/pages/tasks.js";
 import { addRoute, route, view } from "./console/router.js";
@@ -13,6 +14,7 @@ addRoute(/^#\/clusters\/(\d+)$/, (m) => clusterPage(Number(m[1])));
 addRoute(/^#\/tasks\/(\d+)$/, (m) => taskPage(Number(m[1])));
 addRoute(/^#\/tasks(?:\?(.*))?$/, (m) => tasksPage(new URLSearchParams(m[1] || "")));
 addRoute(/^#\/clusters$/, () => clustersPage());
+addRoute(/^#\/profile$/, () => profilePage());
 
 document.getElementById("logout").addEventListener("click", async () => {
   try {
