@@ -4,7 +4,6 @@ answers validate against it. Schemathesis runs it against a live stack in tests/
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import jsonschema_rs
@@ -112,4 +111,4 @@ def test_real_answers_validate_against_the_document(
         pass
     else:
         raise AssertionError("the success schema accepted an error envelope")
-    assert checked == 9 and re.match(r"^\d", str(checked))
+    assert checked == 9
