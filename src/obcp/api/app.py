@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
 from obcp import __version__, web
-from obcp.api import errors
+from obcp.api import errors, openapi
 from obcp.api.auth import AuthMiddleware
 from obcp.api.middleware import BodyLimitMiddleware, TraceMiddleware
 from obcp.api.routes import (
@@ -85,6 +85,7 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     app.add_api_route("/api/v2/docs", api_docs, include_in_schema=False)
+    openapi.install(app)
     app.mount("/static", console.static_files(), name="static")
     app.add_middleware(AuthMiddleware, authenticator_of=lambda: Runtime.of(app).authenticator)
     app.add_middleware(BodyLimitMiddleware)
