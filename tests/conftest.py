@@ -1,11 +1,17 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.dbs import KINDS, temporary_database
+
+# No test reaches beyond loopback: obcp's own outbound guard holds every server, agent client and SQL
+# session the tests start to it (servers started as subprocesses inherit this environment), whatever
+# address a test, or a fuzzing client, registers.
+os.environ.setdefault("OBCP_CONNECT_ALLOW", "127.0.0.0/8")
 
 
 @pytest.fixture(params=KINDS)

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from obcp.agent.signing import signature_headers
+from obcp.netpolicy import DestinationRefused, check_destination
 
 
 class AgentError(Exception):
@@ -69,6 +70,7 @@ class AgentClient:
         tls: ssl.SSLContext | None = None,
     ) -> None:
         self.host = f"{address}:{port}"
+        self._address = address
         self._start_timeout = start_timeout
         self._retries = retries
         self._retry_delay = retry_delay
@@ -149,6 +151,10 @@ class AgentClient:
         body: dict[str, Any] | None = None,
         wait_seconds: float | None = None,
     ) -> dict[str, Any]:
+        try:
+            check_destination(self._address, "agent")
+        except DestinationRefused as exc:
+            raise AgentError(self.host, command, str(exc)) from exc
         attempt = 0
         while True:
             try:

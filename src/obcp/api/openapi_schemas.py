@@ -118,6 +118,28 @@ NEW_ACCESS_KEY = {
     ]
 }
 
+HOST_TYPE = obj({"id": ID, "name": STR, "createTime": TIME, "updateTime": TIME}, {"description": STR})
+CREDENTIAL = obj(
+    {
+        "id": ID,
+        "name": STR,
+        "targetType": STR,
+        "sshCredentialProperty": obj({"type": STR, "username": STR}),
+        "createTime": TIME,
+        "updateTime": TIME,
+    },
+    {"description": STR},
+)
+IMPORT_CHECK = obj(
+    {
+        "dryRun": {"type": "boolean", "enum": [True]},
+        "agrees": BOOL,
+        "differences": {"type": "array", "items": STR},
+        "servers": {"type": "array", "items": {"type": "object"}},
+    },
+    {"obVersion": STR},
+)
+
 COMPONENTS: dict[str, Schema] = {
     "Page": obj({"number": INT, "size": INT, "totalElements": INT, "totalPages": INT}),
     "Subtask": SUBTASK,
@@ -131,6 +153,9 @@ COMPONENTS: dict[str, Schema] = {
     "Role": ROLE,
     "AccessKey": ACCESS_KEY,
     "NewAccessKey": NEW_ACCESS_KEY,
+    "HostType": HOST_TYPE,
+    "Credential": CREDENTIAL,
+    "ImportCheck": IMPORT_CHECK,
     "OcpError": obj(
         {"code": {"type": "integer", "description": "OCP's error code"}, "message": STR},
         {
@@ -164,6 +189,13 @@ DATA: dict[str, Schema | None] = {
     "GET /api/v2/ob/clusters/{id}/servers": contents(ref("Server")),
     "GET /api/v2/ob/clusters/{id}/zones/{zoneName}/servers": contents(ref("Server")),
     "POST /api/v2/ob/clusters/takeover": ref("Cluster"),
+    "POST /api/v2/ob/clusters/import": {"anyOf": [ref("Cluster"), ref("ImportCheck")]},
+    # OCP's takeover answers the task (zone and server operations' shape) with the new cluster's id.
+    "POST /api/v2/ob/clusters/takeOver": {"allOf": [ref("Task"), obj({"clusterId": ID})]},
+    "GET /api/v2/compute/hostTypes": paged(ref("HostType")),
+    "POST /api/v2/compute/hostTypes": ref("HostType"),
+    "GET /api/v2/profiles/me/credentials": paged(ref("Credential")),
+    "POST /api/v2/profiles/me/credentials": ref("Credential"),
     "GET /api/v2/compute/hosts": paged(ref("Host")),
     "GET /api/v2/compute/hosts/{hostId}": ref("Host"),
     "POST /api/v2/compute/hosts": ref("Host"),
@@ -216,6 +248,10 @@ BARE: dict[str, dict[str, Schema]] = {
 # Error statuses beyond those a route's shape implies (see `obcp.api.openapi.error_statuses`).
 EXTRA_ERRORS: dict[str, set[int]] = {
     "POST /api/v2/ob/clusters/takeover": {404, 409},
+    "POST /api/v2/ob/clusters/import": {409},
+    "POST /api/v2/ob/clusters/takeOver": {409},
+    "POST /api/v2/compute/hostTypes": {409},
+    "POST /api/v2/profiles/me/credentials": {409},
     "POST /api/v2/compute/hosts": {409},
     "POST /api/v2/iam/users": {404, 409},
     "POST /api/v2/iam/roles": {409},
@@ -231,6 +267,7 @@ LINKS: dict[str, tuple[str, str, str]] = {
     "POST /api/v2/iam/users": ("/api/v2/iam/users/{userId}", "userId", "id"),
     "POST /api/v2/iam/roles": ("/api/v2/iam/roles/{roleId}", "roleId", "id"),
     "POST /api/v2/ob/clusters/takeover": ("/api/v2/ob/clusters/{id}", "id", "id"),
+    "POST /api/v2/ob/clusters/takeOver": _TASK,
     "POST /api/v2/profiles/me/accessKeys": (
         "/api/v2/profiles/me/accessKeys/{accessKeyId}",
         "accessKeyId",

@@ -22,6 +22,7 @@ from typing import Any
 import aiomysql
 import pymysql
 
+from obcp.netpolicy import DestinationRefused, check_destination
 from obcp.ob.errors import (
     CR_CONNECTION_ERROR,
     ER_ACCESS_DENIED,
@@ -146,6 +147,10 @@ async def connect(endpoint: ObEndpoint, timeouts: ObTimeouts | None = None) -> O
     """Log in; raises ObConnectError (refused, unreachable, no handshake in time) or ObLoginError."""
     timeouts = timeouts or ObTimeouts()
     statement = f"(login as {endpoint.user})"
+    try:
+        check_destination(endpoint.host, "observer")
+    except DestinationRefused as exc:
+        raise ObConnectError(endpoint.address, statement, None, str(exc)) from exc
     # Built by hand instead of aiomysql.connect() so that a cancelled or timed-out handshake can close
     # the half-open socket; aiomysql only cleans up on Exception, not on cancellation.
     conn = aiomysql.Connection(
