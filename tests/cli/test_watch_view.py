@@ -8,9 +8,11 @@ from datetime import timedelta
 
 import pytest
 from rich.console import Console
+from typer.testing import CliRunner
 
 from obcp.cli import dag_view, subjects, watch_view
 from obcp.cli.client import ApiClient
+from obcp.cli.main import app
 from tests.cli.restart_task import T0, RestartTask, context_log, event_json, restart_task, servers_json
 from tests.cli.stub_api import StubApi, stub_api
 
@@ -121,3 +123,35 @@ def test_the_estimate_follows_the_measured_steps() -> None:
     left = watch_view.remaining_seconds(task.json(), now)
     pending = sum(1 for s in task.subtasks if s["status"] in ("PENDING", "RUNNING"))
     assert left == pytest.approx(pending * 1.0)
+
+
+def test_the_timeline_draws_zones_down_windows_retries_and_availability(api: StubApi) -> None:
+    task = restart_task(2, 2)
+    task.run_until(len(task.subtasks))
+    retried = by_name(task, "Start observer process")[0]
+    task.subtasks[retried - 1]["runTime"] = 2
+    first_run = (
+        "############{EXECUTE}{2025-01-01T12:00:02.000+00:00}############\n"
+        "2025-01-01 12:00:02.100  INFO 1 --- [subtask-9] obcp.task.X : starting\n"
+        "2025-01-01 12:00:02.400 ERROR 1 --- [subtask-9] obcp.task.X : observer did not start\n"
+        "Set state for subtask: 9, current state: RUNNING, new state: FAILED\n"
+    )
+    api.ok("GET", f"{TASK}/subtasks/{retried}/log", {"log": first_run + context_log(task)})
+    serve(api, task)
+    body = task.json("SUCCESSFUL") | {"finishTime": task.subtasks[-1]["finishTime"]}
+    api.ok("GET", TASK, body)
+    figure = {"longestOutageSeconds": 0.0, "probeRounds": 50, "roundsWithoutAnswer": 0}
+    api.ok("GET", "/api/v2/ob/clusters/1", {"lastOperation": {"taskId": 7, "availability": figure}})
+    result = CliRunner().invoke(app, ["--url", api.url, "task", "timeline", "7"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("task 7 Restart OB cluster — ✓ SUCCESSFUL · 12:00:00.0 → ")
+    zone1 = next(i for i, line in enumerate(lines) if line.startswith("zone1 "))
+    assert lines[zone1 + 1].strip().startswith("127.0.0.11:2882") and "█" in lines[zone1 + 1]
+    stop, back = by_name(task, "Stop observer process")[0], by_name(task, "Wait observer accessible")[0]
+    assert f"down {(back - stop + 1) * 0.5:.1f} s at +{(stop - 1) * 0.5:.1f} s" in lines[zone1 + 1]
+    assert lines[zone1 + 2].strip().startswith("↳ run 1: Start observer process") and "░" in lines[zone1 + 2]
+    assert "ran 0.4 s at +2.0 s" in lines[zone1 + 2]
+    assert lines[zone1 + 3].strip().startswith("127.0.0.12:2882")
+    assert any(line.startswith("zone2 ") for line in lines)
+    assert "longest interval with no observer answering: 0.0 s (0 of 50 probe rounds unanswered)" in lines

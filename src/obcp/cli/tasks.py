@@ -12,7 +12,7 @@ import typer
 from rich.console import Console, RenderableType
 from rich.live import Live
 
-from obcp.cli import dag_view, watch_view
+from obcp.cli import dag_view, timeline, watch_view
 from obcp.cli import output as out
 from obcp.cli.client import ApiClient
 from obcp.cli.output import OUTPUT, Output, print_json, show, task_state
@@ -95,6 +95,20 @@ def show_task(ctx: typer.Context, task_id: int, output: Output = OUTPUT) -> None
     if output is Output.json:
         return print_json(data)
     show(dag_view.table(data, load_subjects(client, data)))
+
+
+@task_app.command("timeline")
+def show_timeline(ctx: typer.Context, task_id: int) -> None:
+    """Where a task's time went: each zone's band, each server's down window, retries, availability."""
+    client = api(ctx)
+    data = client.call("GET", f"{BASE}/{task_id}")
+    subjects = load_subjects(client, data)
+    cluster = data.get("cluster") or {}
+    shown = client.call("GET", f"/api/v2/ob/clusters/{cluster['id']}") if cluster.get("id") else {}
+    last = shown.get("lastOperation")
+    drawn = timeline.build(client, data, subjects, datetime.now(UTC))
+    console = Console() if Console().is_terminal else Console(width=120)
+    console.print(timeline.render(data, drawn, last or {}, console.width))
 
 
 @task_app.command("watch")
