@@ -15,7 +15,7 @@ ZONE_CHAIN = (
     ("Prepare restart observer", True, True),
     ("Stop observer process", True, True),
     ("Start observer process", True, False),
-    ("Wait observer accessible", True, True),
+    ("Wait observer accessible", True, False),
     ("Start ocp agent service", True, True),
     ("Start server", True, True),
     ("Update restart observer status", True, False),

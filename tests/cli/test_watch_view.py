@@ -49,7 +49,7 @@ def test_each_step_names_its_zone_and_each_instance_its_server(api: StubApi, fro
     ]  # fmt: skip
     assert found.zone_order == ["zone1", "zone2", "zone3"]
     waits = by_name(task, "Wait node")
-    assert [found.zone(w) for w in waits[:6:5]] == ["zone1", "zone2"]
+    assert [found.zone(w) for w in waits[:5:4]] == ["zone1", "zone2"]
     assert found.where(by_name(task, "Prepare restart OB zone")[1]) == "zone2"
     assert found.where(1) == "" and found.where(by_name(task, "Sync cluster info")[0]) == ""
     step = next(s for s in task.subtasks if s["id"] == stops[2])
@@ -92,10 +92,11 @@ def test_the_running_zone_is_shown_whole_and_the_others_fold(api: StubApi) -> No
     text = rendered(task, found)
     lines = text.splitlines()
     assert len(lines) <= 40, text
-    per_zone = sum(1 for z in task.zone_of.values() if z == "zone1") + 5  # and its five Wait nodes
+    per_zone = sum(1 for z in found.zones.values() if z == "zone1")
+    assert per_zone == 21  # as obcp's template: 17 steps and 4 Wait nodes for 2 servers
     assert f"✓ zone1 · {per_zone}/{per_zone} done in " in text
     assert f"· zone3 · 0/{per_zone} · pending" in text
-    assert "▶ zone2 · 4/22 · 1 RUNNING · " in text and "127.0.0.13:2882, 127.0.0.14:2882" in text
+    assert "▶ zone2 · 4/21 · 1 RUNNING · " in text and "127.0.0.13:2882, 127.0.0.14:2882" in text
     running = next(line for line in lines if "RUNNING" in line and "Stop observer process" in line)
     assert "127.0.0.13:2882" in running
     assert "Task 7" not in text and "elapsed" in text and "left" in text
