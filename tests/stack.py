@@ -73,9 +73,13 @@ def sandbox(
 
 
 @contextlib.contextmanager
-def running_stack(home: Path, zones: int) -> Iterator[tuple[ServerProcess, Api, Sandbox]]:
-    """A server in home/server, a sandbox of `zones` x 1 in home/sandbox registered in it, and its API."""
-    with obcp_server(home / "server") as server, sandbox(server.url, home / "sandbox", zones=zones) as sb:
+def running_stack(home: Path, zones: int, per_zone: int = 1) -> Iterator[tuple[ServerProcess, Api, Sandbox]]:
+    """A server in home/server, a sandbox of `zones` x `per_zone` in home/sandbox registered in it, and its
+    API."""
+    with (
+        obcp_server(home / "server") as server,
+        sandbox(server.url, home / "sandbox", zones=zones, per_zone=per_zone) as sb,
+    ):
         api = Api(server.url)
         try:
             yield server, api, sb

@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 class Reply:
     status: int
     body: bytes
+    content_type: str = "application/json"
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,11 @@ class StubApi:
 
     def raw(self, method: str, path: str, status: int, text: str) -> None:
         self.routes.setdefault((method, path), []).append(Reply(status, text.encode()))
+
+    def events(self, path: str, *data: Any) -> None:
+        """A server-sent event stream of `task` events with these data, then its end."""
+        text = "".join(f"event: task\ndata: {json.dumps(d)}\nid: {i}\n\n" for i, d in enumerate(data))
+        self.routes.setdefault(("GET", path), []).append(Reply(200, text.encode(), "text/event-stream"))
 
     def _add(self, method: str, path: str, status: int, envelope: dict[str, Any]) -> None:
         self.routes.setdefault((method, path), []).append(Reply(status, json.dumps(envelope).encode()))
@@ -78,7 +84,7 @@ def _handler(api: StubApi) -> type[BaseHTTPRequestHandler]:
             )
             reply = api.answer(call)
             self.send_response(reply.status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", reply.content_type)
             self.send_header("Content-Length", str(len(reply.body)))
             self.end_headers()
             self.wfile.write(reply.body)

@@ -3,7 +3,9 @@ and how an API error reads."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -49,16 +51,81 @@ def test_cluster_list_sends_the_credentials_from_the_environment(api: StubApi) -
     api.ok("GET", "/api/v2/ob/clusters", {"contents": [cluster]})
     result = run(api, "cluster", "list")
     assert result.exit_code == 0, result.output
-    assert result.stdout == f"{1:>6}  {'c1':<20} {'RUNNING':<12} zone1×1, zone2×2\n"
+    assert row_of(result.stdout, "c1") == ["1", "c1", "● RUNNING", "zone1×1, zone2×2"]
     (call,) = api.calls
     assert call.auth == ("ops", PASSWORD) and call.query == {"size": ["2000"]}
+    result = run(api, "cluster", "list", "-o", "json")
+    assert json.loads(result.stdout) == {"contents": [cluster]}
+
+
+def row_of(table: str, key: str) -> list[str]:
+    """The cells of the table row holding `key` (columns are two spaces or more apart)."""
+    line = next(line for line in table.splitlines() if f" {key} " in f" {line} ")
+    return [cell for cell in re.split(r"\s{2,}", line.strip()) if cell]
 
 
 def test_cluster_show_prints_sorted_json(api: StubApi) -> None:
     api.ok("GET", "/api/v2/ob/clusters/3", {"name": "c3", "id": 3})
-    result = run(api, "cluster", "show", "3")
+    result = run(api, "cluster", "show", "3", "-o", "json")
     assert result.exit_code == 0, result.output
     assert result.stdout == '{\n  "id": 3,\n  "name": "c3"\n}\n'
+
+
+def server_json(sid: int, zone: str, ip: str, status: str = "RUNNING") -> dict[str, Any]:
+    return {"id": sid, "zoneName": zone, "ip": ip, "port": 2882, "sqlPort": 2881, "status": status,
+            "innerStatus": "ACTIVE", "hostName": f"host-{sid}"}  # fmt: skip
+
+
+ZONES = [
+    {"name": "zone1", "status": "RUNNING", "serverCount": 1,
+     "servers": [server_json(5, "zone1", "127.0.0.2")]},
+    {"name": "zone2", "status": "RESTARTING", "serverCount": 1,
+     "servers": [server_json(6, "zone2", "127.0.0.3", "RESTARTING")]},
+]  # fmt: skip
+FIGURE = {"longestOutageSeconds": 0.25, "probeRounds": 40, "roundsWithoutAnswer": 1}
+CLUSTER = {
+    "id": 3, "name": "c3", "obClusterId": 1, "obVersion": "seekdb 1.0", "status": "RUNNING", "serverCount": 2,
+    "zones": ZONES,
+    "lastOperation": {"taskId": 7, "name": "Restart OB cluster", "status": "SUCCESSFUL",
+                      "availability": FIGURE},
+}  # fmt: skip
+
+
+def test_cluster_show_prints_tables_by_default_and_json_that_round_trips(api: StubApi) -> None:
+    api.ok("GET", "/api/v2/ob/clusters/3", CLUSTER)
+    result = run(api, "cluster", "show", "3")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "{" not in out, "no raw JSON by default"
+    assert "c3 (id 3, obClusterId 1)" in out and "✓ SUCCESSFUL Restart OB cluster (task 7)" in out
+    assert "longest interval with no observer answering: 0.2 s (1 of 40 probe rounds unanswered)" in out
+    assert row_of(out, "zone2")[:2] == ["zone2", "↻ RESTARTING"]
+    assert row_of(out, "127.0.0.2:2882") == [
+        "5",
+        "zone1",
+        "127.0.0.2:2882",
+        "2881",
+        "● RUNNING",
+        "ACTIVE",
+        "host-5",
+    ]
+    result = run(api, "cluster", "show", "3", "-o", "json")
+    assert json.loads(result.stdout) == CLUSTER
+
+
+def test_zone_and_server_lists(api: StubApi) -> None:
+    zones = {"contents": ZONES}
+    servers = {"contents": [server_json(5, "zone1", "127.0.0.2"), server_json(6, "zone2", "127.0.0.3")]}
+    api.ok("GET", "/api/v2/ob/clusters/3/zones", zones)
+    api.ok("GET", "/api/v2/ob/clusters/3/servers", servers)
+    api.ok("GET", "/api/v2/ob/clusters/3/zones/zone%201/servers", {"contents": servers["contents"][:1]})
+    assert row_of(run(api, "zone", "list", "3").stdout, "zone1")[:3] == ["zone1", "● RUNNING", "1"]
+    assert json.loads(run(api, "zone", "list", "3", "-o", "json").stdout) == zones
+    table = run(api, "server", "list", "3").stdout
+    assert row_of(table, "127.0.0.3:2882")[:5] == ["6", "zone2", "127.0.0.3:2882", "2881", "● RUNNING"]
+    assert json.loads(run(api, "server", "list", "3", "--output", "json").stdout) == servers
+    one = run(api, "server", "list", "3", "--zone", "zone 1").stdout
+    assert "127.0.0.2:2882" in one and "127.0.0.3" not in one
 
 
 def test_api_error_is_one_line_and_exit_code_2(api: StubApi) -> None:
@@ -186,8 +253,14 @@ def test_task_list_filters_and_prints_newest_first(api: StubApi) -> None:
     api.ok("GET", TASKS, {"contents": contents})
     result = run(api, "task", "list", "--status", "FAILED,SUCCESSFUL", "--size", "5")
     assert result.exit_code == 0, result.output
-    assert result.stdout == f"{12:>8}  {'FAILED':<10}  Stop OB zone\n{11:>8}  {'SUCCESSFUL':<10}  \n"
+    lines = [line for line in result.stdout.splitlines() if re.match(r"\s*\d+\s", line)]
+    assert [row_of(line, line.split()[0])[:3] for line in lines] == [
+        ["12", "✗ FAILED", "Stop OB zone"],
+        ["11", "✓ SUCCESSFUL", "0/0"],
+    ]
     assert api.calls[0].query == {"size": ["5"], "sort": ["id,desc"], "status": ["FAILED,SUCCESSFUL"]}
+    result = run(api, "task", "list", "-o", "json")
+    assert json.loads(result.stdout) == {"contents": contents}
 
 
 def test_task_show_draws_the_table(api: StubApi) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json as _json
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,3 +53,21 @@ class ApiClient:
                 r.status_code, int(error.get("code", 0)), str(error.get("message", r.reason_phrase))
             )
         return body.get("data")
+
+    def first_event(self, path: str, event: str) -> Any:
+        """The data of the first `event` of a server-sent event stream, or None when the stream ends (or
+        is refused) without one; the stream is closed as soon as it is read."""
+        with self.client() as c:
+            try:
+                with c.stream("GET", path) as r:
+                    if r.status_code != 200:
+                        return None
+                    name = ""
+                    for line in r.iter_lines():
+                        if line.startswith("event:"):
+                            name = line.split(":", 1)[1].strip()
+                        elif line.startswith("data:") and name == event:
+                            return _json.loads(line.split(":", 1)[1])
+            except (httpx.HTTPError, ValueError):
+                return None
+        return None

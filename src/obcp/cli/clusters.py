@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from enum import StrEnum
 from typing import Any
 
 import typer
 
-from obcp.cli import dag_view
+from obcp.cli import dag_view, inventory_view
 from obcp.cli.client import ApiClient
 from obcp.cli.cluster_import import import_obd
 from obcp.cli.operations import WAIT, cluster_path, run_operation
+from obcp.cli.output import OUTPUT, Output, print_json, show
 from obcp.cli.root import api
 
 cluster_app = typer.Typer(help="OceanBase clusters.", no_args_is_help=True)
@@ -19,19 +19,21 @@ cluster_app.command("import-obd")(import_obd)
 
 
 @cluster_app.command("list")
-def list_clusters(ctx: typer.Context) -> None:
+def list_clusters(ctx: typer.Context, output: Output = OUTPUT) -> None:
     """List the clusters with their status and topology."""
     data = api(ctx).call("GET", "/api/v2/ob/clusters", params={"size": 2000})
-    for c in data["contents"]:
-        zones = ", ".join(f"{z['name']}×{z['serverCount']}" for z in c.get("zones", []))
-        typer.echo(f"{c['id']:>6}  {c['name']:<20} {c['status']:<12} {zones}")
+    if output is Output.json:
+        return print_json(data)
+    show(inventory_view.clusters_table(data["contents"]))
 
 
 @cluster_app.command("show")
-def show(ctx: typer.Context, cluster_id: int) -> None:
-    """Show one cluster with its zones and servers (JSON)."""
+def show_cluster(ctx: typer.Context, cluster_id: int, output: Output = OUTPUT) -> None:
+    """Show one cluster: its summary, its last operation, its zones and servers."""
     data = api(ctx).call("GET", cluster_path(cluster_id))
-    typer.echo(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False))
+    if output is Output.json:
+        return print_json(data)
+    show(*inventory_view.cluster_tables(data))
 
 
 class Mode(StrEnum):

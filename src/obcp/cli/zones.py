@@ -1,4 +1,4 @@
-"""`obcp zone restart|start|stop CLUSTER_ID ZONE`: zone operations through the API."""
+"""`obcp zone list CLUSTER_ID` and `obcp zone restart|start|stop CLUSTER_ID ZONE`: zones through the API."""
 
 from __future__ import annotations
 
@@ -6,9 +6,21 @@ from urllib.parse import quote
 
 import typer
 
+from obcp.cli import inventory_view
 from obcp.cli.operations import WAIT, cluster_path, run_operation
+from obcp.cli.output import OUTPUT, Output, print_json, show
+from obcp.cli.root import api
 
-zone_app = typer.Typer(help="Zones of a cluster: restart, start, stop.", no_args_is_help=True)
+zone_app = typer.Typer(help="Zones of a cluster: list, restart, start, stop.", no_args_is_help=True)
+
+
+@zone_app.command("list")
+def list_zones(ctx: typer.Context, cluster_id: int, output: Output = OUTPUT) -> None:
+    """List a cluster's zones with their status and server count."""
+    data = api(ctx).call("GET", cluster_path(cluster_id, "zones"))
+    if output is Output.json:
+        return print_json(data)
+    show(inventory_view.zones_table(data["contents"]))
 
 
 def _path(cluster_id: int, zone: str, action: str) -> str:
