@@ -149,10 +149,12 @@ class ParameterScripts:
                 "AND SVR_PORT = ? AND TABLE_TYPE = 'MEMTABLE' AND IS_ACTIVE = 'NO'",
                 (addr.ip, addr.rpc_port),
             )
+            # The fresh active memtable starts where the dumped one ended: a start SCN not seen before.
             self.db.execute(
-                "INSERT INTO oceanbase.\"GV$OB_SSTABLES\" VALUES (?, ?, 1002, 1001, 'MEMTABLE', 200001, "
-                "2, 'YES', 0)",
-                (addr.ip, addr.rpc_port),
+                "INSERT INTO oceanbase.\"GV$OB_SSTABLES\" SELECT ?, ?, 1002, 1001, 'MEMTABLE', 200001, "
+                "MAX(START_LOG_SCN) + 1, 'YES', 0 FROM oceanbase.\"GV$OB_SSTABLES\" WHERE SVR_IP = ? "
+                "AND SVR_PORT = ?",
+                (addr.ip, addr.rpc_port, addr.ip, addr.rpc_port),
             )
 
         self.after_reads("GV$OB_SSTABLES", self.freeze_reads, dumped)

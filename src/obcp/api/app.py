@@ -13,7 +13,7 @@ from obcp import __version__, web
 from obcp.api import errors
 from obcp.api.auth import AuthMiddleware
 from obcp.api.middleware import BodyLimitMiddleware, TraceMiddleware
-from obcp.api.routes import clusters, hosts, iam, operations, system, task_events, tasks
+from obcp.api.routes import clusters, hosts, iam, operations, parameters, system, task_events, tasks
 from obcp.api.routes import web as console
 from obcp.api.runtime import Runtime
 from obcp.config import Settings
@@ -22,7 +22,9 @@ from obcp.operations.services import AgentFactory
 
 log = logging.getLogger("obcp.server")
 
-ROUTERS = [system.router, iam.router, hosts.router, clusters.router, operations.router, tasks.router]
+# parameters before clusters: /clusters/parameterInfo is not a cluster id.
+ROUTERS = [system.router, iam.router, hosts.router, parameters.router, clusters.router]
+ROUTERS += [operations.router, tasks.router]
 # The web console: its login, live task events, pages (static files are mounted in create_app).
 ROUTERS += [console.router, task_events.router]
 

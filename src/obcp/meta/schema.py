@@ -3,10 +3,10 @@ exactly these tables (a test compares them)."""
 
 from __future__ import annotations
 
-from obcp.meta import session_tables, tables, task_tables
+from obcp.meta import parameter_tables, session_tables, tables, task_tables
 from obcp.meta.base import metadata
 
 # Loaded for the tables they add to `metadata`; named here so that the import is not unused.
-TABLE_MODULES = (tables, session_tables, task_tables)
+TABLE_MODULES = (tables, session_tables, task_tables, parameter_tables)
 
 __all__ = ["TABLE_MODULES", "metadata"]
