@@ -30,10 +30,10 @@ MEMTABLES_ON_SERVER_SQL = (
     "WHERE SVR_IP = %s AND SVR_PORT = %s AND TABLE_TYPE = 'MEMTABLE'"
 )
 DEFAULT_FREEZE_TIMEOUT = 300.0
-# seekdb ignores a freeze in its first ~20 s after a start (measured: nothing frozen after 20 s, while the
-# same statement 25 s after the start froze and dumped everything in 5 s), so it is sent again while none
-# of the memtables has been frozen yet.
-RESEND_INTERVAL = 5.0
+# seekdb ignores a freeze in its first seconds after a start (measured: it took effect 7-8 s after a
+# restart, and not within 20 s of the first start of a new base dir, while 25 s after that start the same
+# statement froze and dumped everything in 5 s), so it is sent again while nothing has been frozen yet.
+RESEND_INTERVAL = 2.0
 
 
 @dataclass(frozen=True)
