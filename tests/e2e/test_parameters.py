@@ -29,7 +29,7 @@ def parameter(api: Api, sb: Sandbox, name: str) -> dict[str, Any]:
     return dict(entry)
 
 
-def put(api: Api, sb: Sandbox, body: list[dict[str, Any]]) -> Any:
+def put(api: Api, sb: Sandbox, body: object) -> Any:
     return api.call("PUT", f"/api/v2/ob/clusters/{sb.cluster_id}/parameters", json=body)
 
 
