@@ -10,7 +10,7 @@ import pymysql
 import pytest
 
 from obcp.agent.ports import free_port
-from obcp.ob import ObEndpoint, ServerAddr, detect_capability, open_connection
+from obcp.ob import ObEndpoint, ObSqlError, ServerAddr, detect_capability, open_connection
 from obcp.ob.freeze import memtables, minor_freeze
 from obcp.ob.parameter_values import ValueRange
 from obcp.ob.parameters import read_parameters, set_parameter
@@ -86,3 +86,16 @@ async def test_minor_freeze_dumps_every_frozen_memtable(seekdb: SeekdbServer) ->
     assert result.memtables > 0, lines
     assert not set(after) & before
     assert "minor freeze of 127.0.0.1:2882 finished" in result.message
+
+
+async def test_distributed_selects_parse_on_the_real_kernel(seekdb: SeekdbServer) -> None:
+    """The 4.x views are absent from seekdb, so these must get 1146 (parsed), never 1064. (seekdb's parser
+    refuses the distributed ALTER SYSTEM forms, `… SERVER = …`, with 1064: those are the stand-in's only.)"""
+    from obcp.ob import freeze, parameters
+
+    statements = [parameters.GV_PARAMETERS_SQL, freeze.MEMTABLES_ON_SERVER_SQL]
+    async with open_connection(endpoint(seekdb)) as conn:
+        for sql in statements:
+            with pytest.raises(ObSqlError) as info:
+                await conn.query(sql, ("127.0.0.1", 2882)[: sql.count("%s")])
+            assert info.value.errno == 1146, str(info.value)
