@@ -5,6 +5,8 @@ metadb, the restart DAG with its freeze and its verification of the pending stat
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -79,9 +81,23 @@ async def test_a_bad_entry_refuses_the_whole_request(
     assert (await parameters(h, "cpu_count"))["currentValue"]["values"] == ["0"]
 
 
-async def test_static_pending_until_the_rolling_restart_verifies_it(standin: Harness) -> None:
+def change_records(tmp_path: Path) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(tmp_path / "metadb.sqlite") as db:
+        return db.execute(
+            "SELECT name, old_value, new_value, need_restart, changed_by, trace_id, pending_server_ids "
+            "FROM ob_parameter_change ORDER BY id"
+        ).fetchall()
+
+
+async def test_static_pending_until_the_rolling_restart_verifies_it(standin: Harness, tmp_path: Path) -> None:
     h = standin
-    ok(await put(h, [{"name": "net_thread_count", "value": 4}, {"name": "cpu_count", "value": "2"}]))
+    r = await put(h, [{"name": "net_thread_count", "value": 4}, {"name": "cpu_count", "value": "2"}])
+    ok(r)
+    trace = r.json()["traceId"]
+    assert change_records(tmp_path) == [
+        ("net_thread_count", "0", "4", 1, "admin", trace, "[1, 2, 3]"),
+        ("cpu_count", "0", "2", 0, "admin", trace, "[]"),
+    ]
     assert sets(h) == ["ALTER SYSTEM SET net_thread_count = '4'", "ALTER SYSTEM SET cpu_count = '2'"]
     net = await parameters(h, "net_thread_count")
     assert net["needRestart"] and net["pendingRestart"] and net["pendingValue"] == "4"
@@ -102,6 +118,7 @@ async def test_static_pending_until_the_rolling_restart_verifies_it(standin: Har
     net = await parameters(h, "net_thread_count")
     assert net["currentValue"]["values"] == ["4"] and not net["pendingRestart"]
     assert (await h.get(f"/api/v2/ob/clusters/{h.cluster_id}"))["parametersPendingRestart"] == []
+    assert [row[-1] for row in change_records(tmp_path)] == ["[]", "[]"]
 
 
 async def test_a_server_reporting_another_value_fails_the_verification(standin: Harness) -> None:
