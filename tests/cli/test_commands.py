@@ -335,3 +335,20 @@ def test_cluster_parameter_list_and_a_refused_set(api: StubApi) -> None:
     refused = run(api, "cluster", "parameter", "set", "4", "nope=1")
     assert refused.exit_code != 0 and "11055" in refused.output and "nope does not exist" in refused.output
     assert run(api, "cluster", "parameter", "set", "4", "novalue").exit_code != 0
+
+
+def test_restarts_without_minor_freeze(api: StubApi) -> None:
+    for path in ("/api/v2/ob/clusters/1/restart", "/api/v2/ob/clusters/1/zones/z1/restart"):
+        api.ok("POST", path, {"id": 7, "name": "Restart"})
+    api.ok("POST", "/api/v2/ob/clusters/1/servers/2/restart", {"id": 7, "name": "Restart"})
+    assert run(api, "cluster", "restart", "1", "--no-minor-freeze").exit_code == 0
+    assert run(api, "zone", "restart", "1", "z1", "--no-minor-freeze").exit_code == 0
+    assert run(api, "server", "restart", "1", "2", "--no-minor-freeze").exit_code == 0
+    assert run(api, "zone", "restart", "1", "z1").exit_code == 0
+    bodies = [c.body for c in api.calls]
+    assert bodies == [
+        {"restartMode": "ROLLING", "dryRun": False, "minorFreeze": False},
+        {"minorFreeze": False},
+        {"force": False, "minorFreeze": False},
+        None,
+    ]

@@ -10,7 +10,7 @@ import typer
 
 from obcp.cli import dag_view
 from obcp.cli.client import ApiClient
-from obcp.cli.operations import WAIT, cluster_path, run_operation
+from obcp.cli.operations import MINOR_FREEZE, WAIT, cluster_path, run_operation
 from obcp.cli.parameters import parameter_app
 from obcp.cli.root import api
 
@@ -46,9 +46,7 @@ def restart(
     mode: Mode = typer.Option(Mode.rolling, "--mode", help="rolling: zone after zone; force: all at once"),
     zone: list[str] = typer.Option(None, "--zone", help="restart only this zone (repeatable)"),
     dry_run: bool = typer.Option(False, "--dry-run", help="show the DAG that would run; change nothing"),
-    minor_freeze: bool = typer.Option(
-        True, "--minor-freeze/--no-minor-freeze", help="ALTER SYSTEM MINOR FREEZE before each stop"
-    ),
+    minor_freeze: bool = MINOR_FREEZE,
     wait: bool = WAIT,
 ) -> None:
     """Restart a cluster: every observer, through its agent, proven to serve SQL again."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from obcp.cli.operations import WAIT, cluster_path, run_operation
+from obcp.cli.operations import MINOR_FREEZE, WAIT, cluster_path, run_operation
 
 server_app = typer.Typer(
     help="Without a sub-command: run the API server. With one: operate on an OBServer of a cluster."
@@ -24,10 +24,14 @@ def restart(
     cluster_id: int,
     server_id: int,
     force: bool = typer.Option(False, "--force", help="restart without ALTER SYSTEM STOP SERVER"),
+    minor_freeze: bool = MINOR_FREEZE,
     wait: bool = WAIT,
 ) -> None:
     """Restart one observer through its agent, proven to serve SQL again as a new process."""
-    run_operation(ctx, _path(cluster_id, server_id, "restart"), wait=wait, body={"force": force})
+    body: dict[str, bool] = {"force": force}
+    if not minor_freeze:
+        body["minorFreeze"] = False
+    run_operation(ctx, _path(cluster_id, server_id, "restart"), wait=wait, body=body)
 
 
 @server_app.command("start")
