@@ -4,63 +4,75 @@ exactly their zones; confirming it runs the restart, after which nothing is pend
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import Browser
 
-from tests.support.processes import kill_sandbox_leftovers
-from tests.web.conftest import ADMIN_PASSWORD, Console, Watched, login, open_page
+from tests.stack import ADMIN_PASSWORD, running_stack
+from tests.web.conftest import Console, Watched, login, open_page
 
 pytestmark = [pytest.mark.seekdb, pytest.mark.slow, pytest.mark.timeout(900)]
 
 
-def _obcp(console: Console, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "OBCP_URL": console.url, "OBCP_USER": "admin", "OBCP_PASSWORD": ADMIN_PASSWORD}
-    cmd = [sys.executable, "-m", "obcp", *args]
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=400, check=False)
+@dataclass(frozen=True)
+class Stack:
+    console: Console
+    cluster_id: int
 
 
 @pytest.fixture(scope="module")
-def cluster_id(console: Console, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    root = tmp_path_factory.mktemp("params-sandbox") / "sb"
-    try:
-        up = _obcp(console, "sandbox", "up", "--zones", "3", "--name", "params-sb", "--dir", str(root))
-        assert up.returncode == 0, up.stdout + up.stderr
-        match = re.search(r"^cluster id: (\d+)$", up.stdout, re.M)
-        assert match, up.stdout
-        yield int(match.group(1))
-    finally:
-        _obcp(console, "sandbox", "down", "--purge", "--dir", str(root))
-        kill_sandbox_leftovers(root)
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """A server of its own: the 3 x 1 sandbox's hosts and ports must not meet the shared console's
+    sandboxes (a cluster stays registered after `sandbox down`)."""
+    home = tmp_path_factory.mktemp("params-console")
+    with running_stack(home, zones=3) as (server, _, sb):
+        yield Stack(Console(server.url, home / "server", home / "server" / "metadb.sqlite"), sb.cluster_id)
 
 
 def wait_task(console: Console, task_id: int) -> str:
     deadline = time.monotonic() + 300
-    while (status := str(console.task(task_id)["status"])) == "RUNNING":
+    while (status := str(task(console, task_id)["status"])) == "RUNNING":
         assert time.monotonic() < deadline, f"task {task_id} still running"
         time.sleep(0.3)
     return status
 
 
+def client(console: Console) -> httpx.Client:
+    return httpx.Client(base_url=console.url, auth=("admin", ADMIN_PASSWORD), timeout=30)
+
+
+def task(console: Console, task_id: int) -> dict[str, Any]:
+    with client(console) as c:
+        data: dict[str, Any] = c.get(f"/api/v2/tasks/instances/{task_id}").json()["data"]
+    return data
+
+
 def test_restart_to_apply_opens_the_dialog_for_exactly_the_pending_servers(
-    browser: Browser, console: Console, pages: list[Watched], cluster_id: int
+    browser: Browser, stack: Stack
 ) -> None:
+    console, cluster_id = stack.console, stack.cluster_id
     base = f"/api/v2/ob/clusters/{cluster_id}"
-    with console.client() as c:
+    with client(console) as c:
         r = c.put(f"{base}/parameters", json=[{"name": "net_thread_count", "value": 2}])
         assert r.status_code == 200, r.text
         zone_task = c.post(f"{base}/zones/zone2/restart", json={"minorFreeze": False}).json()["data"]["id"]
     assert wait_task(console, zone_task) == "SUCCESSFUL"
 
     w = open_page(browser, console)
-    pages.append(w)
-    login(w)
+    try:
+        check_the_page(w, console, cluster_id)
+    finally:
+        w.context.close()
+
+
+def check_the_page(w: Watched, console: Console, cluster_id: int) -> None:
+    login(w, ("admin", ADMIN_PASSWORD))
     w.page.goto(f"/#/clusters/{cluster_id}")
     item = w.page.locator("#pending-parameters [data-parameter=net_thread_count]")
     item.wait_for(timeout=30_000)
