@@ -148,3 +148,38 @@ async def test_a_failing_freeze_is_the_stop_steps_error_and_busy_refuses_changes
     err = error(await put(h, [{"name": "cpu_count", "value": 2}]), 400, 11020)
     assert f"task {task['id']}" in err["message"]
     assert sets(h) == []
+
+
+@pytest.mark.parametrize("lang", ["en-US", "zh-CN"])
+async def test_cluster_parameters_have_ocps_shape(standin: Harness, lang: str) -> None:
+    from tests.api.ocp import wire
+    from tests.api.test_golden import Rule, assert_same_shape, ocp_example
+
+    h = standin
+    page = "300.cluster-information/2200.obtains-the-parameter-list-of-the-ob-cluster.md"
+    example = ocp_example(page, lang)
+    # The sample's first entry shows only name and currentValue; compare with its first complete one.
+    full = next(p for p in example["data"]["contents"] if "valueRange" in p)
+    example = {**example, "data": {**example["data"], "contents": [full]}}
+    resp = await h.http.get(f"/api/v2/ob/clusters/{h.cluster_id}/parameters?size=100")
+    actual = wire(resp)
+    values = {v for p in actual["data"]["contents"] for v in p["currentValue"]["valueToServers"]}
+    assert_same_shape(
+        actual,
+        example,
+        {
+            "$.data": Rule(frozenset({"contents"}), frozenset({"page"})),
+            # obcp's: pending restart (pendingValue only while pending).
+            "$.data.contents[]": Rule(
+                frozenset({"name", "currentValue", "needRestart", "readonly", "valueRange"}),
+                frozenset({"pendingRestart", "pendingServers", "pendingValue"}),
+            ),
+            "$.data.contents[].currentValue.obParameters[]": Rule(
+                frozenset({"name", "svrIp", "svrPort", "svrType", "value", "zone"}),
+                frozenset({"serverId", "sqlPort"}),
+            ),
+            # A map from value to servers: its keys are the values.
+            "$.data.contents[].currentValue.valueToServers": Rule(frozenset(), frozenset(values)),
+            "$.data.contents[].valueRange": Rule(frozenset({"type"}), frozenset({"minValue", "maxValue"})),
+        },
+    )
