@@ -79,6 +79,14 @@ class ErrorCode(Enum):
     CLUSTER_STATE_REQUIRED = (11008, 400, "Cluster {0} supports this operation only in {1} state.")
     CLUSTER_EXISTS = (11014, 409, "The cluster to be created already exists: {0}.")
     CLUSTER_BUSY = (11020, 400, "The last O&M task of the cluster is not completed: {0}.")
+    CLUSTER_INACCESSIBLE = (11028, 400, "The current cluster is inaccessible: {0}")
+    PARAMETER_NOT_FOUND = (11055, 400, "The specified parameter {0} does not exist.")
+    PARAMETER_VALUE_INVALID = (
+        11056,
+        400,
+        "The format of the value {1} of the {0} parameter is invalid: {2}.",
+    )
+    PARAMETER_READONLY = (11058, 400, "The {0} parameter is read-only. You cannot modify it.")
     # obcp's own: a cluster described to obcp (a takeover, an obd config.yaml) is not the one that answers.
     CLUSTER_MISMATCH = (11090, 400, "The cluster does not match its description: {0}.")
     ZONE_NOT_FOUND = (12002, 404, "Zone {1} does not exist in the cluster with the ID {0}.")

@@ -173,8 +173,11 @@ def test_paged_cluster_list_matches_ocp(
         example,
         {
             # The ObCluster table documents updateTime (the sample omits it); lastOperation is obcp's
-            # extension (the newest task and the outage it caused), present once a task has run.
-            "$.data.contents[]": Rule(CLUSTER_REQUIRED, frozenset({"updateTime", "lastOperation"})),
+            # extension (the newest task and the outage it caused), present once a task has run;
+            # parametersPendingRestart is obcp's (static parameters changed since a server's last start).
+            "$.data.contents[]": Rule(
+                CLUSTER_REQUIRED, frozenset({"updateTime", "lastOperation", "parametersPendingRestart"})
+            ),
             "$.data.contents[].zones[]": Rule(
                 ZONE_REQUIRED,
                 frozenset({"clusterId", "createTime", "hostCount", "obClusterId", "updateTime"}),

@@ -89,7 +89,7 @@ def _handler(api: StubApi) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(reply.body)
 
-        do_GET = do_POST = _serve
+        do_GET = do_POST = do_PUT = _serve
 
         def log_message(self, format: str, *args: Any) -> None:
             pass

@@ -358,3 +358,70 @@ def test_sandbox_up_registers_with_its_own_options_else_those_of_obcp(
         ("http://own", "me", "own-pw"),
         None,
     ]
+
+
+def _parameter(
+    name: str, values: dict[str, list[str]], pending: int = 0, static: bool = True
+) -> dict[str, Any]:
+    servers = [
+        {"zone": f"zone{i + 1}", "svrIp": f"127.0.0.{i + 2}", "svrPort": 2882, "sqlPort": 2881}
+        for i in range(pending)
+    ]
+    return {
+        "name": name,
+        "needRestart": static,
+        "readonly": False,
+        "currentValue": {"valueToServers": values},
+        "pendingServers": servers,
+        "pendingValue": "2" if pending else None,
+    }
+
+
+def test_cluster_parameter_set_sends_all_and_says_what_is_pending(api: StubApi) -> None:
+    path = "/api/v2/ob/clusters/4/parameters"
+    api.ok("PUT", path, None)
+    api.ok("GET", path, {"contents": [_parameter("net_thread_count", {"0": ["a", "b", "c"]}, pending=3)]})
+    api.ok("GET", path, {"contents": [_parameter("cpu_count", {"2": ["a", "b", "c"]}, static=False)]})
+    result = run(api, "cluster", "parameter", "set", "4", "net_thread_count=2", "cpu_count=2")
+    assert result.exit_code == 0, result.output
+    assert api.calls[0].method == "PUT"
+    assert api.calls[0].body == [
+        {"name": "net_thread_count", "value": "2"},
+        {"name": "cpu_count", "value": "2"},
+    ]
+    assert result.stdout == (
+        "net_thread_count set to 2: pending restart on 3 server(s)\ncpu_count set to 2: in effect\n"
+    )
+
+
+def test_cluster_parameter_list_and_a_refused_set(api: StubApi) -> None:
+    path = "/api/v2/ob/clusters/4/parameters"
+    api.ok("GET", path, {"contents": [_parameter("net_thread_count", {"0": ["a"], "2": ["b"]}, pending=1)]})
+    result = run(api, "cluster", "parameter", "list", "4", "--pending")
+    assert result.exit_code == 0, result.output
+    assert api.calls[0].query == {"size": ["2000"], "pendingRestart": ["true"]}
+    assert result.stdout == (
+        "net_thread_count = 0 on 1 server(s); 2 on 1 server(s)  (static: takes effect at restart)  "
+        "pending restart on 1 server(s) for 2: zone1 127.0.0.2:2881\n"
+    )
+    api.error("PUT", path, 400, 11055, "The specified parameter nope does not exist.")
+    refused = run(api, "cluster", "parameter", "set", "4", "nope=1")
+    assert refused.exit_code != 0 and "11055" in refused.output and "nope does not exist" in refused.output
+    assert run(api, "cluster", "parameter", "set", "4", "novalue").exit_code != 0
+
+
+def test_restarts_without_minor_freeze(api: StubApi) -> None:
+    for path in ("/api/v2/ob/clusters/1/restart", "/api/v2/ob/clusters/1/zones/z1/restart"):
+        api.ok("POST", path, {"id": 7, "name": "Restart"})
+    api.ok("POST", "/api/v2/ob/clusters/1/servers/2/restart", {"id": 7, "name": "Restart"})
+    assert run(api, "cluster", "restart", "1", "--no-minor-freeze").exit_code == 0
+    assert run(api, "zone", "restart", "1", "z1", "--no-minor-freeze").exit_code == 0
+    assert run(api, "server", "restart", "1", "2", "--no-minor-freeze").exit_code == 0
+    assert run(api, "zone", "restart", "1", "z1").exit_code == 0
+    bodies = [c.body for c in api.calls]
+    assert bodies == [
+        {"restartMode": "ROLLING", "dryRun": False, "minorFreeze": False},
+        {"minorFreeze": False},
+        {"force": False, "minorFreeze": False},
+        None,
+    ]

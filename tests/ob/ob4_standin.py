@@ -44,6 +44,7 @@ from obcp.ob.connection import Connector, ObEndpoint, ObTimeouts
 from obcp.ob.errors import ObConnectError, ObSqlError, describe_sql
 from obcp.ob.executor import SqlExecutor
 from obcp.ob.topology import ServerAddr
+from tests.ob.ob4_standin_parameters import PARAMETER_SCHEMA, ParameterScripts
 
 VERSION = "5.7.25-OceanBase_CE-v4.2.1.2"
 VERSION_COMMENT = "OceanBase_CE 4.2.1.2 (r102010012023120119-3b2e4ba0) (Built Dec  1 2023 19:37:05)"
@@ -107,7 +108,7 @@ class ReadHook:
 
 
 @dataclass
-class Ob4StandIn:
+class Ob4StandIn(ParameterScripts):
     """A cluster of `zones` zones with one server each, and sys + one MySQL user tenant.
 
     Servers are 127.0.1.<n>:2882 (SQL 2881), the addresses only name rows: nothing is ever connected to.
@@ -124,6 +125,7 @@ class Ob4StandIn:
         self.db = sqlite3.connect(":memory:")
         self.db.execute("ATTACH DATABASE ':memory:' AS oceanbase")
         self.db.executescript(_SCHEMA)
+        self.db.executescript(PARAMETER_SCHEMA)
         self.db.create_function("TIME_TO_USEC", 1, _time_to_usec)
         self._session: ServerAddr | None = None
         self.db.create_function("host_ip", 0, lambda: self._session.ip if self._session else None)
@@ -173,6 +175,7 @@ class Ob4StandIn:
         for tid, ls_id in ((1, 1), (1001, 1), (1002, 1), (1002, 1001)):
             for addr in self.servers:
                 self._insert_replica(tid, ls_id, addr, leader=addr == self.servers[0])
+        self._populate_parameters()
 
     def _member_list(self) -> str:
         return ",".join(f"{a}:1" for a in self.servers)
@@ -278,6 +281,7 @@ class Ob4StandIn:
             )
             self._insert_replica(tid, ls_id, addr, leader=False, in_sync="NO")
         self._set_schema(addr, refreshed=False)
+        self.apply_static(addr)
         return _time_to_usec(_ts(stamp)) or 0
 
     def catch_up(self, addr: ServerAddr) -> None:
@@ -357,6 +361,8 @@ class Ob4StandIn:
         alter = _ALTER.match(text)
         if alter:
             self._alter(address, describe_sql(text, args), alter, str(args[0]))
+            return [], 0
+        if self.parameter_statement(address, text, args):
             return [], 0
         if not text.upper().startswith("SELECT"):
             raise AssertionError(f"stand-in has no script for: {text}")

@@ -20,6 +20,7 @@ from obcp.api.routes import (
     hosts,
     iam,
     operations,
+    parameters,
     system,
     takeover_ocp,
     takeover_prereqs,
@@ -38,6 +39,8 @@ ROUTERS = [
     system.router,
     iam.router,
     hosts.router,
+    # parameters before clusters: /clusters/parameterInfo is not a cluster id.
+    parameters.router,
     clusters.router,
     cluster_import.router,
     takeover_ocp.router,

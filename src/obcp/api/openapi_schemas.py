@@ -140,6 +140,23 @@ IMPORT_CHECK = obj(
     {"obVersion": STR},
 )
 
+PARAMETER_INFO = obj(
+    {"name": STR, "needRestart": BOOL, "readonly": BOOL},
+    # Values are as the observer reports them: strings, or numbers where the type is numeric.
+    {"type": STR, "defaultValue": {}, "description": STR, "version": STR, "minValue": {}, "maxValue": {}},
+)
+CLUSTER_PARAMETER = obj(
+    {"name": STR, "needRestart": BOOL, "readonly": BOOL, "currentValue": {"type": "object"}},
+    {
+        "section": STR,
+        "defaultValue": {},
+        "description": STR,
+        "valueRange": {"type": "object"},
+        "pendingRestart": BOOL,
+        "pendingServers": {"type": "array", "items": {"type": "object"}},
+    },
+)
+
 COMPONENTS: dict[str, Schema] = {
     "Page": obj({"number": INT, "size": INT, "totalElements": INT, "totalPages": INT}),
     "Subtask": SUBTASK,
@@ -156,6 +173,8 @@ COMPONENTS: dict[str, Schema] = {
     "HostType": HOST_TYPE,
     "Credential": CREDENTIAL,
     "ImportCheck": IMPORT_CHECK,
+    "ParameterInfo": PARAMETER_INFO,
+    "ClusterParameter": CLUSTER_PARAMETER,
     "OcpError": obj(
         {"code": {"type": "integer", "description": "OCP's error code"}, "message": STR},
         {
@@ -192,6 +211,9 @@ DATA: dict[str, Schema | None] = {
     "POST /api/v2/ob/clusters/import": {"anyOf": [ref("Cluster"), ref("ImportCheck")]},
     # OCP's takeover answers the task (zone and server operations' shape) with the new cluster's id.
     "POST /api/v2/ob/clusters/takeOver": {"allOf": [ref("Task"), obj({"clusterId": ID})]},
+    "GET /api/v2/ob/clusters/parameterInfo": paged(ref("ParameterInfo")),
+    "GET /api/v2/ob/clusters/{id}/parameters": paged(ref("ClusterParameter")),
+    "PUT /api/v2/ob/clusters/{id}/parameters": _NO_DATA,
     "GET /api/v2/compute/hostTypes": paged(ref("HostType")),
     "POST /api/v2/compute/hostTypes": ref("HostType"),
     "GET /api/v2/profiles/me/credentials": paged(ref("Credential")),

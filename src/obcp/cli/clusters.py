@@ -10,12 +10,14 @@ import typer
 from obcp.cli import dag_view, inventory_view
 from obcp.cli.client import ApiClient
 from obcp.cli.cluster_import import import_obd
-from obcp.cli.operations import WAIT, cluster_path, run_operation
+from obcp.cli.operations import MINOR_FREEZE, WAIT, cluster_path, run_operation
 from obcp.cli.output import OUTPUT, Output, print_json, show
+from obcp.cli.parameters import parameter_app
 from obcp.cli.root import api
 
 cluster_app = typer.Typer(help="OceanBase clusters.", no_args_is_help=True)
 cluster_app.command("import-obd")(import_obd)
+cluster_app.add_typer(parameter_app, name="parameter")
 
 
 @cluster_app.command("list")
@@ -48,11 +50,14 @@ def restart(
     mode: Mode = typer.Option(Mode.rolling, "--mode", help="rolling: zone after zone; force: all at once"),
     zone: list[str] = typer.Option(None, "--zone", help="restart only this zone (repeatable)"),
     dry_run: bool = typer.Option(False, "--dry-run", help="show the DAG that would run; change nothing"),
+    minor_freeze: bool = MINOR_FREEZE,
     wait: bool = WAIT,
 ) -> None:
     """Restart a cluster: every observer, through its agent, proven to serve SQL again."""
     path = cluster_path(cluster_id, "restart")
     body: dict[str, Any] = {"restartMode": mode.value.upper(), "dryRun": dry_run}
+    if not minor_freeze:
+        body["minorFreeze"] = False
     if zone:
         body["zoneNames"] = zone
     if dry_run:

@@ -13,6 +13,9 @@ from obcp.cli.root import api
 from obcp.cli.tasks import exit_for, watch_task
 
 WAIT = typer.Option(False, "--wait", help="follow the task until it ends; exit 0 only if it succeeded")
+MINOR_FREEZE = typer.Option(
+    True, "--minor-freeze/--no-minor-freeze", help="ALTER SYSTEM MINOR FREEZE before each observer stops"
+)
 
 
 def cluster_path(cluster_id: int, *rest: str) -> str:

@@ -11,7 +11,7 @@ from urllib.parse import quote
 import typer
 
 from obcp.cli import inventory_view
-from obcp.cli.operations import WAIT, cluster_path, run_operation
+from obcp.cli.operations import MINOR_FREEZE, WAIT, cluster_path, run_operation
 from obcp.cli.output import OUTPUT, Output, print_json, show
 from obcp.cli.root import api
 
@@ -46,10 +46,14 @@ def restart(
     cluster_id: int,
     server_id: int,
     force: bool = typer.Option(False, "--force", help="restart without ALTER SYSTEM STOP SERVER"),
+    minor_freeze: bool = MINOR_FREEZE,
     wait: bool = WAIT,
 ) -> None:
     """Restart one observer through its agent, proven to serve SQL again as a new process."""
-    run_operation(ctx, _path(cluster_id, server_id, "restart"), wait=wait, body={"force": force})
+    body: dict[str, bool] = {"force": force}
+    if not minor_freeze:
+        body["minorFreeze"] = False
+    run_operation(ctx, _path(cluster_id, server_id, "restart"), wait=wait, body=body)
 
 
 @server_app.command("start")

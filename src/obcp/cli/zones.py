@@ -7,7 +7,7 @@ from urllib.parse import quote
 import typer
 
 from obcp.cli import inventory_view
-from obcp.cli.operations import WAIT, cluster_path, run_operation
+from obcp.cli.operations import MINOR_FREEZE, WAIT, cluster_path, run_operation
 from obcp.cli.output import OUTPUT, Output, print_json, show
 from obcp.cli.root import api
 
@@ -28,9 +28,12 @@ def _path(cluster_id: int, zone: str, action: str) -> str:
 
 
 @zone_app.command("restart")
-def restart(ctx: typer.Context, cluster_id: int, zone: str, wait: bool = WAIT) -> None:
+def restart(
+    ctx: typer.Context, cluster_id: int, zone: str, minor_freeze: bool = MINOR_FREEZE, wait: bool = WAIT
+) -> None:
     """Restart every observer of a zone (ALTER SYSTEM STOP/START ZONE when distributed)."""
-    run_operation(ctx, _path(cluster_id, zone, "restart"), wait=wait)
+    body = None if minor_freeze else {"minorFreeze": False}
+    run_operation(ctx, _path(cluster_id, zone, "restart"), wait=wait, body=body)
 
 
 @zone_app.command("start")

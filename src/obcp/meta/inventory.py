@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from obcp.errors import ErrorCode, ObcpError
 from obcp.meta.db import inserted_id, now_ms
 from obcp.meta.paging import Pager
+from obcp.meta.parameter_tables import pending_names
 from obcp.meta.statuses import ClusterStatus, InnerStatus, ServerStatus, ZoneStatus
 from obcp.meta.tables import compute_host, ob_cluster, ob_server, ob_zone, operation_availability
 from obcp.timefmt import iso_ms
@@ -153,6 +154,7 @@ async def cluster_views(
     zones = await zones_of(conn, ids)
     servers = await servers_of(conn, ids)
     last_ops = await last_operations(conn, await newest_tasks(conn, ids))
+    pending = await pending_names(conn, ids)
     views = []
     for c in clusters:
         zone_views = []
@@ -190,6 +192,8 @@ async def cluster_views(
                 "zones": zone_views,
                 "standbyClusters": [],
                 "lastOperation": last_ops.get(c.id),
+                # obcp's: static parameters changed since some server's last start (as last seen).
+                "parametersPendingRestart": pending.get(c.id, []),
                 "createTime": iso_ms(c.created_at),
                 "updateTime": iso_ms(c.updated_at),
             }

@@ -19,6 +19,7 @@ from obcp.operations.common import (
 )
 from obcp.operations.lifecycle import CLUSTER, Kind
 from obcp.operations.services import ClusterUnreachable, OperationServices, describe_process
+from obcp.parameters.verify import verify_restarted
 
 
 class PrepareCluster(Subtask):
@@ -130,6 +131,22 @@ class SyncClusterInfo(Subtask):
             ", ".join(topology.zone_names),
             len(topology.servers),
         )
+        if ctx.get(keys.OPERATION_KIND) == Kind.RESTART:
+            await verify_parameters(ctx)
+
+
+async def verify_parameters(ctx: RunContext) -> None:
+    """A restart's proof that the static parameters pending on the servers it restarted took effect."""
+    cid = cluster_id(ctx)
+    fixed = ctx.params.get("server_id")
+    if fixed:
+        ids = [int(fixed)]
+    else:
+        zones = ctx.context.list_map.get(keys.ZONE_NAMES, [])
+        ids = [int(i) for z in zones for i in ctx.context.list_map.get(keys.server_ids(cid, z), [])]
+    before = {i: ctx.get(keys.service_time_before(i)) for i in ids}
+    restarted = {i: (int(v) if v else None) for i, v in before.items()}
+    await verify_restarted(OperationServices.of(ctx), cid, restarted, lambda line: ctx.log.info("%s", line))
 
 
 @register

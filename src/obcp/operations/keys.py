@@ -13,6 +13,8 @@ RESTART_MODE = "restart_mode"
 OPERATION_KIND = "operation_kind"  # restart | start | stop
 OPERATION_SCOPE = "operation_scope"  # cluster | zone | server
 FORCE = "force"
+# "true" or "false": a restart's minor freeze before each observer stops (OCP's default is on).
+MINOR_FREEZE = "minor_freeze"
 # DISTRIBUTED or STANDALONE, detected from the cluster itself by "Set zone context".
 OB_KIND = "ob_kind"
 

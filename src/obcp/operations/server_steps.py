@@ -25,6 +25,7 @@ from obcp.operations.common import (
     zone_servers,
 )
 from obcp.operations.lifecycle import SERVER, Kind, Scope, former
+from obcp.operations.minor_freeze import freeze_before_stop
 from obcp.operations.services import OperationServices, describe_process
 
 
@@ -136,6 +137,7 @@ class StopObserverProcess(Subtask):
             )
             return
         else:
+            await freeze_before_stop(ctx, ref)
             try:
                 answer = await OperationServices.of(ctx).agent(ref).stop(ref.observer_name)
             except AgentError as exc:

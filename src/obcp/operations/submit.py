@@ -44,6 +44,8 @@ class Operation:
     zone_names: tuple[str, ...] | None = None
     # A server restart without ALTER SYSTEM STOP SERVER.
     force: bool = False
+    # A restart's ALTER SYSTEM MINOR FREEZE before each observer stops.
+    minor_freeze: bool = True
 
 
 @dataclass(frozen=True)
@@ -167,6 +169,8 @@ def _context(op: Operation, cluster: Any, zones: list[tuple[str, list[Any]]]) ->
     ctx.put(keys.AGENT_SERVICE_NAME, "agent")
     ctx.put(keys.FORMER_CLUSTER_STATUS, cluster.status)
     ctx.put(keys.OPERATION_KIND, op.kind)
+    if op.kind is Kind.RESTART:
+        ctx.put(keys.MINOR_FREEZE, str(op.minor_freeze).lower())
     if op.kind is not Kind.RESTART:
         ctx.put(keys.OPERATION_SCOPE, op.scope)
         if op.scope is Scope.CLUSTER:

@@ -42,6 +42,7 @@ class RestartBody(BaseModel):
         "ROLLING", description="ROLLING: zones one after another; FORCE: all selected zones at once"
     )
     zoneNames: list[str] | None = Field(None, max_length=64, description="a subset of zones (default: all)")
+    minorFreeze: bool = Field(True, description="ALTER SYSTEM MINOR FREEZE before each observer stops")
     dryRun: bool = Field(False, description="answer with the DAG that would run; create nothing")
 
 
@@ -49,7 +50,15 @@ class ServerRestartBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     force: bool = Field(False, description="restart without ALTER SYSTEM STOP SERVER (OCP's force)")
-    freezeServer: bool = Field(False, description="accepted for OCP 4.3 clients; obcp does not freeze")
+    freezeServer: bool = Field(False, description="accepted for OCP 4.3 clients; minorFreeze decides")
+    minorFreeze: bool = Field(True, description="ALTER SYSTEM MINOR FREEZE before the observer stops")
+    dryRun: bool = Field(False, description="answer with the DAG that would run; create nothing")
+
+
+class ZoneRestartBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    minorFreeze: bool = Field(True, description="ALTER SYSTEM MINOR FREEZE before each observer stops")
     dryRun: bool = Field(False, description="answer with the DAG that would run; create nothing")
 
 
@@ -73,7 +82,14 @@ async def restart_cluster(
 ) -> OcpJSONResponse:
     options = body or RestartBody()
     zones = tuple(options.zoneNames) if options.zoneNames is not None else None
-    op = Operation(Scope.CLUSTER, Kind.RESTART, id, mode=options.restartMode, zone_names=zones)
+    op = Operation(
+        Scope.CLUSTER,
+        Kind.RESTART,
+        id,
+        mode=options.restartMode,
+        zone_names=zones,
+        minor_freeze=options.minorFreeze,
+    )
     return await _run(rt, op, principal, body)
 
 
@@ -84,10 +100,11 @@ async def restart_zone(
     rt: RuntimeDep,
     id: IdPath,
     zoneName: NamePath,
-    body: OperationBody | None = Body(None),
+    body: ZoneRestartBody | None = Body(None),
     principal: Principal = UPDATE,
 ) -> OcpJSONResponse:
-    op = Operation(Scope.ZONE, Kind.RESTART, id, zone_name=zoneName)
+    freeze = body.minorFreeze if body is not None else True
+    op = Operation(Scope.ZONE, Kind.RESTART, id, zone_name=zoneName, minor_freeze=freeze)
     return await _run(rt, op, principal, body)
 
 
@@ -104,7 +121,8 @@ async def restart_server(
     principal: Principal = UPDATE,
 ) -> OcpJSONResponse:
     forced = bool(force) if force is not None else bool(body and body.force)
-    op = Operation(Scope.SERVER, Kind.RESTART, id, server_id=serverId, force=forced)
+    freeze = body.minorFreeze if body is not None else True
+    op = Operation(Scope.SERVER, Kind.RESTART, id, server_id=serverId, force=forced, minor_freeze=freeze)
     return await _run(rt, op, principal, body)
 
 

@@ -1,5 +1,6 @@
 // One cluster: restart / start / stop for the cluster, each zone and each server (for a user who may update
-// the cluster), and its recent tasks.
+// the cluster), the parameters still pending restart with a restart of exactly their servers, and its
+// recent tasks.
 import { api } from "../api.js";
 import { h, put, showError, stateBadge, when } from "../dom.js";
 import { view } from "../router.js";
@@ -97,6 +98,77 @@ function zoneCard(z, base, manage) {
   );
 }
 
+// The static parameters changed since some server's last start, and a restart of exactly those servers:
+// one server's own restart, or the cluster's over the zones that hold them.
+function pendingCard(c, base, manage, target) {
+  api("GET", `${base}/parameters?pendingRestart=true&size=2000`)
+    .then((d) => {
+      const list = d.contents || [];
+      if (!list.length) {
+        put(target);
+        return;
+      }
+      const servers = new Map();
+      for (const p of list) for (const s of p.pendingServers || []) servers.set(s.serverId, s);
+      const zones = [...new Set([...servers.values()].map((s) => s.zone))];
+      const apply = () => {
+        const note = `Applies ${list.map((p) => p.name).join(", ")}.`;
+        if (servers.size === 1) {
+          const [s] = servers.values();
+          confirmOperation({
+            title: `Restart server ${s.svrIp}:${s.sqlPort}?`,
+            path: `${base}/servers/${s.serverId}/restart`,
+            op: "restart",
+            restart: false,
+            note,
+          });
+          return;
+        }
+        confirmOperation({
+          title: `Restart ${servers.size} servers of cluster ${c.name}?`,
+          path: `${base}/restart`,
+          op: "restart",
+          restart: true,
+          zones: (c.zones || []).map((z) => z.name),
+          checkedZones: zones,
+          note,
+        });
+      };
+      put(
+        target,
+        h(
+          "div",
+          { class: "card", id: "pending-parameters" },
+          h(
+            "div",
+            { class: "head" },
+            h("h3", {}, "Parameters pending restart"),
+            manage
+              ? h(
+                  "button",
+                  { type: "button", class: "small", "data-action": "restart-to-apply", onclick: apply },
+                  "Restart to apply",
+                )
+              : null,
+          ),
+          h(
+            "ul",
+            {},
+            list.map((p) =>
+              h(
+                "li",
+                { "data-parameter": p.name },
+                `${p.name} = ${p.pendingValue} on restart of `,
+                (p.pendingServers || []).map((s) => `${s.zone} ${s.svrIp}:${s.sqlPort}`).join(", "),
+              ),
+            ),
+          ),
+        ),
+      );
+    })
+    .catch((e) => showError(target, e));
+}
+
 function recentTasks(id, target) {
   if (!can("TASK:*:READ")) {
     put(target, h("p", { class: "muted" }, "You may not read tasks."));
@@ -116,6 +188,7 @@ export async function clusterPage(id) {
   const base = `/api/v2/ob/clusters/${id}`;
   const zoneNames = (c.zones || []).map((z) => z.name);
   const recent = h("div", {}, h("p", { class: "muted" }, "…"));
+  const pending = h("div", { id: "pending-slot" });
   put(
     view,
     h("p", {}, h("a", { href: "#/clusters" }, "← Clusters")),
@@ -138,10 +211,12 @@ export async function clusterPage(id) {
       h("dt", {}, "Created"),
       h("dd", {}, when(c.createTime)),
     ),
+    pending,
     h("h2", {}, "Zones"),
     ...(c.zones || []).map((z) => zoneCard(z, base, manage)),
     h("h2", {}, "Recent tasks"),
     recent,
   );
   recentTasks(id, recent);
+  if ((c.parametersPendingRestart || []).length) pendingCard(c, base, manage, pending);
 }

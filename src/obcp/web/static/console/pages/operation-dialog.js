@@ -8,8 +8,9 @@ import { route } from "../router.js";
 const dialog = document.getElementById("confirm");
 let previewCy = null;
 
-// A restart's mode and zones; answers the body of the request, for a dry run or for real.
-function restartOptions(options, zones, onChange) {
+// A restart's mode and zones (`checked`: the zones ticked at first, default all); answers the body of the
+// request, for a dry run or for real.
+function restartOptions(options, zones, checked, onChange) {
   const mode = h(
     "select",
     { id: "confirm-mode", onchange: onChange },
@@ -19,7 +20,14 @@ function restartOptions(options, zones, onChange) {
   options.append(h("label", {}, "Mode ", mode));
   const zoneBoxes = [];
   for (const z of zones || []) {
-    const box = h("input", { type: "checkbox", value: z, checked: true, onchange: onChange });
+    const on = !checked || checked.includes(z);
+    const box = h("input", {
+      type: "checkbox",
+      value: z,
+      checked: on,
+      "data-zone-box": z,
+      onchange: onChange,
+    });
     zoneBoxes.push(box);
     options.append(h("label", {}, box, " ", z));
   }
@@ -71,19 +79,21 @@ function refusedDryRun(e) {
   );
 }
 
-// op: {title, path, op, restart, zones}
+// op: {title, path, op, restart, zones, checkedZones, note}
 export function confirmOperation(op) {
   const options = document.getElementById("confirm-options");
   const preview = document.getElementById("confirm-preview");
   const error = document.getElementById("confirm-error");
   const ok = document.getElementById("confirm-ok");
   document.getElementById("confirm-title").textContent = op.title;
-  document.getElementById("confirm-text").textContent = op.restart
-    ? "Choose the mode. Nothing runs until you confirm."
-    : "Nothing runs until you confirm.";
+  document.getElementById("confirm-text").textContent =
+    (op.note ? op.note + " " : "") +
+    (op.restart ? "Choose the mode. Nothing runs until you confirm." : "Nothing runs until you confirm.");
   error.hidden = true;
   put(options);
-  const addOptions = op.restart ? restartOptions(options, op.zones, () => dryRun()) : () => {};
+  const addOptions = op.restart
+    ? restartOptions(options, op.zones, op.checkedZones, () => dryRun())
+    : () => {};
   const body = (dry) => {
     const b = {};
     addOptions(b);
