@@ -19,11 +19,12 @@ from fastapi import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from obcp.api import sessions
+from obcp.api.errors import metadb_unavailable
 from obcp.errors import ErrorCode, ObcpError
 from obcp.iam import store
 from obcp.iam.passwords import verify_password
 from obcp.iam.store import Principal
-from obcp.meta.db import Database
+from obcp.meta.db import Database, metadb_unreachable
 from obcp.secretbox import SecretBox
 
 # Routes under /api that answer without credentials (OCP's default whitelist has /api/v2/time too).
@@ -109,17 +110,24 @@ class AuthMiddleware:
                 break
         session_id = None if header else sessions.cookie(scope, sessions.SESSION_COOKIE)
         principal: Principal | None = None
-        if session_id:
-            # The console's cookie stands in for Basic; what it changes must also carry the CSRF token.
-            session = await sessions.resolve(self.authenticator_of().db, session_id)
-            if session is not None:
-                if scope["method"] not in sessions.SAFE_METHODS and not sessions.csrf_ok(scope, session):
-                    await sessions.csrf_refused()(scope, receive, send)
-                    return
-                principal = session.principal
-        else:
-            creds = parse_basic(header) if header else None
-            principal = await self.authenticator_of().basic(*creds) if creds else None
+        try:
+            if session_id:
+                # The console's cookie stands in for Basic; what it changes must also carry the CSRF token.
+                session = await sessions.resolve(self.authenticator_of().db, session_id)
+                if session is not None:
+                    if scope["method"] not in sessions.SAFE_METHODS and not sessions.csrf_ok(scope, session):
+                        await sessions.csrf_refused()(scope, receive, send)
+                        return
+                    principal = session.principal
+            else:
+                creds = parse_basic(header) if header else None
+                principal = await self.authenticator_of().basic(*creds) if creds else None
+        except Exception as exc:
+            # Users and sessions live in the metadb: without it nobody can be checked (503, not a 500).
+            if not metadb_unreachable(exc):
+                raise
+            await metadb_unavailable(f"{scope['method']} {scope['path']}", exc)(scope, receive, send)
+            return
         if principal is None:
             await sessions.not_logged_in(sessions.is_browser(scope))(scope, receive, send)
             return
