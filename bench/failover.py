@@ -229,7 +229,8 @@ class StatementCounter:
 
 async def cost(url: str, counter: StatementCounter, window: float) -> dict[str, tuple[float, float]]:
     """(writes/s, reads/s) of one engine with default settings: idle, and with 1 and 20 steps running."""
-    prepare(url, Path(tempfile.mkdtemp(prefix="obcp-failover-cost-")))
+    with tempfile.TemporaryDirectory(prefix="obcp-failover-cost-") as home:
+        prepare(url, Path(home))
     db = Database(url)
     engine = Engine(db, "cost", EngineSettings(modules="obcp.engine.testing"))
     await engine.start()
