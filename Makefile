@@ -55,6 +55,7 @@ bench: setup
 	$(UV) sync --frozen --extra dev --extra sandbox --extra bench
 	.venv/bin/python bench/engine_throughput.py
 	.venv/bin/python bench/restart_overhead.py
+	.venv/bin/python bench/failover.py
 
 clean:
 	rm -rf .venv var

@@ -67,6 +67,8 @@ class ErrorCode(Enum):
     # Not in OCP's table (its subtasks can always be retried and cancelled); obcp's capability flags need them
     SUBTASK_RETRY_PROHIBITED = (4011, 400, "The subtask {0} cannot be retried.")
     SUBTASK_CANCEL_PROHIBITED = (4012, 400, "The subtask {0} cannot be cancelled.")
+    # OCP's text for its own MetaDB; obcp answers it with 503 while the metadb cannot be reached
+    METADB_UNAVAILABLE = (34004, 503, "Unable to connect to the MetaDB of OCP cluster.")
     HOST_EXISTS = (7001, 409, "The specified host <{0}:{1}> already exists. Please change it and try again.")
     HOST_NOT_FOUND = (7005, 404, "The host with the ID {0} does not exist.")
     HOST_IN_USE = (7004, 400, "The host {0} is in use by {1}. Please release the host and try again.")

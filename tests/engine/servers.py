@@ -1,6 +1,6 @@
 """Real `obcp server` processes for the crash and replica tests, with the test templates enabled
-(OBCP_ENGINE_MODULES=obcp.engine.testing) and short engine timers so that recovery after a SIGKILL takes
-seconds."""
+(OBCP_ENGINE_MODULES=obcp.engine.testing) and the engine's default timers (a dead replica's runs are taken
+over in about two seconds)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from tests.api.conftest import ADMIN_PASSWORD
 
 ADMIN = ("admin", ADMIN_PASSWORD)
 OBCP = Path(sys.executable).with_name("obcp")
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -29,6 +30,9 @@ class Server:
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    # Seconds this server's own clock is off (tests.engine.skewed_clock); the metadb's clock is not.
+    clock_offset: float = 0.0
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def base(self) -> str:
@@ -47,14 +51,16 @@ class Server:
             "OBCP_ADMIN_PASSWORD": ADMIN_PASSWORD,
             "OBCP_LOG_LEVEL": "warning",
             "OBCP_ENGINE_MODULES": "obcp.engine.testing",
-            "OBCP_ENGINE_LEASE_SECONDS": "2",
-            "OBCP_ENGINE_HEARTBEAT_SECONDS": "0.5",
-            "OBCP_ENGINE_SWEEP_SECONDS": "0.3",
             "OBCP_ENGINE_LOG_FLUSH_SECONDS": "0.3",
+            **self.env,
         }
+        command = [str(OBCP), "server"]
+        if self.clock_offset:
+            env["PYTHONPATH"] = str(ROOT)
+            command = [sys.executable, "-m", "tests.engine.skewed_clock", str(self.clock_offset), "server"]
         self.starts += 1
         log = open(self.home / f"server-{self.port}-{self.starts}.log", "wb")  # noqa: SIM115
-        self.proc = subprocess.Popen([str(OBCP), "server"], env=env, stdout=log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
 
     def wait_ready(self, timeout: float = 60) -> None:
         assert self.proc is not None
@@ -77,6 +83,12 @@ class Server:
 
     def stop(self) -> None:
         stop_all([self])
+
+    def terminate(self) -> None:
+        """SIGTERM, and wait for the graceful stop."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(20)
 
     def log_tail(self) -> str:
         logs = sorted(self.home.glob(f"server-{self.port}-*.log"))

@@ -21,13 +21,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from obcp.api import sessions
 from obcp.api.envelope import error_response
+from obcp.api.errors import metadb_unavailable
 from obcp.api.signed_requests import AccessKeyVerifier, read_body
 from obcp.errors import ErrorCode, ObcpError
 from obcp.iam import store
 from obcp.iam.ak_signature import is_signed
 from obcp.iam.passwords import verify_password
 from obcp.iam.store import Principal
-from obcp.meta.db import Database
+from obcp.meta.db import Database, metadb_unreachable
 from obcp.secretbox import SecretBox
 
 # Routes under /api that answer without credentials (OCP's default whitelist has /api/v2/time too).
@@ -112,32 +113,47 @@ class AuthMiddleware:
             if name == b"authorization":
                 header = value.decode("latin-1")
                 break
-        session_id = None if header else sessions.cookie(scope, sessions.SESSION_COOKIE)
-        principal: Principal | None = None
-        if header and is_signed(header):
-            body, receive = await read_body(receive)
-            try:
-                principal = await self.authenticator_of().signed.verify(scope, header, body)
-            except ObcpError as exc:
-                code = exc.error_code
-                await error_response(code.http_status, code.code, exc.message)(scope, receive, send)
-                return
-        elif session_id:
-            # The console's cookie stands in for Basic; what it changes must also carry the CSRF token.
-            session = await sessions.resolve(self.authenticator_of().db, session_id)
-            if session is not None:
-                if scope["method"] not in sessions.SAFE_METHODS and not sessions.csrf_ok(scope, session):
-                    await sessions.csrf_refused()(scope, receive, send)
-                    return
-                principal = session.principal
-        else:
-            creds = parse_basic(header) if header else None
-            principal = await self.authenticator_of().basic(*creds) if creds else None
+        try:
+            principal, receive, refusal = await self._principal(scope, header, receive)
+        except Exception as exc:
+            # Users, keys and sessions live in the metadb: without it nobody can be checked (503, not a 500).
+            if not metadb_unreachable(exc):
+                raise
+            await metadb_unavailable(f"{scope['method']} {scope['path']}", exc)(scope, receive, send)
+            return
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
         if principal is None:
             await sessions.not_logged_in(sessions.is_browser(scope))(scope, receive, send)
             return
         scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)
+
+    async def _principal(
+        self, scope: Scope, header: str, receive: Receive
+    ) -> tuple[Principal | None, Receive, ASGIApp | None]:
+        """Who calls (None: nobody known), the `receive` to go on with (a signed request's body has been read
+        to check its hash), and the answer that refuses the call outright, if any."""
+        auth = self.authenticator_of()
+        if header and is_signed(header):
+            body, receive = await read_body(receive)
+            try:
+                return await auth.signed.verify(scope, header, body), receive, None
+            except ObcpError as exc:
+                code = exc.error_code
+                return None, receive, error_response(code.http_status, code.code, exc.message)
+        session_id = None if header else sessions.cookie(scope, sessions.SESSION_COOKIE)
+        if session_id:
+            # The console's cookie stands in for Basic; what it changes must also carry the CSRF token.
+            session = await sessions.resolve(auth.db, session_id)
+            if session is None:
+                return None, receive, None
+            if scope["method"] not in sessions.SAFE_METHODS and not sessions.csrf_ok(scope, session):
+                return None, receive, sessions.csrf_refused()
+            return session.principal, receive, None
+        creds = parse_basic(header) if header else None
+        return (await auth.basic(*creds) if creds else None), receive, None
 
 
 def _protected(path: str) -> bool:

@@ -7,13 +7,15 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from obcp.api.envelope import error_response
 from obcp.api.middleware import MAX_BODY_BYTES
 from obcp.errors import ErrorCode, ObcpError
+from obcp.meta.db import metadb_unreachable
 
 log = logging.getLogger("obcp.api")
 
@@ -52,6 +54,14 @@ def _validation_message(errors: list[dict[str, Any]]) -> tuple[str, list[dict[st
     return summary, subs
 
 
+def metadb_unavailable(request_line: str, exc: BaseException) -> Response:
+    """The 503 answered while the metadb cannot be reached (the exception text may name the metadb's host
+    and user: only its class is logged)."""
+    log.warning("metadb unreachable on %s: %s", request_line, type(exc).__name__)
+    code = ErrorCode.METADB_UNAVAILABLE
+    return error_response(code.http_status, code.code, code.format())
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(ObcpError)
     async def _obcp(_: Request, exc: ObcpError) -> Response:
@@ -86,6 +96,11 @@ def install(app: FastAPI) -> None:
         code = ErrorCode.BAD_REQUEST
         return error_response(exc.status_code, code.code, code.format(str(exc.detail)))
 
+    _install_metadb(app)
+    app.add_exception_handler(Exception, unhandled)
+
+
+def _install_metadb(app: FastAPI) -> None:
     @app.exception_handler(DataError)
     async def _data(request: Request, exc: DataError) -> Response:
         # The metadb refused a value (PostgreSQL: a NUL character; MySQL: too long for its column, out of
@@ -99,11 +114,20 @@ def install(app: FastAPI) -> None:
             code.format("a text field (the metadb refused it: too long, or a NUL or control character)"),
         )
 
-    @app.exception_handler(Exception)
-    async def _unhandled(request: Request, exc: Exception) -> Response:
-        # The exception text may quote SQL parameters or secrets: it goes to the server log only.
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        code = ErrorCode.UNKNOWN
-        return error_response(
-            500, code.code, code.format(type(exc).__name__, "see the server log for this traceId")
-        )
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    @app.exception_handler(PoolTimeout)
+    @app.exception_handler(DBAPIError)
+    async def _metadb(request: Request, exc: Exception) -> Response:
+        if metadb_unreachable(exc):
+            return metadb_unavailable(f"{request.method} {request.url.path}", exc)
+        return await unhandled(request, exc)
+
+
+async def unhandled(request: Request, exc: Exception) -> Response:
+    # The exception text may quote SQL parameters or secrets: it goes to the server log only.
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    code = ErrorCode.UNKNOWN
+    return error_response(
+        500, code.code, code.format(type(exc).__name__, "see the server log for this traceId")
+    )

@@ -22,7 +22,8 @@ from obcp.engine.queries import (
     task_signature,
     task_state,
 )
-from obcp.engine.scheduler import Engine, EngineSettings
+from obcp.engine.scheduler import Engine
+from obcp.engine.settings import EngineSettings
 from obcp.engine.states import Operation, SubtaskState, TaskState
 from obcp.engine.template import RunContext, Subtask, Template, TemplateBuilder, WaitNode, register
 from obcp.engine.views import (

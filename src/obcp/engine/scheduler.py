@@ -18,34 +18,19 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import Connection
 
 from obcp.engine import logs, store
 from obcp.engine.context import Context
+from obcp.engine.health import MetadbHealth
 from obcp.engine.locks import ResourceLock
 from obcp.engine.queries import task_state
+from obcp.engine.settings import EngineSettings
 from obcp.engine.states import Operation, TaskState
 from obcp.engine.template import RunContext, Subtask, Template, lookup, registered_keys
-from obcp.meta.db import Database, now_ms
+from obcp.meta.db import Database, metadb_unreachable, now_ms
 
 log = logging.getLogger("obcp.engine")
-
-
-class EngineSettings(BaseSettings):
-    """Tunables, from OBCP_ENGINE_* variables (tests shorten the lease to make recovery quick)."""
-
-    model_config = SettingsConfigDict(env_prefix="OBCP_ENGINE_", extra="ignore")
-
-    lease_seconds: float = 30.0
-    heartbeat_seconds: float = 5.0
-    sweep_seconds: float = 2.0
-    log_flush_seconds: float = 0.5
-    max_running: int = 64
-    timeout_grace_seconds: float = 10.0
-    # Modules whose subtask classes this replica can run, comma-separated (in addition to the built-ins);
-    # tests list theirs here, e.g. `obcp.engine.testing`.
-    modules: str = ""
 
 
 @dataclass
@@ -81,6 +66,7 @@ class Engine:
         self._log_lock = asyncio.Lock()
         # Set when this replica left READY work unclaimed for lack of room: a freed slot must look for it.
         self._saturated = False
+        self.health = MetadbHealth()
 
     # --- lifecycle ----------------------------------------------------------------------------------------
 
@@ -200,8 +186,9 @@ class Engine:
             self._wake.clear()
             try:
                 await self._dispatch()
-            except Exception:
-                log.exception("engine dispatch failed; retrying at the next wake-up")
+                self.health.succeeded()
+            except Exception as exc:
+                self.health.failed("engine dispatch", exc)
                 await asyncio.sleep(0.5)
 
     async def _dispatch(self) -> None:
@@ -231,8 +218,8 @@ class Engine:
             return await store.in_tx(
                 self.db, lambda c: store.claim(c, sid, version, self.server_id, lease_ms)
             )
-        except Exception:
-            log.exception("claiming subtask %s failed", sid)
+        except Exception as exc:
+            self.health.failed(f"claiming subtask {sid}", exc)
             return None
 
     def _start_run(self, claimed: store.Claimed) -> None:
@@ -301,51 +288,71 @@ class Engine:
         if run.reason == "lost":
             return  # another replica owns it now; any write of ours would be refused by the fence anyway
         if run.reason == "shutdown":
-            # As a crash, but at once: safe-to-repeat runs go back to READY, the others to FAILED.
-            run.runlog.add("Interrupted: the server is shutting down")
-            await self._flush(run)
-            await store.in_tx(
-                self.db,
-                lambda conn: store.interrupt(
-                    conn, c.id, c.version, c.task_id, "interrupted: the server running it stopped"
-                ),
-            )
+            await self._hand_over(run)
             return
-        text = run.runlog.text()
+        written = await self._write_result(run, outcome)
+        if written is None:
+            return
+        done, room = written
+        if not done.won:
+            log.warning("subtask %s: result not recorded, the run was taken over (fenced)", c.id)
+            return
+        self._runs.pop(c.id, None)
+        for claimed in done.claimed:
+            self._start_run(claimed)
+        if len(done.claimed) >= room:
+            self._saturated = True
+        if done.task_state != TaskState.RUNNING.value:
+            await self._changed_notify()
+
+    async def _hand_over(self, run: _Run) -> None:
+        """As a crash, but at once: safe-to-repeat runs go back to READY for any replica, the others to
+        FAILED. With the metadb away the lease simply runs out, and the run is recovered as after a crash."""
+        c = run.claimed
+        run.runlog.add("Interrupted: the server is shutting down")
+        await self._flush(run)
+        reason = "interrupted: the server running it stopped"
+        try:
+            await store.in_tx(self.db, lambda conn: store.interrupt(conn, c.id, c.version, c.task_id, reason))
+        except Exception as exc:
+            self.health.failed(f"handing subtask {c.id} over", exc)
+
+    async def _write_result(self, run: _Run, outcome: store.Outcome) -> tuple[store.Finished, int] | None:
+        """The fenced result write, and the room it claimed downstreams for. While the metadb is away it
+        waits for it (the heartbeat keeps renewing the lease once it is back); None when it gives up: after
+        five failures of another kind, or when the server is stopping."""
+        c = run.claimed
         lease_ms = int(self.settings.lease_seconds * 1000)
-        # This run's slot is free again; take over what it unblocked, in the same transaction.
-        room = 0 if self._stopping else max(0, self.settings.max_running - len(self._runs) + 1)
         classes = frozenset(registered_keys())
-        for attempt in range(5):
-            try:
-                done = await store.in_tx(
-                    self.db,
-                    lambda conn: store.finish(
-                        conn,
-                        c,
-                        self.server_id,
-                        outcome,
-                        text,
-                        claim_room=room,
-                        lease_ms=lease_ms,
-                        classes=classes,
-                    ),
+        attempt = 0
+        while True:
+            # This run's slot is free again; take over what it unblocked, in the same transaction.
+            room = 0 if self._stopping else max(0, self.settings.max_running - len(self._runs) + 1)
+            text = run.runlog.text()
+
+            def write(conn: Connection, room: int = room, text: str = text) -> store.Finished:
+                return store.finish(
+                    conn,
+                    c,
+                    self.server_id,
+                    outcome,
+                    text,
+                    claim_room=room,
+                    lease_ms=lease_ms,
+                    classes=classes,
                 )
-            except Exception:
-                log.exception("recording the result of subtask %s failed (attempt %d)", c.id, attempt + 1)
-                await asyncio.sleep(0.2 * (attempt + 1))
+
+            try:
+                done = await store.in_tx(self.db, write)
+            except Exception as exc:
+                attempt += 1
+                self.health.failed(f"recording the result of subtask {c.id} (attempt {attempt})", exc)
+                if attempt >= 5 and (self._stopping or not metadb_unreachable(exc)):
+                    return None
+                await asyncio.sleep(min(1.0, 0.2 * attempt))
                 continue
-            if not done.won:
-                log.warning("subtask %s: result not recorded, the run was taken over (fenced)", c.id)
-                return
-            self._runs.pop(c.id, None)
-            for claimed in done.claimed:
-                self._start_run(claimed)
-            if len(done.claimed) >= room:
-                self._saturated = True
-            if done.task_state != TaskState.RUNNING.value:
-                await self._changed_notify()
-            return
+            self.health.succeeded()
+            return done, room
 
     def _interrupt(self, run: _Run, reason: str) -> None:
         if run.reason is None:
@@ -370,8 +377,8 @@ class Engine:
                 await self._beat(due)
                 if due:
                     last_beat = time.monotonic()
-            except Exception:
-                log.exception("engine heartbeat failed")
+            except Exception as exc:
+                self.health.failed("engine heartbeat", exc)
 
     async def _beat(self, extend: bool) -> None:
         runs = {sid: r for sid, r in self._runs.items() if r.reason is None}
@@ -391,6 +398,7 @@ class Engine:
 
         async with self._log_lock:
             lost, canceling = await store.in_tx(self.db, work)
+        self.health.succeeded()
         for sid in lost:
             if sid in self._runs:
                 log.warning("subtask %s: lease lost, stopping the local run", sid)
@@ -411,12 +419,16 @@ class Engine:
             try:
                 await self._recover()
                 await self._fail_overdue()
-            except Exception:
-                log.exception("engine sweep failed")
+                self.health.succeeded()
+            except Exception as exc:
+                self.health.failed("engine sweep", exc)
             self.kick()
 
     async def _recover(self, owner_restarted: str | None = None) -> None:
-        rows = await store.expired(self.db, now_ms(), owner_restarted)
+        if owner_restarted is None and not self.health.steady_for(self.settings.lease_seconds):
+            # Back from an outage, every lease looks expired: their owners renew them first (see `health`).
+            return
+        rows = await store.expired(self.db, owner_restarted)
         for row in rows:
             if row.id in self._runs:
                 continue
@@ -431,7 +443,7 @@ class Engine:
 
     async def _fail_overdue(self) -> None:
         grace = int(self.settings.timeout_grace_seconds * 1000)
-        for row in await store.overdue(self.db, now_ms(), grace):
+        for row in await store.overdue(self.db, grace):
             if row.id in self._runs:
                 continue  # ours: the local timer handles it
             await store.in_tx(

@@ -47,9 +47,15 @@ class _Sleeper(Subtask):
     timeout = 120
 
     async def run(self, ctx: RunContext) -> None:
+        # `record_at=start` records the run as it starts, so that a run that ends while the metadb is away
+        # (or is interrupted) has still left its record; by default a run records itself when done.
+        at_start = ctx.get("record_at") == "start"
+        if at_start:
+            await record(ctx)
         ctx.log.info("working for %s ms", ctx.get("sleep_ms", "0"))
         await asyncio.sleep(int(ctx.get("sleep_ms", "0") or 0) / 1000)
-        await record(ctx)
+        if not at_start:
+            await record(ctx)
         ctx.log.info("done")
 
 
@@ -78,6 +84,18 @@ def crash_template() -> Template:
         .then(RepeatableStep)
         .build()
     )
+
+
+def once_chain(steps: int) -> Template:
+    builder = TemplateBuilder(f"Engine once-only chain ({steps} steps)")
+    for _ in range(steps):
+        builder.then(OnceStep)
+    return builder.build()
+
+
+def handover_template() -> Template:
+    """A repeatable and a once-only step side by side: what a replica's death or stop does to each."""
+    return TemplateBuilder("Engine hand-over test").branches(RepeatableStep, OnceStep).build()
 
 
 def chain_template(steps: int) -> Template:

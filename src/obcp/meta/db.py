@@ -9,10 +9,16 @@ from typing import Any
 
 from sqlalchemy import CursorResult, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 _ASYNC_DRIVERS = {"sqlite": "aiosqlite", "mysql": "aiomysql", "mariadb": "aiomysql", "postgresql": "psycopg"}
 _SYNC_DRIVERS = {"sqlite": "pysqlite", "mysql": "pymysql", "mariadb": "pymysql", "postgresql": "psycopg"}
+
+
+# Seconds to open a connection to the metadb, or to wait for one from the pool, before giving up.
+CONNECT_TIMEOUT_SECONDS = 3
 
 
 def inserted_id(result: CursorResult[Any]) -> int:
@@ -88,7 +94,15 @@ class Database:
         if self.dialect == "sqlite":
             kwargs = {"connect_args": {"timeout": 30}}
         else:
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size * 2, pool_recycle=1800)
+            # A metadb that is down must be reported in seconds (an API call answers 503 within 5 s), not
+            # after the driver's or the pool's default waits.
+            kwargs.update(
+                pool_size=pool_size,
+                max_overflow=pool_size * 2,
+                pool_recycle=1800,
+                pool_timeout=CONNECT_TIMEOUT_SECONDS,
+                connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS},
+            )
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.dialect == "sqlite":
             install_sqlite_pragmas(self.engine.sync_engine)
@@ -109,3 +123,13 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def metadb_unreachable(exc: BaseException) -> bool:
+    """Whether `exc` says the metadb cannot be reached right now (stopped, restarting, network gone), as
+    opposed to a statement it refused: the caller answers 503 or waits for it to come back."""
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout):
+        return True
+    if isinstance(exc, DBAPIError):
+        return bool(exc.connection_invalidated)
+    return isinstance(exc, ConnectionError | TimeoutError)

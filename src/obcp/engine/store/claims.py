@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 from obcp.engine.context import Context
 from obcp.engine.logs import state_line
 from obcp.engine.states import Operation, SubtaskState
+from obcp.engine.store.clock import db_now_ms
 from obcp.engine.store.columns import LEASED_VALUES, S
 from obcp.engine.store.inputs import input_context
 from obcp.engine.store.promotion import CLAIM_COLUMNS
@@ -77,8 +78,9 @@ def _claim_statement(guard: Any) -> Any:
             owner=bindparam("b_owner"),
             executor=bindparam("b_owner"),
             version=bindparam("b_version", type_=Integer) + 1,
-            lease_expire_at=bindparam("b_lease"),
-            deadline_at=bindparam("b_deadline"),
+            # The metadb's clock, not this host's: see `clock`.
+            lease_expire_at=db_now_ms() + bindparam("b_lease_ms", type_=Integer),
+            deadline_at=db_now_ms() + bindparam("b_timeout_ms", type_=Integer),
             start_time=bindparam("b_now"),
             end_time=None,
             updated_at=bindparam("b_now"),
@@ -168,8 +170,8 @@ def _take_lease(
             "b_id": row.id,
             "b_version": version,
             "b_owner": owner,
-            "b_lease": now + lease_ms,
-            "b_deadline": now + row.timeout * 1000,
+            "b_lease_ms": lease_ms,
+            "b_timeout_ms": row.timeout * 1000,
             "b_now": now,
         },
     )
@@ -208,22 +210,21 @@ def _fail_before_run(conn: Connection, row: Any, version: int, reason: str, now:
 
 
 def heartbeat(conn: Connection, owner: str, runs: dict[int, int], lease_ms: int) -> tuple[set[int], set[int]]:
-    """Extend the leases of these runs ({id: version}); returns (lost, cancel requested)."""
-    now = now_ms()
-    lost: set[int] = set()
-    for sid, version in runs.items():
-        res = conn.execute(
-            update(subtask_instance)
-            .where(S.id == sid, S.owner == owner, S.version == version, S.state.in_(LEASED_VALUES))
-            .values(lease_expire_at=now + lease_ms)
-        )
-        if res.rowcount != 1:
-            lost.add(sid)
-    canceling: set[int] = set()
-    if runs:
-        canceling = set(
-            conn.execute(
-                select(S.id).where(S.id.in_(list(runs)), S.state == SubtaskState.CANCELING.value)
-            ).scalars()
-        )
-    return lost, canceling - lost
+    """Extend the leases of these runs ({id: version}) in one statement, whatever their number; returns
+    (lost, cancel requested): a run is lost when its row has another owner or version, or is no longer
+    leased."""
+    if not runs:
+        return set(), set()
+    ids = list(runs)
+    conn.execute(
+        update(subtask_instance)
+        .where(S.id.in_(ids), S.owner == owner, S.state.in_(LEASED_VALUES))
+        .values(lease_expire_at=db_now_ms() + lease_ms)
+    )
+    rows = conn.execute(select(S.id, S.owner, S.version, S.state).where(S.id.in_(ids))).all()
+    held = {
+        r.id: r for r in rows if r.owner == owner and r.version == runs[r.id] and r.state in LEASED_VALUES
+    }
+    lost = set(ids) - set(held)
+    canceling = {sid for sid, r in held.items() if r.state == SubtaskState.CANCELING.value}
+    return lost, canceling

@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection
 
 from obcp.engine.logs import state_line
 from obcp.engine.states import Operation, SubtaskState
+from obcp.engine.store.clock import db_now_ms
 from obcp.engine.store.columns import LEASED_VALUES, S
 from obcp.engine.store.run_logs import append_log_line
 from obcp.engine.store.task_state import lock_task, settle_task_state
@@ -16,22 +17,25 @@ from obcp.meta.db import Database, now_ms
 from obcp.meta.task_tables import subtask_instance
 
 
-async def expired(db: Database, now: int, owner_restarted: str | None, limit: int = 200) -> list[Any]:
-    """Leased runs whose lease ran out (or whose owner is this server in a previous life, at start-up)."""
-    cond = and_(S.state.in_(LEASED_VALUES), S.lease_expire_at < now)
+async def expired(db: Database, owner_restarted: str | None, limit: int = 200) -> list[Any]:
+    """Leased runs whose lease ran out by the metadb's clock (or whose owner is this server in a previous
+    life, at start-up)."""
+    cond = and_(S.state.in_(LEASED_VALUES), S.lease_expire_at < db_now_ms())
     if owner_restarted is not None:
-        cond = and_(S.state.in_(LEASED_VALUES), (S.lease_expire_at < now) | (S.owner == owner_restarted))
+        cond = and_(
+            S.state.in_(LEASED_VALUES), (S.lease_expire_at < db_now_ms()) | (S.owner == owner_restarted)
+        )
     async with db.read() as conn:
         return list(
             (await conn.execute(select(S.id, S.task_id, S.version, S.owner).where(cond).limit(limit))).all()
         )
 
 
-async def overdue(db: Database, now: int, grace_ms: int, limit: int = 200) -> list[Any]:
-    """Runs still RUNNING `grace_ms` after their deadline, whoever owns them."""
+async def overdue(db: Database, grace_ms: int, limit: int = 200) -> list[Any]:
+    """Runs still RUNNING `grace_ms` after their deadline (by the metadb's clock), whoever owns them."""
     query = (
         select(S.id, S.task_id, S.version, S.owner)
-        .where(S.state == SubtaskState.RUNNING.value, S.deadline_at < now - grace_ms)
+        .where(S.state == SubtaskState.RUNNING.value, S.deadline_at < db_now_ms() - grace_ms)
         .limit(limit)
     )
     async with db.read() as conn:
