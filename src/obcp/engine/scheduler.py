@@ -21,8 +21,10 @@ from typing import Any
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import Connection
 
+from obcp import tracing
 from obcp.engine import logs, store
 from obcp.engine.context import Context
+from obcp.engine.instruments import EngineMetrics
 from obcp.engine.locks import ResourceLock
 from obcp.engine.queries import task_state
 from obcp.engine.states import Operation, TaskState
@@ -65,6 +67,7 @@ class Engine:
         server_id: str,
         settings: EngineSettings | None = None,
         services: object = None,
+        metrics: EngineMetrics | None = None,
     ) -> None:
         self.db = db
         self.server_id = server_id
@@ -81,6 +84,8 @@ class Engine:
         self._log_lock = asyncio.Lock()
         # Set when this replica left READY work unclaimed for lack of room: a freed slot must look for it.
         self._saturated = False
+        self.metrics = metrics or EngineMetrics()
+        self.metrics.watch(self._runs)
 
     # --- lifecycle ----------------------------------------------------------------------------------------
 
@@ -239,12 +244,14 @@ class Engine:
         runlog = logs.RunLog(claimed.id, claimed.context.secret_values())
         run = _Run(claimed, runlog)
         self._runs[claimed.id] = run
+        self.metrics.claimed(claimed)
         run.outer = asyncio.create_task(self._execute(run), name=f"obcp-subtask-{claimed.id}")
 
     async def _execute(self, run: _Run) -> None:
         c = run.claimed
         cls = lookup(c.class_name)
         token = logs.current_run.set(run.runlog)
+        bound, started = tracing.bind_run(c.trace_id, c.task_id, c.id, c.run_time), time.monotonic()
         logger = logs.subtask_logger(cls.__name__ if cls else c.class_name)
         try:
             outcome = await self._run_body(run, cls, logger)
@@ -259,6 +266,8 @@ class Engine:
         try:
             await self._record(run, outcome)
         finally:
+            self.metrics.ran(cls.name if cls else c.name, time.monotonic() - started, outcome, run.reason)
+            tracing.unbind(bound)
             self._runs.pop(c.id, None)
             if self._saturated or run.reason is not None:
                 self.kick()
@@ -310,6 +319,7 @@ class Engine:
                     conn, c.id, c.version, c.task_id, "interrupted: the server running it stopped"
                 ),
             )
+            await self.metrics.settled(self.db, c.task_id)
             return
         text = run.runlog.text()
         lease_ms = int(self.settings.lease_seconds * 1000)
@@ -336,6 +346,7 @@ class Engine:
                 await asyncio.sleep(0.2 * (attempt + 1))
                 continue
             if not done.won:
+                self.metrics.refused("result")
                 log.warning("subtask %s: result not recorded, the run was taken over (fenced)", c.id)
                 return
             self._runs.pop(c.id, None)
@@ -344,6 +355,7 @@ class Engine:
             if len(done.claimed) >= room:
                 self._saturated = True
             if done.task_state != TaskState.RUNNING.value:
+                await self.metrics.settled(self.db, c.task_id, done.task_state)
                 await self._changed_notify()
             return
 
@@ -393,6 +405,7 @@ class Engine:
             lost, canceling = await store.in_tx(self.db, work)
         for sid in lost:
             if sid in self._runs:
+                self.metrics.refused("heartbeat")
                 log.warning("subtask %s: lease lost, stopping the local run", sid)
                 self._interrupt(self._runs[sid], "lost")
         for sid in canceling:
@@ -421,10 +434,11 @@ class Engine:
             if row.id in self._runs:
                 continue
             reason = f"interrupted: the server running it ({row.owner}) stopped before the subtask finished"
-            await store.in_tx(
-                self.db,
-                partial(store.interrupt, sid=row.id, version=row.version, task_id=row.task_id, reason=reason),
+            taken = partial(
+                store.interrupt, sid=row.id, version=row.version, task_id=row.task_id, reason=reason
             )
+            if await store.in_tx(self.db, taken):
+                await self.metrics.taken_over(self.db, row.task_id)
         if rows:
             self.kick()
             await self._changed_notify()
@@ -434,7 +448,7 @@ class Engine:
         for row in await store.overdue(self.db, now_ms(), grace):
             if row.id in self._runs:
                 continue  # ours: the local timer handles it
-            await store.in_tx(
+            taken = await store.in_tx(
                 self.db,
                 partial(
                     store.interrupt,
@@ -445,6 +459,8 @@ class Engine:
                     timed_out=True,
                 ),
             )
+            if taken:
+                await self.metrics.taken_over(self.db, row.task_id)
 
 
 def _outcome_of(run: _Run, logger: logging.Logger) -> store.Outcome:
