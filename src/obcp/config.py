@@ -24,6 +24,14 @@ class Settings(BaseSettings):
     auth_cache_seconds: float = 60.0
     log_level: str = "info"
     secret_key_file: Path | None = None
+    # `text` or `json` (one JSON object per line); both carry the traceId of the API call behind a line.
+    log_format: str = "text"
+    # A file holding the bearer token with which Prometheus reads GET /metrics (read permission only).
+    metrics_token_file: Path | None = None
+    # ADDRESS:PORT of a second listener that serves only /metrics, without authentication: loopback only,
+    # unless metrics_listen_public says that the network it is on is private.
+    metrics_listen: str | None = None
+    metrics_listen_public: bool = False
 
     def resolved_db_url(self) -> str:
         if self.db_url:

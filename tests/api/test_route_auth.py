@@ -21,7 +21,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 
-from obcp.api.auth import PUBLIC_PATHS, authenticated
+from obcp.api.auth import METRICS_PATH, PUBLIC_PATHS, authenticated
 from tests.api.ocp import create_role, create_user, error
 
 PROFILE_USER = ("profile-only", "profile-password")
@@ -98,7 +98,8 @@ DOCUMENTED_PUBLIC = {
 
 
 def protected(ep: Endpoint) -> bool:
-    return ep.path.startswith("/api/") and ep.path not in PUBLIC_PATHS
+    # GET /metrics (Prometheus' fixed path) is outside /api but behind the same authentication.
+    return (ep.path.startswith("/api/") and ep.path not in PUBLIC_PATHS) or ep.path == METRICS_PATH
 
 
 def test_the_whitelist_is_documented(client: TestClient) -> None:
@@ -112,7 +113,7 @@ def test_routes_outside_api_serve_pages_not_data(client: TestClient, admin: tupl
     """Only /api is behind the authentication middleware, so nothing else may answer data: the console's
     pages are HTML (or a redirect to the login page), and they fetch their data from /api like any client."""
     for ep in endpoints(client.app):
-        if ep.path.startswith("/api/") or ep.method == "HEAD":
+        if protected(ep) or ep.path.startswith("/api/") or ep.method == "HEAD":
             continue
         assert ep.method == "GET", f"{ep}: a route outside /api may only serve pages"
         for auth in (None, admin):

@@ -16,16 +16,18 @@ from typing import Any
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from obcp import __version__
 from obcp.agent.config import AgentConfig
 from obcp.agent.errors import ObserverOperationError
+from obcp.agent.metrics import AgentMetrics
 from obcp.agent.observer_process import ObserverProcess
 from obcp.agent.process_record import OperationResult
 from obcp.agent.signature_middleware import SignatureMiddleware
 from obcp.agent.signing import RequestVerifier
+from obcp.metrics_listener import CONTENT_TYPE
 
 log = logging.getLogger("obcp.agent")
 
@@ -67,6 +69,10 @@ class ConfiguredObservers:
     def __init__(self, config: AgentConfig, host_label: str) -> None:
         self.by_name = {o.name: ObserverProcess(o, host_label) for o in config.observers}
         self.host_label = host_label
+        self.metrics = AgentMetrics(self.running)
+
+    def running(self) -> dict[str, bool]:
+        return {name: o.running_process() is not None for name, o in self.by_name.items()}
 
     def lookup(self, name: str, command: str) -> ObserverProcess | JSONResponse:
         observer = self.by_name.get(name)
@@ -86,11 +92,14 @@ class ConfiguredObservers:
         observer = self.lookup(name, command)
         if isinstance(observer, JSONResponse):
             return observer
+        started = time.monotonic()
         try:
             result = action(observer)
         except ObserverOperationError as exc:
+            self.metrics.operated(name, command, False, time.monotonic() - started)
             log.warning("%s observer %s failed: %s", command, name, exc.message)
             return error_response(exc.http_status, exc.code, exc.message, self.host_label, name, command)
+        self.metrics.operated(name, command, True, time.monotonic() - started)
         log.info("%s observer %s: %s", command, name, result.message)
         return {
             "changed": result.changed,
@@ -103,8 +112,14 @@ class ConfiguredObservers:
 def create_agent_app(config: AgentConfig, key: bytes, host_label: str) -> FastAPI:
     observers = ConfiguredObservers(config, host_label)
     app = FastAPI(title="obcp agent", version=__version__, docs_url=None, redoc_url=None, openapi_url=None)
-    app.add_middleware(SignatureMiddleware, verifier=RequestVerifier(key), host_label=host_label)
+    app.add_middleware(
+        SignatureMiddleware,
+        verifier=RequestVerifier(key),
+        host_label=host_label,
+        on_refusal=observers.metrics.refused,
+    )
     app.state.observers = observers.by_name
+    app.state.metrics = observers.metrics
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -135,6 +150,11 @@ def add_info_routes(app: FastAPI, observers: ConfiguredObservers, started_at: fl
     @app.get("/v1/observers")
     def list_observers() -> dict[str, Any]:
         return {"observers": [observers.by_name[n].status() for n in sorted(observers.by_name)]}
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        # Signed like every route here; `metrics_listen` in the config serves it unsigned for Prometheus.
+        return Response(observers.metrics.render(), media_type=CONTENT_TYPE)
 
 
 def add_observer_routes(app: FastAPI, observers: ConfiguredObservers) -> None:

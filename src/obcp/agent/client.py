@@ -11,13 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import Generator
+import time
+from collections.abc import Callable, Generator
 from typing import Any
 
 import httpx
 
 from obcp.agent.signing import signature_headers
 from obcp.netpolicy import DestinationRefused, check_destination
+from obcp.tracing import trace_id_var, valid_trace_id
+
+# (host, action, outcome, seconds) of each call: the server's metrics; outcome is "ok", "error" (the agent
+# answered with an error) or "unreachable" (no answer, after the retries).
+CallObserver = Callable[[str, str, str, float], None]
 
 
 class AgentError(Exception):
@@ -52,7 +58,10 @@ class AgentSignatureAuth(httpx.Auth):
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         path_with_query = request.url.raw_path.decode("ascii")
-        request.headers.update(signature_headers(self._key, request.method, path_with_query, request.content))
+        trace_id = valid_trace_id(trace_id_var.get())
+        request.headers.update(
+            signature_headers(self._key, request.method, path_with_query, request.content, trace_id)
+        )
         yield request
 
 
@@ -68,9 +77,11 @@ class AgentClient:
         retries: int = 2,
         retry_delay: float = 0.5,
         tls: ssl.SSLContext | None = None,
+        observe: CallObserver | None = None,
     ) -> None:
         self.host = f"{address}:{port}"
         self._address = address
+        self._observe = observe
         self._start_timeout = start_timeout
         self._retries = retries
         self._retry_delay = retry_delay
@@ -155,6 +166,30 @@ class AgentClient:
             check_destination(self._address, "agent")
         except DestinationRefused as exc:
             raise AgentError(self.host, command, str(exc)) from exc
+        started = time.monotonic()
+        outcome = "unreachable"
+        try:
+            result = await self._send(method, path, command, idempotent, body, wait_seconds)
+            outcome = "ok"
+            return result
+        except AgentError as exc:
+            outcome = "unreachable" if exc.status_code is None else "error"
+            raise
+        finally:
+            if self._observe is not None:
+                # The action without the observer's name: a label takes few values.
+                action = command.split(" observer")[0].replace(" ", "_")
+                self._observe(self.host, action, outcome, time.monotonic() - started)
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        command: str,
+        idempotent: bool,
+        body: dict[str, Any] | None,
+        wait_seconds: float | None,
+    ) -> dict[str, Any]:
         attempt = 0
         while True:
             try:

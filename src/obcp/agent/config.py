@@ -171,6 +171,9 @@ class AgentConfig(BaseModel):
     # File holding the agent key; OBCP_AGENT_KEY overrides it. The key never appears in this file.
     key_file: Path | None = None
     tls: TlsConfig | None = None
+    # ADDRESS:PORT serving GET /metrics unsigned (for Prometheus): loopback only unless metrics_listen_public.
+    metrics_listen: str | None = None
+    metrics_listen_public: bool = False
     observers: list[AnyObserverConfig] = Field(default_factory=list)
 
     @model_validator(mode="after")

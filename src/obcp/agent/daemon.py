@@ -1,15 +1,21 @@
-"""Run the agent: load the config and key, adopt running observers, serve the API with uvicorn."""
+"""Run the agent: load the config and key, adopt running observers, serve the API with uvicorn (and, with
+`metrics_listen`, GET /metrics unsigned on a second address)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import uvicorn
 
+from obcp import logformat
 from obcp.agent.app import adopt_running_observers, create_agent_app
 from obcp.agent.config import AgentConfig, load_agent_config, read_agent_key
+from obcp.agent.metrics import AgentMetrics
+from obcp.metrics_listener import MetricsListener, checked_address
 
 log = logging.getLogger("obcp.agent")
 
@@ -36,6 +42,7 @@ def build_server(config: AgentConfig, listen: str, log_level: str = "info") -> u
         host=host,
         port=port,
         log_level=log_level,
+        log_config=None,  # keep the handler of `logformat.configure`, whose lines carry the traceId
         access_log=True,
         server_header=False,
         **kwargs,  # type: ignore[arg-type]
@@ -43,12 +50,43 @@ def build_server(config: AgentConfig, listen: str, log_level: str = "info") -> u
     return uvicorn.Server(uv_config)
 
 
-def run_agent(config_path: Path, listen: str | None, log_level: str = "info") -> None:
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def run_agent(
+    config_path: Path,
+    listen: str | None,
+    log_level: str = "info",
+    metrics_listen: str | None = None,
+    metrics_listen_public: bool = False,
+) -> None:
+    logformat.configure(log_level)
     config = load_agent_config(config_path)
     address = listen or config.listen
     if address is None:
         raise ValueError("no listen address: pass --listen ADDRESS:PORT or set `listen` in the config")
+    metrics_address = metrics_listen or config.metrics_listen
+    public = metrics_listen_public or config.metrics_listen_public
+    if metrics_address:
+        checked_address(metrics_address, public)
     server = build_server(config, address, log_level)
     log.info("obcp agent listening on %s with %d observer(s)", address, len(config.observers))
-    server.run()
+    if not metrics_address:
+        server.run()
+        return
+    metrics = getattr(getattr(server.config.app, "state", None), "metrics", None)
+    assert isinstance(metrics, AgentMetrics)
+    asyncio.run(_serve_with_metrics(server, MetricsListener(metrics_address, public, _async(metrics))))
+
+
+def _async(metrics: AgentMetrics) -> Callable[[], Awaitable[bytes]]:
+    async def render() -> bytes:
+        return metrics.render()
+
+    return render
+
+
+async def _serve_with_metrics(server: uvicorn.Server, listener: MetricsListener) -> None:
+    await listener.start()
+    log.info("metrics without a signature on http://%s:%d/metrics", listener.host, listener.port)
+    try:
+        await server.serve()
+    finally:
+        await listener.stop()

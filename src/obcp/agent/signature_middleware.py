@@ -1,17 +1,20 @@
 """ASGI middleware that lets only requests signed with the host's agent key reach the agent's routes.
 
-It runs before routing, so an unsigned caller learns nothing, not even which paths exist.
+It runs before routing, so an unsigned caller learns nothing, not even which paths exist. A signed request's
+`X-OCP-Trace-ID` (part of what is signed) becomes the traceId of the agent's log lines while it is served.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from obcp.agent.signing import RequestVerifier
+from obcp.tracing import TRACE_HEADER, trace_id_var, valid_trace_id
 
 log = logging.getLogger("obcp.agent")
 
@@ -31,10 +34,17 @@ async def send_json(send: Send, status: int, payload: dict[str, Any]) -> None:
 
 
 class SignatureMiddleware:
-    def __init__(self, app: ASGIApp, verifier: RequestVerifier, host_label: str) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        verifier: RequestVerifier,
+        host_label: str,
+        on_refusal: Callable[[str], None] = lambda reason: None,
+    ) -> None:
         self.app = app
         self.verifier = verifier
         self.host_label = host_label
+        self.on_refusal = on_refusal
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -61,6 +71,7 @@ class SignatureMiddleware:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         rejection = self.verifier.verify(scope["method"], path_with_query, headers, body)
         if rejection is not None:
+            self.on_refusal(rejection.code)
             client = scope.get("client")
             log.warning(
                 "rejected %s %s from %s: %s",
@@ -81,7 +92,11 @@ class SignatureMiddleware:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
-        await self.app(scope, replay, send)
+        token = trace_id_var.set(valid_trace_id(headers.get(TRACE_HEADER.lower())))
+        try:
+            await self.app(scope, replay, send)
+        finally:
+            trace_id_var.reset(token)
 
     def _error(self, code: str, message: str) -> dict[str, Any]:
         return {

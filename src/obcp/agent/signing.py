@@ -1,7 +1,9 @@
 """HMAC-SHA256 request signatures shared by the agent (verifier) and the server's agent client (signer).
 
 The signed string binds the method, the path with its query, a timestamp, a nonce and the body's SHA-256,
-so a captured request cannot be replayed later, replayed now, aimed at another path or given another body.
+so a captured request cannot be replayed later, replayed now, aimed at another path or given another body;
+and, when the request carries one, the traceId of the API call it serves (`X-OCP-Trace-ID`), so nobody can
+attach another call's traceId to it in the agent's logs.
 """
 
 from __future__ import annotations
@@ -14,30 +16,43 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from obcp.tracing import TRACE_HEADER
+
 TIMESTAMP_HEADER = "X-Obcp-Timestamp"
 NONCE_HEADER = "X-Obcp-Nonce"
 SIGNATURE_HEADER = "X-Obcp-Signature"
 MAX_SKEW_SECONDS = 300
 
 
-def canonical_request(method: str, path_with_query: str, timestamp: str, nonce: str, body: bytes) -> bytes:
+def canonical_request(
+    method: str, path_with_query: str, timestamp: str, nonce: str, body: bytes, trace_id: str = ""
+) -> bytes:
     body_hash = hashlib.sha256(body).hexdigest()
-    return "\n".join([method.upper(), path_with_query, timestamp, nonce, body_hash]).encode()
+    # A request without a traceId signs the same five lines as before the traceId was added.
+    lines = [method.upper(), path_with_query, timestamp, nonce, body_hash] + ([trace_id] if trace_id else [])
+    return "\n".join(lines).encode()
 
 
-def sign(key: bytes, method: str, path_with_query: str, timestamp: str, nonce: str, body: bytes) -> str:
-    message = canonical_request(method, path_with_query, timestamp, nonce, body)
+def sign(
+    key: bytes, method: str, path_with_query: str, timestamp: str, nonce: str, body: bytes, trace_id: str = ""
+) -> str:
+    message = canonical_request(method, path_with_query, timestamp, nonce, body, trace_id)
     return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
-def signature_headers(key: bytes, method: str, path_with_query: str, body: bytes) -> dict[str, str]:
+def signature_headers(
+    key: bytes, method: str, path_with_query: str, body: bytes, trace_id: str = ""
+) -> dict[str, str]:
     timestamp = str(int(time.time()))
     nonce = secrets.token_hex(16)
-    return {
+    headers = {
         TIMESTAMP_HEADER: timestamp,
         NONCE_HEADER: nonce,
-        SIGNATURE_HEADER: sign(key, method, path_with_query, timestamp, nonce, body),
+        SIGNATURE_HEADER: sign(key, method, path_with_query, timestamp, nonce, body, trace_id),
     }
+    if trace_id:
+        headers[TRACE_HEADER] = trace_id
+    return headers
 
 
 @dataclass(frozen=True)
@@ -107,7 +122,8 @@ class RequestVerifier:
             )
         if not 8 <= len(nonce) <= 128:
             return Rejection("bad_nonce", f"{NONCE_HEADER} must be 8 to 128 characters")
-        expected = sign(self._key, method, path_with_query, timestamp, nonce, body)
+        trace_id = headers.get(TRACE_HEADER.lower(), "")
+        expected = sign(self._key, method, path_with_query, timestamp, nonce, body, trace_id)
         if not hmac.compare_digest(expected, signature.lower()):
             return Rejection(
                 "bad_signature",

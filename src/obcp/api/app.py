@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 from obcp import __version__, web
 from obcp.api import errors, openapi
 from obcp.api.auth import AuthMiddleware
+from obcp.api.metrics import HttpMetricsMiddleware
 from obcp.api.middleware import BodyLimitMiddleware, TraceMiddleware
 from obcp.api.routes import (
     access_keys,
@@ -19,6 +20,7 @@ from obcp.api.routes import (
     clusters,
     hosts,
     iam,
+    metrics,
     operations,
     parameters,
     system,
@@ -30,6 +32,7 @@ from obcp.api.routes import (
 from obcp.api.routes import web as console
 from obcp.api.runtime import Runtime
 from obcp.config import Settings
+from obcp.metrics_listener import MetricsListener
 from obcp.ob.connection import Connector, open_connection
 from obcp.operations.services import AgentFactory
 
@@ -48,6 +51,7 @@ ROUTERS = [
     operations.router,
     tasks.router,
     access_keys.router,
+    metrics.router,
 ]
 # The web console: its login, live task events, pages (static files are mounted in create_app).
 ROUTERS += [console.router, task_events.router]
@@ -70,9 +74,22 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = await Runtime.start(settings, connect, agent_factory)
         runtime.attach(app)
+        listener = None
         try:
+            if settings.metrics_listen:
+                listener = MetricsListener(
+                    settings.metrics_listen,
+                    settings.metrics_listen_public,
+                    lambda: runtime.metrics.render(runtime.db),
+                )
+                await listener.start()
+                log.info(
+                    "metrics without authentication on http://%s:%d/metrics", listener.host, listener.port
+                )
             yield
         finally:
+            if listener is not None:
+                await listener.stop()
             await runtime.close()
 
     app = FastAPI(
@@ -93,6 +110,10 @@ def create_app(
     app.add_middleware(AuthMiddleware, authenticator_of=lambda: Runtime.of(app).authenticator)
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(TraceMiddleware)
+    # Outermost: it times and counts every answer, the 401s and 413s of the middlewares inside included.
+    app.add_middleware(
+        HttpMetricsMiddleware, metrics_of=lambda: Runtime.metrics_of(app), routes_of=lambda: app.routes
+    )
     return app
 
 

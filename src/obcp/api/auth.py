@@ -1,5 +1,6 @@
 """Authentication in a middleware, so it precedes everything else: HTTP Basic, requests signed with an access
-key (`obcp.api.signed_requests`) and the console's session cookie; and permission checks.
+key (`obcp.api.signed_requests`), the console's session cookie, and on GET /metrics only the bearer token made
+for Prometheus (`OBCP_METRICS_TOKEN_FILE`); and permission checks.
 
 Verifying an argon2id hash costs ~20 ms of CPU, so it runs in a thread, and a verified credential is cached
 for a short while keyed by an HMAC of user and password. The cached entry also holds the password hash it
@@ -10,9 +11,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -35,6 +38,12 @@ from obcp.secretbox import SecretBox
 PUBLIC_PATHS = frozenset(
     {"/api/v2/time", "/api/v2/openapi.json", "/api/v2/docs", "/api/v2/iam/login", "/api/v2/iam/logout"}
 )
+# Outside /api but behind the same authentication: the Prometheus exposition.
+METRICS_PATH = "/metrics"
+METRICS_PERMISSION = "METRICS:*:READ"
+# Who a request with the metrics bearer token is: allowed to read the metrics and nothing else.
+METRICS_TOKEN_PRINCIPAL = Principal(0, "metrics-token", (), frozenset({METRICS_PERMISSION}))
+MIN_TOKEN_LENGTH = 16
 
 
 @dataclass
@@ -45,10 +54,21 @@ class _CacheEntry:
 
 
 class Authenticator:
-    def __init__(self, db: Database, box: SecretBox, ttl: float) -> None:
+    def __init__(
+        self,
+        db: Database,
+        box: SecretBox,
+        ttl: float,
+        *,
+        metrics_token: str | None = None,
+        on_refusal: Callable[[str], None] = lambda reason: None,
+    ) -> None:
         self.db = db
         self.box = box
         self.ttl = ttl
+        self.metrics_token = metrics_token
+        # Told why each refused request was refused (the server's metrics).
+        self.refused = on_refusal
         self._cache: dict[str, _CacheEntry] = {}
         self.signed = AccessKeyVerifier(db, box)
 
@@ -74,6 +94,31 @@ class Authenticator:
                     self._cache.clear()
                 self._cache[key] = _CacheEntry(user.id, user.password_hash, now + self.ttl)
             return await store.principal(conn, user)
+
+    def bearer(self, scope: Scope, header: str) -> Principal | None:
+        """The metrics token, on GET /metrics only: everywhere else a bearer token is no credential."""
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or scope["path"] != METRICS_PATH or not self.metrics_token:
+            return None
+        if hmac.compare_digest(token.strip().encode(), self.metrics_token.encode()):
+            return METRICS_TOKEN_PRINCIPAL
+        return None
+
+
+def read_metrics_token(path: Path | None) -> str | None:
+    """The token in the file (surrounding whitespace dropped); refuses to start on a short or empty one."""
+    if path is None:
+        return None
+    try:
+        token = path.read_text().strip()
+    except OSError as exc:
+        raise ValueError(f"OBCP_METRICS_TOKEN_FILE {path}: cannot read it ({exc.strerror})") from exc
+    if len(token) < MIN_TOKEN_LENGTH or any(c.isspace() for c in token):
+        raise ValueError(
+            f"OBCP_METRICS_TOKEN_FILE {path}: the token must be at least {MIN_TOKEN_LENGTH} characters "
+            "without spaces (e.g. `openssl rand -hex 24`)"
+        )
+    return token
 
 
 def _dummy_hash() -> str:
@@ -125,6 +170,8 @@ class AuthMiddleware:
             await refusal(scope, receive, send)
             return
         if principal is None:
+            session_id = None if header else sessions.cookie(scope, sessions.SESSION_COOKIE)
+            self.authenticator_of().refused(_refusal_reason(header, session_id))
             await sessions.not_logged_in(sessions.is_browser(scope))(scope, receive, send)
             return
         scope.setdefault("state", {})["principal"] = principal
@@ -141,6 +188,7 @@ class AuthMiddleware:
             try:
                 return await auth.signed.verify(scope, header, body), receive, None
             except ObcpError as exc:
+                auth.refused("access_key")
                 code = exc.error_code
                 return None, receive, error_response(code.http_status, code.code, exc.message)
         session_id = None if header else sessions.cookie(scope, sessions.SESSION_COOKIE)
@@ -150,14 +198,28 @@ class AuthMiddleware:
             if session is None:
                 return None, receive, None
             if scope["method"] not in sessions.SAFE_METHODS and not sessions.csrf_ok(scope, session):
+                auth.refused("csrf")
                 return None, receive, sessions.csrf_refused()
             return session.principal, receive, None
+        if header.lower().startswith("bearer "):
+            return auth.bearer(scope, header), receive, None
         creds = parse_basic(header) if header else None
         return (await auth.basic(*creds) if creds else None), receive, None
 
 
 def _protected(path: str) -> bool:
-    return path.startswith("/api/") and path not in PUBLIC_PATHS
+    return (path.startswith("/api/") and path not in PUBLIC_PATHS) or path == METRICS_PATH
+
+
+def _refusal_reason(header: str, session_id: str | None) -> str:
+    if session_id:
+        return "session"  # expired, logged out or unknown
+    if not header:
+        return "no_credentials"
+    scheme = header.partition(" ")[0].lower()
+    if scheme == "bearer":
+        return "bad_token"
+    return "bad_password" if parse_basic(header) is not None else "malformed"
 
 
 def current_principal(request: Request) -> Principal:

@@ -22,10 +22,10 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 from obcp.timefmt import now_iso
+from obcp.tracing import trace_id_var
 
 MAX_SAFE_JS_INT = 2**53 - 1
 
-trace_id_var: ContextVar[str] = ContextVar("obcp_trace_id", default="")
 start_var: ContextVar[float] = ContextVar("obcp_request_start", default=0.0)
 
 

@@ -8,8 +8,9 @@ import time
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from obcp.api.envelope import error_response, new_trace_id, start_var, trace_id_var
+from obcp.api.envelope import error_response, new_trace_id, start_var
 from obcp.errors import ErrorCode
+from obcp.tracing import trace_id_var
 
 MAX_BODY_BYTES = 1024 * 1024
 _TRACE_ID = re.compile(r"^[A-Za-z0-9\-]{1,64}$")

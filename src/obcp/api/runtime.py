@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI
 
-from obcp.api.auth import Authenticator
+from obcp.api.auth import Authenticator, read_metrics_token
+from obcp.api.metrics import ServerMetrics
 from obcp.config import Settings
 from obcp.engine import Engine
 from obcp.iam.store import ensure_defaults
@@ -27,6 +28,7 @@ class Runtime:
     authenticator: Authenticator
     operations: OperationServices
     engine: Engine
+    metrics: ServerMetrics
 
     @classmethod
     async def start(
@@ -34,6 +36,8 @@ class Runtime:
     ) -> Runtime:
         db = Database(settings.resolved_db_url())
         box = SecretBox.from_file(settings.resolved_secret_key_file())
+        metrics = ServerMetrics()
+        token = read_metrics_token(settings.metrics_token_file)
         generated = await ensure_defaults(db, settings.admin_password)
         if generated:
             # Printed once, on the console only: it is never stored in clear or logged again.
@@ -44,11 +48,13 @@ class Runtime:
             availability=AvailabilityMonitors(db, connect=connect),
             connect=connect,
             agent_factory=agent_factory,
+            agent_calls=metrics.agent_call,
         )
-        engine = Engine(db, settings.resolved_server_id(), services=operations)
-        runtime = cls(
-            settings, db, box, Authenticator(db, box, settings.auth_cache_seconds), operations, engine
+        engine = Engine(db, settings.resolved_server_id(), services=operations, metrics=metrics.engine)
+        authenticator = Authenticator(
+            db, box, settings.auth_cache_seconds, metrics_token=token, on_refusal=metrics.auth_refused
         )
+        runtime = cls(settings, db, box, authenticator, operations, engine, metrics)
         await engine.start()
         return runtime
 
@@ -59,6 +65,12 @@ class Runtime:
 
     def attach(self, app: FastAPI) -> None:
         app.state.runtime = self
+
+    @staticmethod
+    def metrics_of(app: object) -> ServerMetrics | None:
+        """The replica's metrics once started; None before (a request that arrives before the lifespan)."""
+        runtime = getattr(getattr(app, "state", None), "runtime", None)
+        return runtime.metrics if isinstance(runtime, Runtime) else None
 
     @staticmethod
     def of(app: object) -> Runtime:

@@ -32,6 +32,12 @@ def agent(
         None, "--listen", help="ADDRESS:PORT to listen on, e.g. 127.0.0.2:2886 [default: `listen` in config]"
     ),
     log_level: str = typer.Option("info", "--log-level", envvar="OBCP_LOG_LEVEL"),
+    metrics_listen: str = typer.Option(
+        None, "--metrics-listen", help="ADDRESS:PORT serving GET /metrics unsigned [default: config's]"
+    ),
+    metrics_listen_public: bool = typer.Option(
+        False, "--metrics-listen-public", help="allow --metrics-listen on a non-loopback address"
+    ),
 ) -> None:
     """Run the host agent: a signed-HTTP daemon that starts, stops and reports the observers named in its
     config. The agent key comes from `key_file` in the config or from OBCP_AGENT_KEY."""
@@ -43,7 +49,7 @@ def agent(
     from obcp.agent.daemon import run_agent
 
     try:
-        run_agent(config, listen, log_level)
+        run_agent(config, listen, log_level, metrics_listen, metrics_listen_public)
     except (ValueError, OSError) as exc:
         typer.echo(f"obcp agent: {exc}", err=True)
         raise typer.Exit(2) from None

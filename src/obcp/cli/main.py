@@ -6,14 +6,13 @@ and OBCP_ACCESS_KEY_SECRET, `obcp` signs its requests with that access key inste
 
 from __future__ import annotations
 
-import logging
 import signal
 from pathlib import Path
 from types import FrameType
 
 import typer
 
-from obcp import __version__
+from obcp import __version__, logformat
 from obcp.cli.access_keys import accesskey_app
 from obcp.cli.agent import app as agent_app
 from obcp.cli.clusters import cluster_app
@@ -59,6 +58,18 @@ def server(
     db_url: str = typer.Option(None, envvar="OBCP_DB_URL", help="metadb URL [default: SQLite in OBCP_HOME]"),
     home: Path = typer.Option(None, envvar="OBCP_HOME", help="data directory [default: ./var]"),
     log_level: str = typer.Option("info", envvar="OBCP_LOG_LEVEL"),
+    log_format: str = typer.Option("text", envvar="OBCP_LOG_FORMAT", help="text, or json: one object a line"),
+    metrics_listen: str = typer.Option(
+        None,
+        envvar="OBCP_METRICS_LISTEN",
+        help="ADDRESS:PORT serving GET /metrics without authentication (loopback only, unless public)",
+    ),
+    metrics_listen_public: bool = typer.Option(
+        False,
+        "--metrics-listen-public",
+        envvar="OBCP_METRICS_LISTEN_PUBLIC",
+        help="allow --metrics-listen on a non-loopback address (a private network's)",
+    ),
 ) -> None:
     """Run the API server (applies the metadb migrations first). Stops gracefully on SIGTERM.
 
@@ -72,11 +83,19 @@ def server(
     from obcp.meta.db import redacted
     from obcp.meta.migrate import upgrade
 
-    settings = _settings(home, db_url, host=host, port=port, log_level=log_level)
-    settings.home.mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    settings = _settings(
+        home,
+        db_url,
+        host=host,
+        port=port,
+        log_level=log_level,
+        log_format=log_format,
+        metrics_listen=metrics_listen,
+        metrics_listen_public=metrics_listen_public or None,
     )
+    _check_observability(settings)
+    settings.home.mkdir(parents=True, exist_ok=True)
+    logformat.configure(settings.log_level, settings.log_format)
     url = settings.resolved_db_url()
     typer.echo(f"obcp: metadb {redacted(url)}")
     upgrade(url)
@@ -88,8 +107,23 @@ def server(
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
+        log_config=None,  # keep the handler of `logformat.configure`, whose lines carry the traceId
         timeout_graceful_shutdown=10,
     )
+
+
+def _check_observability(settings: Settings) -> None:
+    """Refuse a bad log format or a metrics listener on a public address before anything starts."""
+    from obcp.api.auth import read_metrics_token
+    from obcp.metrics_listener import checked_address
+
+    try:
+        logformat.log_format(settings.log_format)
+        if settings.metrics_listen:
+            checked_address(settings.metrics_listen, settings.metrics_listen_public)
+        read_metrics_token(settings.metrics_token_file)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
 
 
 # `obcp server` runs the API server, as it always has; OCP's word for an observer is also "server", so

@@ -8,6 +8,7 @@ from its modules.
 """
 
 from obcp.engine.context import Context
+from obcp.engine.instruments import EngineMetrics
 from obcp.engine.locks import ResourceLock
 from obcp.engine.queries import (
     LockHolder,
@@ -19,6 +20,7 @@ from obcp.engine.queries import (
     lock_holder,
     newest_tasks,
     read_log,
+    running_task_counts,
     task_signature,
     task_state,
 )
@@ -42,6 +44,7 @@ __all__ = [
     "ClusterLookup",
     "Context",
     "Engine",
+    "EngineMetrics",
     "EngineSettings",
     "LockHolder",
     "Operation",
@@ -67,6 +70,7 @@ __all__ = [
     "no_clusters",
     "read_log",
     "register",
+    "running_task_counts",
     "seed_json",
     "subtask_json",
     "task_signature",

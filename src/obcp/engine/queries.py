@@ -167,3 +167,9 @@ async def newest_tasks(conn: AsyncConnection, cluster_ids: Collection[int]) -> d
         )
     )
     return {int(r.cluster_id): TaskSummary(*r) for r in rows}
+
+
+async def running_task_counts(conn: AsyncConnection) -> dict[str, int]:
+    """How many tasks are RUNNING, by template name (the metrics' running tasks)."""
+    query = select(T.template, func.count()).where(T.state == TaskState.RUNNING.value).group_by(T.template)
+    return {str(name): int(count) for name, count in (await conn.execute(query)).all()}

@@ -12,35 +12,26 @@ import contextlib
 import importlib
 import logging
 import time
-import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from obcp import tracing
 from obcp.engine import logs, store
 from obcp.engine.context import Context
 from obcp.engine.health import MetadbHealth
+from obcp.engine.instruments import EngineMetrics
 from obcp.engine.locks import ResourceLock
 from obcp.engine.queries import task_state
+from obcp.engine.runs import Run, noop, outcome_of
 from obcp.engine.settings import EngineSettings
 from obcp.engine.states import Operation, TaskState
 from obcp.engine.template import RunContext, Subtask, Template, lookup, registered_keys
 from obcp.meta.db import Database, metadb_unreachable, now_ms
 
 log = logging.getLogger("obcp.engine")
-
-
-@dataclass
-class _Run:
-    claimed: store.Claimed
-    runlog: logs.RunLog
-    outer: asyncio.Task[None] | None = None
-    inner: asyncio.Task[None] | None = None
-    reason: str | None = None  # why it was interrupted: "cancel", "lost", "shutdown"
-    finishing: bool = False  # its result is being recorded: live-log flushes leave it alone
 
 
 class Engine:
@@ -50,13 +41,14 @@ class Engine:
         server_id: str,
         settings: EngineSettings | None = None,
         services: object = None,
+        metrics: EngineMetrics | None = None,
     ) -> None:
         self.db = db
         self.server_id = server_id
         self.settings = settings or EngineSettings()
         # Subtasks reach the metadb and their layer's clients through these, never through globals.
         self.services = services
-        self._runs: dict[int, _Run] = {}
+        self._runs: dict[int, Run] = {}
         self._wake = asyncio.Event()
         self._changed = asyncio.Condition()
         self._loops: list[asyncio.Task[None]] = []
@@ -67,6 +59,8 @@ class Engine:
         # Set when this replica left READY work unclaimed for lack of room: a freed slot must look for it.
         self._saturated = False
         self.health = MetadbHealth()
+        self.metrics = metrics or EngineMetrics()
+        self.metrics.watch(self._runs)
 
     # --- lifecycle ----------------------------------------------------------------------------------------
 
@@ -224,14 +218,16 @@ class Engine:
 
     def _start_run(self, claimed: store.Claimed) -> None:
         runlog = logs.RunLog(claimed.id, claimed.context.secret_values())
-        run = _Run(claimed, runlog)
+        run = Run(claimed, runlog)
         self._runs[claimed.id] = run
+        self.metrics.claimed(claimed)
         run.outer = asyncio.create_task(self._execute(run), name=f"obcp-subtask-{claimed.id}")
 
-    async def _execute(self, run: _Run) -> None:
+    async def _execute(self, run: Run) -> None:
         c = run.claimed
         cls = lookup(c.class_name)
         token = logs.current_run.set(run.runlog)
+        bound, started = tracing.bind_run(c.trace_id, c.task_id, c.id, c.run_time), time.monotonic()
         logger = logs.subtask_logger(cls.__name__ if cls else c.class_name)
         try:
             outcome = await self._run_body(run, cls, logger)
@@ -246,11 +242,13 @@ class Engine:
         try:
             await self._record(run, outcome)
         finally:
+            self.metrics.ran(cls.name if cls else c.name, time.monotonic() - started, outcome, run.reason)
+            tracing.unbind(bound)
             self._runs.pop(c.id, None)
             if self._saturated or run.reason is not None:
                 self.kick()
 
-    async def _run_body(self, run: _Run, cls: type[Subtask] | None, logger: logging.Logger) -> store.Outcome:
+    async def _run_body(self, run: Run, cls: type[Subtask] | None, logger: logging.Logger) -> store.Outcome:
         """Run the subtask's code (or its rollback) until it ends, times out or is interrupted."""
         c = run.claimed
         ctx = c.context
@@ -264,9 +262,9 @@ class Engine:
         )
         instance = cls()
         if c.operation == Operation.ROLLBACK.value:
-            body = instance.rollback(rc) if cls.can_rollback else _noop()
+            body = instance.rollback(rc) if cls.can_rollback else noop()
         elif c.operation in (Operation.SKIP.value, Operation.CANCEL.value):
-            body = _noop()
+            body = noop()
         else:
             body = instance.run(rc)
         run.inner = asyncio.create_task(body)
@@ -277,9 +275,9 @@ class Engine:
             run.inner.cancel()
             with contextlib.suppress(BaseException):
                 await run.inner
-        return _outcome_of(run, logger)
+        return outcome_of(run, logger)
 
-    async def _record(self, run: _Run, outcome: store.Outcome) -> None:
+    async def _record(self, run: Run, outcome: store.Outcome) -> None:
         c = run.claimed
         run.finishing = True
         if c.log_id is None and self._log_lock.locked():
@@ -289,12 +287,14 @@ class Engine:
             return  # another replica owns it now; any write of ours would be refused by the fence anyway
         if run.reason == "shutdown":
             await self._hand_over(run)
+            await self.metrics.settled(self.db, c.task_id)
             return
         written = await self._write_result(run, outcome)
         if written is None:
             return
         done, room = written
         if not done.won:
+            self.metrics.refused("result")
             log.warning("subtask %s: result not recorded, the run was taken over (fenced)", c.id)
             return
         self._runs.pop(c.id, None)
@@ -303,9 +303,10 @@ class Engine:
         if len(done.claimed) >= room:
             self._saturated = True
         if done.task_state != TaskState.RUNNING.value:
+            await self.metrics.settled(self.db, c.task_id, done.task_state)
             await self._changed_notify()
 
-    async def _hand_over(self, run: _Run) -> None:
+    async def _hand_over(self, run: Run) -> None:
         """As a crash, but at once: safe-to-repeat runs go back to READY for any replica, the others to
         FAILED. With the metadb away the lease simply runs out, and the run is recovered as after a crash."""
         c = run.claimed
@@ -317,7 +318,7 @@ class Engine:
         except Exception as exc:
             self.health.failed(f"handing subtask {c.id} over", exc)
 
-    async def _write_result(self, run: _Run, outcome: store.Outcome) -> tuple[store.Finished, int] | None:
+    async def _write_result(self, run: Run, outcome: store.Outcome) -> tuple[store.Finished, int] | None:
         """The fenced result write, and the room it claimed downstreams for. While the metadb is away it
         waits for it (the heartbeat keeps renewing the lease once it is back); None when it gives up: after
         five failures of another kind, or when the server is stopping."""
@@ -354,7 +355,7 @@ class Engine:
             self.health.succeeded()
             return done, room
 
-    def _interrupt(self, run: _Run, reason: str) -> None:
+    def _interrupt(self, run: Run, reason: str) -> None:
         if run.reason is None:
             run.reason = reason
         if run.inner is not None and not run.inner.done():
@@ -401,13 +402,14 @@ class Engine:
         self.health.succeeded()
         for sid in lost:
             if sid in self._runs:
+                self.metrics.refused("heartbeat")
                 log.warning("subtask %s: lease lost, stopping the local run", sid)
                 self._interrupt(self._runs[sid], "lost")
         for sid in canceling:
             if sid in self._runs:
                 self._interrupt(self._runs[sid], "cancel")
 
-    async def _flush(self, run: _Run) -> None:
+    async def _flush(self, run: Run) -> None:
         with contextlib.suppress(Exception):
             await store.in_tx(self.db, lambda c: store.save_run_log(c, run.claimed, run.runlog.text()))
 
@@ -433,10 +435,11 @@ class Engine:
             if row.id in self._runs:
                 continue
             reason = f"interrupted: the server running it ({row.owner}) stopped before the subtask finished"
-            await store.in_tx(
-                self.db,
-                partial(store.interrupt, sid=row.id, version=row.version, task_id=row.task_id, reason=reason),
+            taken = partial(
+                store.interrupt, sid=row.id, version=row.version, task_id=row.task_id, reason=reason
             )
+            if await store.in_tx(self.db, taken):
+                await self.metrics.taken_over(self.db, row.task_id)
         if rows:
             self.kick()
             await self._changed_notify()
@@ -446,7 +449,7 @@ class Engine:
         for row in await store.overdue(self.db, grace):
             if row.id in self._runs:
                 continue  # ours: the local timer handles it
-            await store.in_tx(
+            taken = await store.in_tx(
                 self.db,
                 partial(
                     store.interrupt,
@@ -457,34 +460,8 @@ class Engine:
                     timed_out=True,
                 ),
             )
-
-
-def _outcome_of(run: _Run, logger: logging.Logger) -> store.Outcome:
-    """What the run's end means: a timeout, an operator's cancel, an interruption, a failure or success."""
-    c = run.claimed
-    assert run.inner is not None
-    if run.reason == "timeout":
-        logger.error(
-            "Receive timeout callback, subtask %s elapsed=%ss, timeout=%ss",
-            c.id,
-            (now_ms() - c.started_at) // 1000,
-            c.timeout,
-        )
-        return store.Outcome(False, f"timeout after {c.timeout}s")
-    if run.reason == "cancel":
-        logger.warning("Subtask %s cancelled by an operator", c.id)
-        return store.Outcome(False, "cancelled", canceled=True)
-    if run.reason in ("lost", "shutdown") or run.inner.cancelled():
-        return store.Outcome(False, "interrupted")
-    if (exc := run.inner.exception()) is not None:
-        trace = "".join(traceback.format_exception(exc)).rstrip()
-        logger.error("Subtask %s failed: %s\n%s", c.id, exc, trace)
-        return store.Outcome(False, f"{type(exc).__name__}: {exc}")
-    return store.Outcome(True, context=c.context)
-
-
-async def _noop() -> None:
-    return None
+            if taken:
+                await self.metrics.taken_over(self.db, row.task_id)
 
 
 def load_modules(names: str = "") -> None:

@@ -36,6 +36,8 @@ DEFAULT_ROLES: dict[str, tuple[str, list[str]]] = {
     "USER_MANAGER": ("Manages users; reads roles.", ["USER:*:*", "ROLE:*:READ"]),
     "ROLE_MANAGER": ("Manages roles.", ["ROLE:*:*", "USER:*:READ"]),
     "PROFILE": ("The minimum: one's own profile.", ["PROFILE:*:*"]),
+    # obcp's own: GET /metrics (OCP has no Prometheus exposition); ADMIN has it through `**`.
+    "METRICS_VIEWER": ("Reads the Prometheus metrics (GET /metrics).", ["METRICS:*:READ"]),
 }
 
 

@@ -14,7 +14,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from obcp.engine import TaskState, task_state
@@ -232,3 +232,17 @@ class AvailabilityMonitors:
         if final:
             values["finished_at"] = now
         await conn.execute(update(operation_availability).where(A.task_id == m.task_id).values(**values))  # type: ignore[attr-defined]
+
+
+async def last_outages(db: Database) -> dict[int, float]:
+    """Per cluster, the longest outage (seconds) of its last finished monitored operation (a restart)."""
+    last = (
+        select(A.cluster_id, func.max(A.task_id).label("task_id"))
+        .where(A.finished_at.is_not(None))
+        .group_by(A.cluster_id)
+        .subquery()
+    )
+    query = select(A.cluster_id, A.longest_outage_ms).join(last, A.task_id == last.c.task_id)
+    async with db.read() as conn:
+        rows = (await conn.execute(query)).all()
+    return {int(r.cluster_id): r.longest_outage_ms / 1000 for r in rows}

@@ -11,7 +11,7 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from obcp.agent.client import AgentClient
+from obcp.agent.client import AgentClient, CallObserver
 from obcp.engine import RunContext
 from obcp.errors import ErrorCode, ObcpError
 from obcp.meta import inventory
@@ -54,6 +54,8 @@ class OperationServices:
     # DAGs against the scripted 4.x stand-in (no multi-node OceanBase runs here) passes its own.
     connect: Connector = open_connection
     agent_factory: AgentFactory | None = None
+    # Told of every agent call (the server's metrics).
+    agent_calls: CallObserver | None = None
     # Agent clients keep a connection pool per host; one per (address, port) for the server's life.
     _agents: dict[tuple[str, int], ObserverAgent] = field(default_factory=dict)
 
@@ -90,7 +92,9 @@ class OperationServices:
             if self.agent_factory is not None:
                 client = self.agent_factory(ref, secret)
             else:
-                client = AgentClient(ref.address, ref.agent_port, secret, timeout=self.agent_timeout)
+                client = AgentClient(
+                    ref.address, ref.agent_port, secret, timeout=self.agent_timeout, observe=self.agent_calls
+                )
             self._agents[key] = client
         return client
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from obcp.api.auth import require
 from obcp.api.deps import RuntimeDep
-from obcp.api.envelope import OcpJSONResponse, ok, trace_id_var
+from obcp.api.envelope import OcpJSONResponse, ok
 from obcp.api.params import IdPath, NamePath
 from obcp.api.runtime import Runtime
 from obcp.iam.store import Principal
@@ -18,6 +18,7 @@ from obcp.operations import answers, submit
 from obcp.operations.lifecycle import Kind, Scope
 from obcp.operations.safety import check_safe
 from obcp.operations.submit import Operation
+from obcp.tracing import trace_id_var
 
 router = APIRouter(tags=["cluster operations"])
 UPDATE = Depends(require("CLUSTER:{id}:UPDATE"))

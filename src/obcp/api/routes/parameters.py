@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, Stri
 
 from obcp.api.auth import require
 from obcp.api.deps import OperationsDep
-from obcp.api.envelope import OcpJSONResponse, Page, no_data, paged, trace_id_var
+from obcp.api.envelope import OcpJSONResponse, Page, no_data, paged
 from obcp.api.paging import PageQuery, page_query
 from obcp.api.params import IdPath
 from obcp.engine import ResourceLock, lock_holder
@@ -22,6 +22,7 @@ from obcp.parameters.apply import Wanted, apply_changes
 from obcp.parameters.reading import read_cluster
 from obcp.parameters.verify import refresh_pending
 from obcp.parameters.views import cluster_parameter_json, info_json
+from obcp.tracing import trace_id_var
 
 router = APIRouter(tags=["cluster parameters"])
 MAX_CHANGES = 100

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from obcp.api.auth import require
 from obcp.api.deps import RuntimeDep
-from obcp.api.envelope import OcpJSONResponse, ok, trace_id_var
+from obcp.api.envelope import OcpJSONResponse, ok
 from obcp.api.routes.clusters import NAME_PATTERN
 from obcp.api.routes.hosts import normalised_address
 from obcp.engine import Context, ResourceLock
@@ -24,6 +24,7 @@ from obcp.meta.statuses import ClusterStatus
 from obcp.operations import keys
 from obcp.operations.answers import full_task_view
 from obcp.operations.takeover_steps import ADDRESS, PORT, take_over_template
+from obcp.tracing import trace_id_var
 
 router = APIRouter(tags=["clusters"])
 

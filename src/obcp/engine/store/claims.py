@@ -44,6 +44,8 @@ class Claimed:
     context: Context
     started_at: int
     params: dict[str, str] = field(default_factory=dict)
+    trace_id: str | None = None
+    waited_ms: int = 0  # READY until this claim (0 when claimed straight from PENDING)
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,8 @@ def claim(
         context=ctx,
         started_at=now,
         params=json.loads(row.params) if row.params else {},
+        trace_id=row.trace_id,
+        waited_ms=0 if from_pending else max(0, now - row.updated_at),
     )
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Connection
 
 from obcp.engine.states import Operation, SubtaskState
-from obcp.engine.store.columns import D, S
+from obcp.engine.store.columns import D, S, T
 from obcp.meta.db import now_ms
 from obcp.meta.task_tables import subtask_dependency, subtask_instance
 
@@ -31,6 +31,9 @@ CLAIM_COLUMNS = (
     S.parallel_idx,
     S.upstreams,
     S.params,
+    S.updated_at,  # when a READY subtask became READY: the claim measures how long it waited
+    # The traceId of the API call that made the task, for the run's log lines.
+    select(T.trace_id).where(T.id == S.task_id).scalar_subquery().label("trace_id"),
 )
 
 _CHILDREN_OF = select(*CLAIM_COLUMNS, S.waiting, S.state).where(
