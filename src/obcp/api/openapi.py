@@ -36,6 +36,7 @@ ERROR_DESCRIPTIONS = {
     404: "No such object (1002, 4001, 11001, …)",
     409: "The name or address is already in use (1006, 7001, 11014)",
     413: "The body is larger than 1 MiB (1003)",
+    503: "The metadb cannot be reached (34004): nothing was changed",
 }
 SECURITY_SCHEMES = {
     "basicAuth": {"type": "http", "scheme": "basic"},
@@ -178,7 +179,8 @@ def _params(route: DocumentedRoute) -> tuple[bool, bool, bool]:
 def error_statuses(route: DocumentedRoute, method: str) -> set[int]:
     statuses = {413}
     if not _public(route.path):
-        statuses.add(401)
+        # 503: who calls is checked against the metadb, which may be away (OCP's 34004).
+        statuses |= {401, 503}
         permission = any(getattr(c, "permission_template", None) for c in _calls(route))
         if permission or method not in SAFE_METHODS:
             statuses.add(403)

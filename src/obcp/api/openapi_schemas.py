@@ -271,6 +271,7 @@ BARE: dict[str, dict[str, Schema]] = {
 EXTRA_ERRORS: dict[str, set[int]] = {
     "POST /api/v2/ob/clusters/takeover": {404, 409},
     "POST /api/v2/ob/clusters/import": {409},
+    "GET /api/v2/ob/clusters/parameterInfo": {404},
     "POST /api/v2/ob/clusters/takeOver": {409},
     "POST /api/v2/compute/hostTypes": {409},
     "POST /api/v2/profiles/me/credentials": {409},
