@@ -3,23 +3,22 @@
 
 export const STATES = ["PENDING", "READY", "RUNNING", "CANCELING", "FAILED", "SUCCESSFUL"];
 const MARK = { PENDING: "·", READY: "○", RUNNING: "▶", CANCELING: "■", FAILED: "✗", SUCCESSFUL: "✓" };
-const FILL = {
-  PENDING: "#eceff1",
-  READY: "#e8f0fe",
-  RUNNING: "#f6c26b",
-  CANCELING: "#d7a8e6",
-  FAILED: "#c5221f",
-  SUCCESSFUL: "#188038",
+// Each state's fill, border and text, from the palette in console.css (one source for badges and nodes):
+// solid fills for what is being done or is done, light ones for what has not started.
+const LOOK = {
+  PENDING: ["--waiting-soft", "--waiting", "--waiting"],
+  READY: ["--progress-soft", "--progress", "--progress"],
+  RUNNING: ["--progress", "--fg", "#fff"],
+  CANCELING: ["--canceling", "--fg", "#fff"],
+  FAILED: ["--trouble", "--fg", "#fff"],
+  SUCCESSFUL: ["--ok", "--ok", "#fff"],
 };
-const BORDER = {
-  PENDING: "#6b7280",
-  READY: "#1a73e8",
-  RUNNING: "#8a5300",
-  CANCELING: "#8e24aa",
-  FAILED: "#8c1411",
-  SUCCESSFUL: "#0d5323",
-};
-const TEXT = { FAILED: "#fff", SUCCESSFUL: "#fff" };
+
+function colour(name) {
+  if (!name.startsWith("--")) return name;
+  return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || "#888";
+}
+
 const MIN_READABLE_ZOOM = 0.6;
 const MAX_START_ZOOM = 1.3;
 
@@ -111,75 +110,77 @@ function elementsOf(subtasks) {
 }
 
 // What the DAG looks like: each state in its colours (and in words, in the label), boxes dashed.
-const STYLE = [
-  {
-    selector: "node[w]",
-    style: {
-      shape: "round-rectangle",
-      width: "data(w)",
-      height: "data(h)",
-      label: "data(label)",
-      "text-wrap": "wrap",
-      "text-max-width": "data(w)",
-      "text-valign": "center",
-      "text-halign": "center",
-      "font-size": 12,
-      "font-family": "DejaVu Sans, sans-serif",
-      "border-width": 2,
+function styles() {
+  return [
+    {
+      selector: "node[w]",
+      style: {
+        shape: "round-rectangle",
+        width: "data(w)",
+        height: "data(h)",
+        label: "data(label)",
+        "text-wrap": "wrap",
+        "text-max-width": "data(w)",
+        "text-valign": "center",
+        "text-halign": "center",
+        "font-size": 12,
+        "font-family": "DejaVu Sans, sans-serif",
+        "border-width": 2,
+      },
     },
-  },
-  ...STATES.map((st) => ({
-    selector: `node[status = "${st}"]`,
-    style: {
-      "background-color": FILL[st],
-      "border-color": BORDER[st],
-      color: TEXT[st] || "#1d2330",
-      "border-style": st === "PENDING" ? "dashed" : "solid",
-      "border-width": st === "RUNNING" ? 4 : 2,
+    ...STATES.map((st) => ({
+      selector: `node[status = "${st}"]`,
+      style: {
+        "background-color": colour(LOOK[st][0]),
+        "border-color": colour(LOOK[st][1]),
+        color: colour(LOOK[st][2]),
+        "border-style": st === "PENDING" ? "dashed" : "solid",
+        "border-width": st === "RUNNING" ? 4 : 2,
+      },
+    })),
+    {
+      selector: "node.group",
+      style: {
+        "background-color": "#f3f6fa",
+        "border-color": "#9fb3c8",
+        "border-style": "dashed",
+        "border-width": 1,
+        label: "data(label)",
+        "text-valign": "top",
+        "text-halign": "center",
+        "font-size": 12,
+        color: "#41556b",
+        padding: 10,
+        shape: "round-rectangle",
+        "text-max-width": 400,
+      },
     },
-  })),
-  {
-    selector: "node.group",
-    style: {
-      "background-color": "#f3f6fa",
-      "border-color": "#9fb3c8",
-      "border-style": "dashed",
-      "border-width": 1,
-      label: "data(label)",
-      "text-valign": "top",
-      "text-halign": "center",
-      "font-size": 12,
-      color: "#41556b",
-      padding: 10,
-      shape: "round-rectangle",
-      "text-max-width": 400,
+    {
+      selector: "node.zone",
+      style: {
+        "background-color": "#eaf0f7",
+        "border-style": "solid",
+        "font-weight": "bold",
+        "font-size": 12,
+      },
     },
-  },
-  {
-    selector: "node.zone",
-    style: {
-      "background-color": "#eaf0f7",
-      "border-style": "solid",
-      "font-weight": "bold",
-      "font-size": 12,
+    {
+      selector: "node:selected",
+      style: { "overlay-color": "#1f5f9e", "overlay-opacity": 0.18, "overlay-padding": 6 },
     },
-  },
-  {
-    selector: "node:selected",
-    style: { "overlay-color": "#1f5f9e", "overlay-opacity": 0.18, "overlay-padding": 6 },
-  },
-  {
-    selector: "edge",
-    style: {
-      width: 1.5,
-      "line-color": "#9aa5b1",
-      "target-arrow-color": "#9aa5b1",
-      "target-arrow-shape": "triangle",
-      "curve-style": "bezier",
-      "arrow-scale": 0.8,
+    {
+      selector: "edge",
+      style: {
+        width: 1.5,
+        "line-color": "#9aa5b1",
+        "target-arrow-color": "#9aa5b1",
+        "target-arrow-shape": "triangle",
+        "curve-style": "bezier",
+        "arrow-scale": 0.8,
+      },
     },
-  },
-];
+  ];
+}
 
 // Draws the subtasks into container; onSelect gets the id of a tapped subtask. Answers the cytoscape core.
 export function drawDag(container, subtasks, onSelect) {
@@ -191,7 +192,7 @@ export function drawDag(container, subtasks, onSelect) {
     maxZoom: 2.5,
     boxSelectionEnabled: false,
     autounselectify: false,
-    style: STYLE,
+    style: styles(),
   });
   place(cy, container);
   cy.on("tap", "node[sid]", (e) => onSelect(e.target.data("sid")));

@@ -1,7 +1,7 @@
 // One cluster: restart / start / stop for the cluster, each zone and each server (for a user who may update
 // the cluster), and its recent tasks.
 import { api } from "../api.js";
-import { h, put, showError, stateBadge, when } from "../dom.js";
+import { h, put, showError, healthBadge, when } from "../dom.js";
 import { view } from "../router.js";
 import { can } from "../user.js";
 import { confirmOperation } from "./operation-dialog.js";
@@ -46,7 +46,7 @@ function serverRow(s, base, manage) {
     "tr",
     { "data-server": s.id },
     h("td", {}, `${s.ip}:${s.sqlPort}`),
-    h("td", {}, stateBadge(s.status)),
+    h("td", {}, healthBadge(s.status)),
     h("td", { class: "hide-narrow" }, s.observerName || "—"),
     manage
       ? h(
@@ -74,7 +74,7 @@ function zoneCard(z, base, manage) {
       "div",
       { class: "head" },
       h("h3", {}, `Zone ${z.name}`),
-      stateBadge(z.status),
+      healthBadge(z.status),
       h("span", { class: "muted" }, [z.regionName, z.idcName].filter(Boolean).join(" / ")),
       manage
         ? operationButtons(`zone ${z.name}`, `${base}/zones/${encodeURIComponent(z.name)}`, `zone:${z.name}`)
@@ -123,7 +123,7 @@ export async function clusterPage(id) {
       "div",
       { class: "head" },
       h("h1", {}, `Cluster ${c.name}`),
-      stateBadge(c.status),
+      healthBadge(c.status),
       manage ? operationButtons(`cluster ${c.name}`, base, "cluster", zoneNames) : null,
     ),
     h(
