@@ -11,6 +11,7 @@ from obcp.engine.context import Context
 from obcp.engine.locks import ResourceLock
 from obcp.engine.queries import (
     LockHolder,
+    RunSpan,
     TaskFilter,
     TaskSignature,
     TaskSummary,
@@ -19,6 +20,7 @@ from obcp.engine.queries import (
     lock_holder,
     newest_tasks,
     read_log,
+    run_spans,
     task_signature,
     task_state,
 )
@@ -47,6 +49,7 @@ __all__ = [
     "Pager",
     "ResourceLock",
     "RunContext",
+    "RunSpan",
     "Subtask",
     "SubtaskState",
     "TaskData",
@@ -66,6 +69,7 @@ __all__ = [
     "no_clusters",
     "read_log",
     "register",
+    "run_spans",
     "seed_json",
     "subtask_json",
     "task_signature",
