@@ -101,7 +101,7 @@ export function nodeLabel(s, short, servers) {
 
 function foldedNode(id, label, members, parent, kind) {
   const status = summaryState(members);
-  const text = `${label}\n${MARK[status]} ${stateCounts(members)}`;
+  const text = `${label}\n${status} · ${stateCounts(members)}`;
   return {
     data: { id, label: text, status, fold: kind, parent, ...sized(text) },
     classes: "folded fold-" + kind,

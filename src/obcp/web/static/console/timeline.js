@@ -6,7 +6,7 @@ import { serverLabel } from "./subjects.js";
 
 const NS = "http://www.w3.org/2000/svg";
 const ROW = 22;
-const LABEL_W = 150;
+const LABEL_W = 160;
 const AXIS_H = 22;
 const DOWN = /^Stop observer process/;
 const UP = [/^Wait observer (accessible|active)/, /^Start observer process/];
