@@ -163,7 +163,8 @@ def test_subtasks_name_their_server_and_zone_in_graph_list_and_panel(
     w.page.wait_for_function("() => window.obcpConsole.cy.nodes('[fold]').length === 3")
     drawn = _drawn(w)
     assert sorted(drawn["folded"]) == ["z:zone1", "z:zone2", "z:zone3"], drawn
-    assert any(label.startswith("zone2 · 21/21\nSUCCESSFUL · ✓ 21") for label in drawn["labels"]), drawn["labels"]
+    zone2 = "zone2 · 21/21\nSUCCESSFUL · ✓ 21"
+    assert any(label.startswith(zone2) for label in drawn["labels"]), drawn["labels"]
     assert drawn["cropped"] == "0", "a task opens fitted to its whole DAG"
     _tap(w, "z:zone2")
     w.page.wait_for_function("() => window.obcpConsole.cy.nodes('[sid]').length > 5")
