@@ -12,6 +12,7 @@ from obcp.engine.instruments import EngineMetrics
 from obcp.engine.locks import ResourceLock
 from obcp.engine.queries import (
     LockHolder,
+    RunSpan,
     TaskFilter,
     TaskSignature,
     TaskSummary,
@@ -20,6 +21,7 @@ from obcp.engine.queries import (
     lock_holder,
     newest_tasks,
     read_log,
+    run_spans,
     running_task_counts,
     task_signature,
     task_state,
@@ -51,6 +53,7 @@ __all__ = [
     "Pager",
     "ResourceLock",
     "RunContext",
+    "RunSpan",
     "Subtask",
     "SubtaskState",
     "TaskData",
@@ -70,6 +73,7 @@ __all__ = [
     "no_clusters",
     "read_log",
     "register",
+    "run_spans",
     "running_task_counts",
     "seed_json",
     "subtask_json",

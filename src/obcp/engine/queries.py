@@ -6,8 +6,10 @@ its own transaction) on the metadb.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, func, select
@@ -173,3 +175,43 @@ async def running_task_counts(conn: AsyncConnection) -> dict[str, int]:
     """How many tasks are RUNNING, by template name (the metrics' running tasks)."""
     query = select(T.template, func.count()).where(T.state == TaskState.RUNNING.value).group_by(T.template)
     return {str(name): int(count) for name, count in (await conn.execute(query)).all()}
+
+
+class RunSpan(NamedTuple):
+    """One run of a subtask: when it began (its log header) and when its log was last written (its end,
+    for a run that has finished: the result is written with the log)."""
+
+    run_time: int
+    operation: str
+    started_ms: int
+    last_written_ms: int
+
+
+_HEADER_TIME = re.compile(r"^#+\{[A-Z_]+\}\{([^}]+)\}#+")
+
+
+def _header_ms(content: str, fallback: int) -> int:
+    m = _HEADER_TIME.match(content)
+    if m is None:
+        return fallback
+    try:
+        return int(datetime.fromisoformat(m.group(1)).timestamp() * 1000)
+    except ValueError:
+        return fallback
+
+
+async def run_spans(conn: AsyncConnection, task_id: int) -> dict[int, list[RunSpan]]:
+    """The runs of the task's subtasks that ran more than once (retried), oldest first, by subtask id."""
+    rows = (
+        await conn.execute(
+            select(L.subtask_id, L.run_time, L.operation, L.content, L.created_at, L.updated_at)
+            .join(subtask_instance, S.id == L.subtask_id)
+            .where(S.task_id == task_id, S.run_time > 1)
+            .order_by(L.subtask_id, L.run_time, L.id)
+        )
+    ).all()
+    spans: dict[int, list[RunSpan]] = {}
+    for r in rows:
+        start = _header_ms(r.content[:120], r.created_at)
+        spans.setdefault(r.subtask_id, []).append(RunSpan(r.run_time, r.operation, start, r.updated_at))
+    return spans

@@ -291,16 +291,28 @@ async def last_operations(conn: AsyncConnection, newest: Mapping[int, Any]) -> d
         }
         m = measured.get(t.id)
         if m is not None:
-            entry["availability"] = {
-                "longestOutageSeconds": round(m.longest_outage_ms / 1000, 3),
-                "probeRounds": m.samples,
-                "roundsWithoutAnswer": m.failed_samples,
-                "probeIntervalMillis": m.interval_ms,
-                "unobservedSeconds": round(m.unobserved_ms / 1000, 3),
-                "finished": m.finished_at is not None,
-            }
+            entry["availability"] = _availability_json(m)
         result[int(cluster_id)] = entry
     return result
+
+
+def _availability_json(m: Any) -> dict[str, Any]:
+    return {
+        "longestOutageSeconds": round(m.longest_outage_ms / 1000, 3),
+        "probeRounds": m.samples,
+        "roundsWithoutAnswer": m.failed_samples,
+        "probeIntervalMillis": m.interval_ms,
+        "unobservedSeconds": round(m.unobserved_ms / 1000, 3),
+        "finished": m.finished_at is not None,
+    }
+
+
+async def task_availability(conn: AsyncConnection, task_id: int) -> dict[str, Any] | None:
+    """The availability obcp measured while the task ran (`lastOperation.availability`'s shape), if any."""
+    row = (
+        await conn.execute(select(operation_availability).where(operation_availability.c.task_id == task_id))
+    ).first()
+    return _availability_json(row) if row is not None else None
 
 
 async def cluster_briefs(conn: AsyncConnection, cluster_ids: Collection[int]) -> dict[int, dict[str, Any]]:

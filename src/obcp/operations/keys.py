@@ -60,6 +60,11 @@ def service_time_before(server_id: int | str) -> str:
     return f"server.{server_id}.start_service_time_before"
 
 
+def service_time_after(server_id: int | str) -> str:
+    """START_SERVICE_TIME (epoch µs) of the new process, once it serves SQL again after the restart."""
+    return f"server.{server_id}.start_service_time_after"
+
+
 def process_after(server_id: int | str) -> str:
     return f"server.{server_id}.process_after"
 

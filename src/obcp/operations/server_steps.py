@@ -200,6 +200,7 @@ async def _wait_new_process(ctx: RunContext, ref: ServerRef, password: str, step
         )
     except ObWaitTimeout as exc:
         raise RuntimeError(f"{label(ref)}: {exc}") from exc
+    ctx.put(keys.service_time_after(ref.id), ready.start_service_time)
     ctx.log.info(
         "%s accepts SQL after %.1f s; START_SERVICE_TIME %d%s",
         label(ref),

@@ -3,14 +3,14 @@
 The stream polls the metadb (the task's `version`, bumped by every subtask transition, and its subtasks'
 `updated_at`) rather than listening to this process's engine, so a browser connected to one replica sees
 work done by any replica. Each change sends a `task` event with the task in WrappedTaskInstance shape, each
-subtask with its last `error` (and its `zone`, when its step was built for one). A stream ends after a few
+subtask with its last `error`, its `zone` and `serverId` when its step acts on one, and a retried one's
+`runs`; and the task's `outcome` (see obcp.api.task_glance). A stream ends after a few
 minutes; the browser's EventSource reconnects by itself (and is authenticated again).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -21,7 +21,8 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from obcp.api.auth import require
 from obcp.api.deps import DbDep
 from obcp.api.params import IdPath
-from obcp.engine import TaskSignature, TaskState, load_tasks, task_signature, wrapped_json
+from obcp.api.task_glance import annotate_subtasks, service_times
+from obcp.engine import TaskSignature, TaskState, load_tasks, run_spans, task_signature, wrapped_json
 from obcp.errors import ErrorCode, ObcpError
 from obcp.iam.store import Principal
 from obcp.meta import inventory
@@ -44,27 +45,19 @@ async def _signature(db: Database, task_id: int) -> TaskSignature | None:
 async def _payload(db: Database, task_id: int) -> dict[str, Any] | None:
     async with db.read() as conn:
         data = (await load_tasks(conn, [task_id], clusters=inventory.cluster_briefs)).get(task_id)
-    if data is None:
-        return None
+        if data is None:
+            return None
+        runs = await run_spans(conn, task_id)
+        availability = await inventory.task_availability(conn, task_id)
     body = wrapped_json(data)
     rows = {s.id: s._mapping for s in data.subtasks}
     for sub in body["subtasks"]:
-        row = rows[sub["id"]]
-        if row.get("error"):
-            sub["error"] = row["error"]
-        # Only the zone of a step's template parameters: the console boxes a restart's steps per zone.
-        zone = _zone(row.get("params"))
-        if zone:
-            sub["zone"] = zone
+        error = rows[sub["id"]].get("error")
+        if error:
+            sub["error"] = error
+    annotate_subtasks(body, data, runs)
+    body["outcome"] = {"availability": availability, "serviceTimes": service_times(data)}
     return body
-
-
-def _zone(params: str | None) -> str | None:
-    try:
-        value = json.loads(params).get("zone") if params else None
-    except (ValueError, AttributeError):
-        return None
-    return value if isinstance(value, str) else None
 
 
 async def _existing_task(db: DbDep, taskInstanceId: IdPath) -> int:

@@ -21,8 +21,42 @@ export function put(target, ...children) {
   target.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
 }
 
+// A task's or subtask's state (PENDING … SUCCESSFUL): solid badges, the state in words.
 export function stateBadge(state) {
   return h("span", { class: "state " + state, "data-state": state }, state);
+}
+
+// The health of a cluster, zone or server by what its status means; a status not listed reads as idle.
+const HEALTH = {
+  RUNNING: "ok",
+  UNAVAILABLE: "trouble",
+  ABNORMAL: "trouble",
+  STOPPED: "idle",
+  SERVICE_STOPPED: "idle",
+  PROCESS_STOPPED: "idle",
+  DELETED: "idle",
+};
+const MEANING = {
+  ok: "healthy",
+  progress: "an operation is in progress",
+  trouble: "needs attention",
+  idle: "stopped",
+};
+
+export function healthOf(status) {
+  if (HEALTH[status]) return HEALTH[status];
+  return /ING$/.test(status || "") ? "progress" : "idle";
+}
+
+// A cluster's, zone's or server's status: light badges (a task's are solid), the status in words and its
+// meaning in the title, so a healthy RUNNING never looks like a RUNNING task.
+export function healthBadge(status) {
+  const tone = healthOf(status);
+  return h(
+    "span",
+    { class: "health " + tone, "data-health": tone, "data-status": status, title: MEANING[tone] },
+    status || "UNKNOWN",
+  );
 }
 
 export function when(iso) {

@@ -2,7 +2,7 @@
 // the cluster), the parameters still pending restart with a restart of exactly their servers, and its
 // recent tasks.
 import { api } from "../api.js";
-import { h, put, showError, stateBadge, when } from "../dom.js";
+import { h, put, showError, healthBadge, when } from "../dom.js";
 import { view } from "../router.js";
 import { can } from "../user.js";
 import { confirmOperation } from "./operation-dialog.js";
@@ -47,7 +47,7 @@ function serverRow(s, base, manage) {
     "tr",
     { "data-server": s.id },
     h("td", {}, `${s.ip}:${s.sqlPort}`),
-    h("td", {}, stateBadge(s.status)),
+    h("td", {}, healthBadge(s.status)),
     h("td", { class: "hide-narrow" }, s.observerName || "—"),
     manage
       ? h(
@@ -75,7 +75,7 @@ function zoneCard(z, base, manage) {
       "div",
       { class: "head" },
       h("h3", {}, `Zone ${z.name}`),
-      stateBadge(z.status),
+      healthBadge(z.status),
       h("span", { class: "muted" }, [z.regionName, z.idcName].filter(Boolean).join(" / ")),
       manage
         ? operationButtons(`zone ${z.name}`, `${base}/zones/${encodeURIComponent(z.name)}`, `zone:${z.name}`)
@@ -196,7 +196,7 @@ export async function clusterPage(id) {
       "div",
       { class: "head" },
       h("h1", {}, `Cluster ${c.name}`),
-      stateBadge(c.status),
+      healthBadge(c.status),
       manage ? operationButtons(`cluster ${c.name}`, base, "cluster", zoneNames) : null,
     ),
     h(

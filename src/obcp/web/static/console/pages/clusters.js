@@ -1,6 +1,6 @@
 // The clusters: each one's status, its zones and servers with their status, and its last operation.
 import { api } from "../api.js";
-import { h, put, stateBadge, took } from "../dom.js";
+import { h, put, healthBadge, stateBadge, took } from "../dom.js";
 import { view } from "../router.js";
 
 // The cluster's newest task and the outage obcp measured while it ran (`lastOperation` of the cluster).
@@ -30,10 +30,10 @@ function zoneSummary(zone) {
     { class: "zone-line" },
     h("strong", {}, zone.name),
     " ",
-    stateBadge(zone.status),
+    healthBadge(zone.status),
     " ",
     ...(zone.servers || []).map((s) =>
-      h("span", { class: "server-line" }, ` ${s.ip}:${s.sqlPort} `, stateBadge(s.status)),
+      h("span", { class: "server-line" }, ` ${s.ip}:${s.sqlPort} `, healthBadge(s.status)),
     ),
   );
 }
@@ -43,7 +43,7 @@ function clusterRow(c) {
     "tr",
     { "data-cluster": c.name },
     h("td", {}, h("a", { href: `#/clusters/${c.id}` }, c.name)),
-    h("td", {}, stateBadge(c.status)),
+    h("td", {}, healthBadge(c.status)),
     h("td", { class: "hide-narrow" }, c.obVersion || "—"),
     h("td", {}, h("div", { class: "zones" }, (c.zones || []).map(zoneSummary))),
     h("td", { class: "last-op" }, lastOperationCell(c.lastOperation)),

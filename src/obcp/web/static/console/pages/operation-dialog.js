@@ -2,6 +2,7 @@
 // stays disabled until a dry run succeeds; it sends the same body without dryRun and opens the new task.
 import { api } from "../api.js";
 import { drawDag } from "../dag.js";
+import { modelOf } from "../dag-model.js";
 import { h, put } from "../dom.js";
 import { route } from "../router.js";
 
@@ -62,11 +63,8 @@ function renderPreview(target, data) {
     ),
     box,
   );
-  previewCy = drawDag(
-    box,
-    subtasks.map((s) => ({ ...s, status: s.status || "PENDING" })),
-    () => {},
-  );
+  const pending = subtasks.map((s) => ({ ...s, status: s.status || "PENDING" }));
+  previewCy = drawDag(box, modelOf(pending, new Map(), new Map()).elements, () => {});
 }
 
 function refusedDryRun(e) {

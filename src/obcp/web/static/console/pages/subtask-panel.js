@@ -2,17 +2,16 @@
 // user's permissions allow, and its log, read again every second while it runs.
 import { api } from "../api.js";
 import { h, put, stateBadge, took, when } from "../dom.js";
+import { subjectOf, subtaskTitle } from "../subjects.js";
 
 const LOG_REFRESH_MS = 1000;
 
-function title(s) {
-  return `${s.name}${s.parallelIdx >= 0 ? " #" + s.parallelIdx : ""}`;
-}
-
-function facts(s) {
+function facts(s, servers) {
   return h(
     "dl",
     { class: "kv" },
+    h("dt", {}, "On"),
+    h("dd", { id: "side-subject" }, subjectOf(s, servers) || "—"),
     h("dt", {}, "Runs"),
     h("dd", { id: "side-runs" }, String(s.runTime ?? "—")),
     h("dt", {}, "Operation"),
@@ -39,6 +38,7 @@ export class SubtaskPanel {
     this.act = act;
     this.task = null;
     this.selected = null;
+    this.servers = new Map();
     this.logTimer = null;
     this.logFor = null; // "id:status" the log was last read for
   }
@@ -79,9 +79,9 @@ export class SubtaskPanel {
     const log = this.side.querySelector("pre.log") || h("pre", { class: "log", id: "subtask-log" }, "…");
     put(
       this.side,
-      h("h2", { id: "side-title" }, title(s)),
+      h("h2", { id: "side-title" }, subtaskTitle(s, this.servers)),
       h("div", {}, stateBadge(s.status), " ", h("span", { class: "muted" }, `subtask ${s.id}`)),
-      facts(s),
+      facts(s, this.servers),
       s.error ? h("p", { class: "error", id: "side-error" }, s.error) : null,
       actions.length ? h("div", { class: "actions", id: "side-actions" }, actions) : null,
       h("p", { class: "error", id: "action-error", hidden: true }),
@@ -118,8 +118,9 @@ export class SubtaskPanel {
     return this.selected + ":" + (this.subtask() || {}).status;
   }
 
-  select(task, sid) {
+  select(task, sid, servers) {
     this.task = task;
+    if (servers) this.servers = servers;
     this.selected = sid;
     this.logFor = null;
     const pre = this.side.querySelector("pre.log");

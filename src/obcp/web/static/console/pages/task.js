@@ -6,6 +6,10 @@ import { h, put, stateBadge, took, when } from "../dom.js";
 import { watchTask } from "../live.js";
 import { onLeave, route, view } from "../router.js";
 import { can } from "../user.js";
+import { serversOf } from "../subjects.js";
+import { SubtaskList } from "./subtask-list.js";
+import { drawTimeline } from "../timeline.js";
+import { renderOutcome } from "./task-outcome.js";
 import { SubtaskPanel } from "./subtask-panel.js";
 import { TaskGraph } from "./task-graph.js";
 
@@ -14,6 +18,8 @@ function layout(onFit, onReadable) {
     head: h("div", { class: "head" }),
     headNote: h("p", { class: "error", id: "task-action-error", role: "alert", hidden: true }),
     facts: h("div", { class: "facts card" }),
+    outcome: h("section", { class: "card outcome", id: "outcome", hidden: true }),
+    timeline: h("section", { class: "card timeline-card", id: "timeline", hidden: true }),
     dagBox: h("div", { class: "dag", id: "dag", role: "img", "aria-label": "The task's DAG" }),
     live: h("span", { class: "live", id: "live" }, "connecting…"),
     side: h(
@@ -34,7 +40,7 @@ function layout(onFit, onReadable) {
     button("dag-start", "Readable size", "Readable size", onReadable),
     parts.live,
   );
-  const columns = ["Id", "Subtask", "Status", "Runs"].map((c) => h("th", {}, c));
+  const columns = ["Id", "Subtask", "On", "Status", "Runs"].map((c) => h("th", {}, c));
   const table = h(
     "table",
     { id: "subtasks" },
@@ -47,13 +53,19 @@ function layout(onFit, onReadable) {
     parts.head,
     parts.headNote,
     parts.facts,
+    parts.outcome,
     h(
       "div",
       { class: "task-grid" },
       h(
         "div",
         {},
-        h("div", { class: "card dag-card" }, parts.dagBox, legend),
+        h(
+          "div",
+          { class: "dag-row" },
+          h("div", { class: "card dag-card" }, parts.dagBox, legend),
+          parts.timeline,
+        ),
         h(
           "details",
           { class: "list card", open: true },
@@ -85,24 +97,6 @@ function renderFacts(facts, task) {
       "Progress",
       h("span", { id: "progress" }, `${done} of ${(task.subtasks || []).length} subtasks successful`),
     ),
-  );
-}
-
-function subtaskRow(s, selected, select) {
-  const name = s.name + (s.parallelIdx >= 0 ? ` #${s.parallelIdx}` : "");
-  return h(
-    "tr",
-    {
-      class: "clickable" + (s.id === selected ? " selected" : ""),
-      "data-subtask": s.id,
-      "data-state": s.status,
-      onclick: () => select(s.id),
-    },
-    h("td", {}, String(s.id)),
-    h("td", {}, h("button", { type: "button", class: "link-like small", "data-open": s.id }, name)),
-    h("td", {}, stateBadge(s.status)),
-    h("td", {}, String(s.runTime ?? "—")),
-    h("td", { class: "hide-narrow" }, took(s.startTime, s.finishTime)),
   );
 }
 
@@ -179,13 +173,16 @@ export async function taskPage(id) {
       ? taskActions(task, (what, action) => act(what, base + action, parts.headNote))
       : [];
     renderTaskHead(parts, task, actions);
+    renderOutcome(parts.outcome, task, outcome, servers, canUpdate, (what, path) =>
+      act(what, path, parts.headNote),
+    );
+    drawTimeline(parts.timeline, task, servers, outcome);
   };
 
-  const renderList = () =>
-    put(parts.list, ...(task.subtasks || []).map((s) => subtaskRow(s, panel.selected, select)));
+  const renderList = () => list.render(task, servers, panel.selected);
 
   function select(sid) {
-    panel.select(task, sid);
+    panel.select(task, sid, servers);
     renderList();
     graph.select(sid);
   }
@@ -197,14 +194,29 @@ export async function taskPage(id) {
       return;
     }
     task = next;
-    graph.update(task.subtasks || [], panel.selected);
+    if (next.outcome) outcome = next.outcome;
+    graph.update(task.subtasks || []);
     renderHead();
     renderList();
     panel.update(task);
+    openFailure();
   }
 
+  // A subtask that fails opens at once, with its log, unless the user is looking at another failed one.
+  let shownFailure = null;
+  function openFailure() {
+    const failed = (task.subtasks || []).find((s) => s.status === "FAILED");
+    const current = (task.subtasks || []).find((s) => s.id === panel.selected);
+    if (!failed || failed.id === shownFailure || (current && current.status === "FAILED")) return;
+    shownFailure = failed.id;
+    select(failed.id);
+  }
+
+  const servers = await serversOf(task);
+  let outcome = null; // what the event stream measured (availability, START_SERVICE_TIME)
   const panel = new SubtaskPanel(parts.side, id, canUpdate, act);
-  const graph = new TaskGraph(parts.dagBox, task.subtasks || [], select);
+  const list = new SubtaskList(parts.list, select);
+  const graph = new TaskGraph(parts.dagBox, task.subtasks || [], select, servers);
   const hide = expose(graph, () => task);
   onLeave(() => {
     graph.destroy();
@@ -212,6 +224,12 @@ export async function taskPage(id) {
   });
   renderHead();
   renderList();
+  openFailure();
   onLeave(() => panel.stop());
+  // While the task runs its timeline's open bars grow with the clock, not only with the task's changes.
+  const ticking = setInterval(() => {
+    if (task.status === "RUNNING") drawTimeline(parts.timeline, task, servers, outcome);
+  }, 1000);
+  onLeave(() => clearInterval(ticking));
   onLeave(watchTask(id, apply, parts.live));
 }
