@@ -17,10 +17,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
 from sqlalchemy import create_engine, text
 
 from obcp.agent.ports import free_port
+from tests.dbs import skip_unless_required
 
 PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)), Path("/nonexistent"))
 
@@ -46,14 +46,14 @@ class OwnMetadb:
         """A fresh data directory, started once (and the `obcp` database on MariaDB)."""
         if self.kind == "postgresql":
             if not (PG_BIN / "initdb").exists():
-                pytest.skip(f"no PostgreSQL binaries under {PG_BIN.parent}")
+                skip_unless_required(f"no PostgreSQL binaries under {PG_BIN.parent}")
             postgres = pwd.getpwnam("postgres")
             os.chown(self.root, postgres.pw_uid, postgres.pw_gid)
             initdb = [str(PG_BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres"]
             self._run_as_postgres([*initdb, "-E", "UTF8", "--no-sync"])
         else:
             if shutil.which("mariadb-install-db") is None or shutil.which("mariadbd") is None:
-                pytest.skip("no mariadb-install-db / mariadbd on this machine")
+                skip_unless_required("no mariadb-install-db / mariadbd on this machine")
             subprocess.run(
                 [
                     "mariadb-install-db",
