@@ -410,8 +410,11 @@ class Engine:
                 self._interrupt(self._runs[sid], "cancel")
 
     async def _flush(self, run: Run) -> None:
-        with contextlib.suppress(Exception):
-            await store.in_tx(self.db, lambda c: store.save_run_log(c, run.claimed, run.runlog.text()))
+        # Behind the heartbeat's own flush: one in flight holds an older text of this log and would
+        # otherwise overwrite ours after we wrote it.
+        async with self._log_lock:
+            with contextlib.suppress(Exception):
+                await store.in_tx(self.db, lambda c: store.save_run_log(c, run.claimed, run.runlog.text()))
 
     # --- sweep ----------------------------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ existing cluster), so running `up` twice, or after `down`, brings back the same 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import time
 from collections.abc import Callable
@@ -31,7 +32,9 @@ from obcp.sandbox.state import (
     save_state,
 )
 
-FIRST_SQL_PORT = 12881
+# Sandboxes planned at the same moment (parallel test runs) would pick the same free ports: each run may
+# start its search elsewhere.
+FIRST_SQL_PORT = int(os.environ.get("OBCP_SANDBOX_FIRST_SQL_PORT", "12881"))
 AGENT_READY_SECONDS = 30.0
 INIT_TIMEOUT_SECONDS = 240.0
 
