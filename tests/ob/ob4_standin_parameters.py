@@ -7,7 +7,9 @@ SCOPE CLUSTER, plus a TENANT-scope row that cluster reads must leave out) and `G
 a STATIC_EFFECTIVE one only when that server's process starts again (what seekdb does, measured); an
 unknown name fails with 5099 "System config unknown", a value out of range with 4147 "Invalid config".
 `ALTER SYSTEM MINOR FREEZE TENANT = all SERVER = ('ip:port')` turns that server's memtables frozen; they
-are dumped (gone) after `freeze_reads` reads of GV$OB_SSTABLES. Range checks of the stand-in are its own
+are dumped (gone) after `freeze_reads` reads of GV$OB_SSTABLES, and its log streams' checkpoint
+(`__all_virtual_ls_info.checkpoint_scn`, one behind the log's END_SCN from the freeze on) reaches the end of
+the log after `checkpoint_reads` more reads of that view. Range checks of the stand-in are its own
 (an INT's bounds only), not OceanBase's.
 """
 
@@ -26,6 +28,11 @@ CREATE TABLE oceanbase."GV$OB_PARAMETERS" (SVR_IP TEXT, SVR_PORT INTEGER, ZONE T
   DEFAULT_VALUE TEXT, ISDEFAULT TEXT);
 CREATE TABLE oceanbase."GV$OB_SSTABLES" (SVR_IP TEXT, SVR_PORT INTEGER, TENANT_ID INTEGER, LS_ID INTEGER,
   TABLE_TYPE TEXT, TABLET_ID INTEGER, START_LOG_SCN INTEGER, IS_ACTIVE TEXT, SIZE INTEGER);
+CREATE TABLE oceanbase.standin_checkpoint_lag (SVR_IP TEXT, SVR_PORT INTEGER, LAG INTEGER);
+CREATE VIEW oceanbase.__all_virtual_ls_info AS SELECT l.SVR_IP AS svr_ip, l.SVR_PORT AS svr_port,
+  l.TENANT_ID AS tenant_id, l.LS_ID AS ls_id, l.END_SCN - COALESCE((SELECT MAX(g.LAG)
+  FROM standin_checkpoint_lag g WHERE g.SVR_IP = l.SVR_IP AND g.SVR_PORT = l.SVR_PORT), 0) AS checkpoint_scn
+  FROM "GV$OB_LOG_STAT" l;
 """
 
 # (name, type, value, info, edit level, scope)
@@ -50,6 +57,7 @@ class ParameterScripts:
     db: sqlite3.Connection
     servers: list[ServerAddr]
     freeze_reads: int = 2
+    checkpoint_reads: int = 2
     fail_freeze: bool = False
     pending_static: dict[tuple[ServerAddr, str], str]
 
@@ -137,6 +145,17 @@ class ParameterScripts:
         self._write_value(targets, name, value)
 
     def _freeze(self, addr: ServerAddr) -> None:
+        self.db.execute(
+            "INSERT INTO oceanbase.standin_checkpoint_lag VALUES (?, ?, 1)", (addr.ip, addr.rpc_port)
+        )
+
+        def checkpointed() -> None:
+            self.db.execute(
+                "DELETE FROM oceanbase.standin_checkpoint_lag WHERE SVR_IP = ? AND SVR_PORT = ?",
+                (addr.ip, addr.rpc_port),
+            )
+
+        self.after_reads("__all_virtual_ls_info", self.checkpoint_reads, checkpointed)
         self.db.execute(
             "UPDATE oceanbase.\"GV$OB_SSTABLES\" SET IS_ACTIVE = 'NO' WHERE SVR_IP = ? AND SVR_PORT = ? "
             "AND TABLE_TYPE = 'MEMTABLE'",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from obcp.ob import ObSqlError, ObWaitTimeout, ServerAddr, detect_capability
-from obcp.ob.freeze import memtables, minor_freeze
+from obcp.ob.freeze import checkpoints, log_ends, memtables, minor_freeze
 from obcp.ob.parameter_values import BadValue, ValueRange, check_value, parse_range, same_value
 from obcp.ob.parameters import read_parameters, set_parameter
 from tests.ob.ob4_standin import Ob4StandIn
@@ -132,6 +132,22 @@ async def test_standin_minor_freeze_waits_for_the_dump() -> None:
         cluster.statements
     )
     assert any("1 of 1 memtable(s) of 127.0.1.2:2882 to be dumped" in line for line in lines)
+    # Then the checkpoint of each of the server's log streams, from the views of that server only.
+    assert result.checkpoint_seconds is not None, result.message
+    assert "checkpoint past the freeze point" in result.message
+    assert any("checkpoint of 127.0.1.2:2882" in line for line in lines), lines
+    assert await checkpoints(session, cap, server) == await log_ends(session, cap, server)
+
+
+async def test_standin_checkpoint_wait_is_bounded_and_never_fails_the_freeze() -> None:
+    cluster = Ob4StandIn()
+    cluster.freeze_reads = 1
+    cluster.checkpoint_reads = 10_000
+    session = cluster.session()
+    cap = await detect_capability(session)
+    result = await minor_freeze(session, cap, cluster.servers[0], poll_interval=0.01, checkpoint_timeout=0.05)
+    assert result.memtables == 1 and result.checkpoint_seconds is None
+    assert "did not pass the freeze point within 0.05 s" in result.message
 
 
 async def test_standin_minor_freeze_bounded() -> None:

@@ -86,6 +86,9 @@ async def test_minor_freeze_dumps_every_frozen_memtable(seekdb: SeekdbServer) ->
     assert result.memtables > 0, lines
     assert not set(after) & before
     assert "minor freeze of 127.0.0.1:2882 finished" in result.message
+    # The log stream's checkpoint passed the end of the log as it was before the freeze (seekdb: 5 s later).
+    assert result.checkpoint_seconds is not None, result.message
+    assert "checkpoint past the freeze point" in result.message
 
 
 async def test_distributed_selects_parse_on_the_real_kernel(seekdb: SeekdbServer) -> None:
@@ -93,7 +96,11 @@ async def test_distributed_selects_parse_on_the_real_kernel(seekdb: SeekdbServer
     refuses the distributed ALTER SYSTEM forms, `… SERVER = …`, with 1064: those are the stand-in's only.)"""
     from obcp.ob import freeze, parameters
 
-    statements = [parameters.GV_PARAMETERS_SQL, freeze.MEMTABLES_ON_SERVER_SQL]
+    statements = [
+        parameters.GV_PARAMETERS_SQL,
+        freeze.MEMTABLES_ON_SERVER_SQL,
+        freeze.LOG_END_ON_SERVER_SQL,
+    ]
     async with open_connection(endpoint(seekdb)) as conn:
         for sql in statements:
             with pytest.raises(ObSqlError) as info:
