@@ -61,21 +61,22 @@ def long_run() -> Context:
     return ctx
 
 
-@pytest.mark.parametrize("kind", ["postgresql", "sqlite"])
+@pytest.mark.parametrize("kind", ["postgresql", "mysql", "sqlite"])
 async def test_sigterm_hands_running_work_over(kind: str, tmp_path: Path) -> None:
     with temporary_database(kind, tmp_path) as raw_url:
         url = str(raw_url)
         home = tmp_path / "home"
         prepare(url, home)
         servers = [Server(url, home) for _ in range(2)]
-        servers[0].start()
-        servers[1].start()
+        first, other = servers
         try:
+            # Both steps on one replica: with both replicas up, each may claim one of them.
+            first.start()
             (tid,) = await submit(url, handover_template, 1, long_run())
             repeat = await wait_for(url, tid, "obcp.test.RepeatableStep", lambda r: r.state == "RUNNING")
-            await wait_for(url, tid, "obcp.test.OnceStep", lambda r: r.state == "RUNNING")
-            first = owner_of(servers, repeat.executor)
-            other = next(s for s in servers if s is not first)
+            once = await wait_for(url, tid, "obcp.test.OnceStep", lambda r: r.state == "RUNNING")
+            assert owner_of(servers, repeat.executor) is first and owner_of(servers, once.executor) is first
+            other.start()
             first.terminate()
             assert first.proc is not None and first.proc.returncode == 0
             # Released, not left to expire: the other replica runs it again (its lease would have kept it
