@@ -125,7 +125,9 @@ async def test_standin_minor_freeze_waits_for_the_dump() -> None:
     cap = await detect_capability(session)
     server = ServerAddr("127.0.1.2", 2882)
     lines: list[str] = []
-    result = await minor_freeze(session, cap, server, poll_interval=0.01, log=lines.append)
+    result = await minor_freeze(
+        session, cap, server, poll_interval=0.01, log=lines.append, checkpoint_min_bytes=0
+    )
     assert result.memtables == 1
     assert await memtables(session, cap, server) == {("1002", "1001", "200001", "2"): True}
     assert ("127.0.1.1:2881", "ALTER SYSTEM MINOR FREEZE TENANT = all SERVER = ('127.0.1.2:2882')") in (
@@ -145,9 +147,15 @@ async def test_standin_checkpoint_wait_is_bounded_and_never_fails_the_freeze() -
     cluster.checkpoint_reads = 10_000
     session = cluster.session()
     cap = await detect_capability(session)
-    result = await minor_freeze(session, cap, cluster.servers[0], poll_interval=0.01, checkpoint_timeout=0.05)
+    result = await minor_freeze(
+        session, cap, cluster.servers[0], poll_interval=0.01, checkpoint_timeout=0.05, checkpoint_min_bytes=0
+    )
     assert result.memtables == 1 and result.checkpoint_seconds is None
     assert "did not pass the freeze point within 0.05 s" in result.message
+    # Little frozen (the stand-in's memtables hold 4 KiB): the checkpoint is not waited for at all.
+    result = await minor_freeze(session, cap, cluster.servers[1], poll_interval=0.01, checkpoint_timeout=0.05)
+    assert result.checkpoint_seconds is None
+    assert "too little was frozen to wait for the checkpoint" in result.message
 
 
 async def test_standin_minor_freeze_bounded() -> None:

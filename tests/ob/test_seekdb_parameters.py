@@ -81,7 +81,9 @@ async def test_minor_freeze_dumps_every_frozen_memtable(seekdb: SeekdbServer) ->
         cap = await detect_capability(session)
         before = set(await memtables(session, cap, ServerAddr("127.0.0.1", 2882)))
         server = ServerAddr("127.0.0.1", 2882)
-        result = await minor_freeze(session, cap, server, timeout=120, log=lines.append)
+        result = await minor_freeze(
+            session, cap, server, timeout=120, log=lines.append, checkpoint_min_bytes=0
+        )
         after = await memtables(session, cap, ServerAddr("127.0.0.1", 2882))
     assert result.memtables > 0, lines
     assert not set(after) & before
