@@ -32,6 +32,13 @@ class Settings(BaseSettings):
     # unless metrics_listen_public says that the network it is on is private.
     metrics_listen: str | None = None
     metrics_listen_public: bool = False
+    # HTTPS for the API and the console (obcp.api.transport); with tls_client_ca, client certificates from
+    # that CA are required. Without TLS the server listens on a loopback address only, unless
+    # allow_plain_http says the network in between is trusted.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None
+    allow_plain_http: bool = False
 
     def resolved_db_url(self) -> str:
         if self.db_url:
