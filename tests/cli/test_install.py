@@ -16,6 +16,7 @@ from typer.testing import CliRunner, Result
 
 from obcp.cli.main import app
 from obcp.install.unit_file import quote_arg, quote_path
+from tests.support.tls_certs import make_certificates
 
 OBCP = Path(sys.executable).parent / "obcp"
 DB_PASSWORD = "Db-Pw-9xQ2mK7vL4"
@@ -33,8 +34,11 @@ def agent_config(tmp_path: Path, *homes: Path) -> Path:
         f"sql_port = {2881 + 10 * i}\n"
         for i, home in enumerate(homes)
     )
+    # TLS files that exist, as `obcp agent install` requires (tests/cli/test_agent_install_tls.py covers it).
+    tls = make_certificates(tmp_path, "127.0.0.1")
+    tls_section = f'[tls]\ncert_file = "{tls["server_cert"]}"\nkey_file = "{tls["server_key"]}"\n'
     path = tmp_path / "agent.toml"
-    path.write_text(f'listen = "127.0.0.1:2886"\nkey_file = "agent.key"\n{observers}')
+    path.write_text(f'listen = "127.0.0.1:2886"\nkey_file = "agent.key"\n{tls_section}{observers}')
     return path
 
 

@@ -142,6 +142,7 @@ def _check_listen(settings: Settings) -> None:
 
     try:
         check_listen(settings)
+        settings.agent_tls()  # OBCP_AGENT_CA_FILE and the client certificate, read now to name a bad file
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
 
