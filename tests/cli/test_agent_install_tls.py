@@ -12,10 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
 
 from obcp.agent.client import AgentClient, AgentError
 from obcp.agent.tls import agent_client_context
+from obcp.config import Settings
 from obcp.install.agent_tls import certificate_commands
+from obcp.meta.db import Database
+from obcp.meta.inventory import ServerRef
+from obcp.operations.services import OperationServices
+from obcp.secretbox import SecretBox
 from tests.agent.harness import running_agent
 from tests.cli.test_install import invoke
 from tests.support.ports import free_sql_ports
@@ -86,6 +92,23 @@ def test_the_printed_commands_make_a_working_mutual_tls_agent(tmp_path: Path) ->
         without_cert = agent_client_context(tls / "agent-ca.pem")
         with pytest.raises(AgentError):
             asyncio.run(call(without_cert))
+        # The server's own path: its settings (OBCP_AGENT_*) -> the operations' agent client -> HTTPS.
+        settings = Settings(
+            agent_ca_file=tls / "agent-ca.pem",
+            agent_client_cert=tls / "server-client.pem",
+            agent_client_key=tls / "server-client.key",
+        )
+        assert asyncio.run(status_through_the_services(settings, agent.port, agent.key))["running"] is False
+
+
+async def status_through_the_services(settings: Settings, port: int, key: str) -> dict[str, Any]:
+    box = SecretBox(Fernet.generate_key())
+    services = OperationServices(Database("sqlite+aiosqlite://"), box, agent_tls=settings.agent_tls())
+    ref = ServerRef(1, 1, 1, "zone1", 1, ADDRESS, 2881, 2882, "ob1", port, box.encrypt(key), "RUNNING")
+    try:
+        return await services.agent(ref).status("ob1", ports=False)
+    finally:
+        await services.close()
 
 
 def test_half_an_agent_client_certificate_is_refused(tmp_path: Path) -> None:
