@@ -21,7 +21,13 @@ ORIGIN = {"Origin": "https://evil.example"}
 
 def answers(client: TestClient, admin: tuple[str, str]) -> dict[str, tuple[int, dict[str, str]]]:
     """One answer of each kind, each asked for from a foreign origin."""
+
+    async def boom() -> None:
+        raise RuntimeError("a bug")
+
+    client.app.add_api_route("/api/v2/test-boom", boom)  # type: ignore[attr-defined]
     calls = {
+        "API 500": client.get("/api/v2/test-boom", auth=admin, headers=ORIGIN),
         "console page (redirect)": client.get("/", headers=ORIGIN, follow_redirects=False),
         "login page": client.get("/login", headers=ORIGIN),
         "static script": client.get("/static/console.js", headers=ORIGIN),
@@ -46,7 +52,12 @@ def test_every_kind_of_answer_carries_the_headers(client: TestClient, admin: tup
     seen = answers(client, admin)
     statuses = {name: status for name, (status, _) in seen.items()}
     assert statuses["console page (redirect)"] == 303 and statuses["API 401"] == 401
-    assert statuses["API 404"] == 404 and statuses["API 400"] == 400 and statuses["API 413"] == 413
+    assert (
+        statuses["API 500"] == 500
+        and statuses["API 404"] == 404
+        and statuses["API 400"] == 400
+        and statuses["API 413"] == 413
+    )
     assert statuses["login page"] == statuses["OpenAPI page"] == statuses["API JSON"] == 200
     for name, (_, headers) in seen.items():
         csp = headers.get("content-security-policy", "")

@@ -25,6 +25,15 @@ HEADERS: list[tuple[bytes, bytes]] = [
 _OURS = {name for name, _ in HEADERS} | {b"strict-transport-security", b"access-control-allow-origin"}
 
 
+def headers_for(scheme: str) -> dict[str, str]:
+    """The headers as a mapping, for the one answer this middleware never sees: the 500 that Starlette's
+    outermost error middleware sends for an unhandled exception."""
+    found = {name.decode(): value.decode() for name, value in HEADERS}
+    if scheme == "https":
+        found["strict-transport-security"] = HSTS
+    return found
+
+
 class SecurityHeadersMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
