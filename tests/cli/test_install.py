@@ -170,6 +170,22 @@ def test_server_install_keeps_secrets_in_a_0600_env_file(tmp_path: Path) -> None
     assert not (units / "obcp-server.service").exists() and env_file.exists()
 
 
+def test_server_install_refuses_plain_http_beyond_loopback(tmp_path: Path) -> None:
+    """The unit's server would refuse to start: no unit, no env file; with TLS from the environment, both."""
+    env_file, units = tmp_path / "server.env", tmp_path / "units"
+    args = ["server", "install", "--home", str(tmp_path / "h"), "--host", "0.0.0.0", "--user", "nobody"]
+    args += ["--env-file", str(env_file), "--unit-dir", str(units)]
+    result = invoke(*args)
+    assert result.exit_code == 2 and "--host 0.0.0.0 is not a loopback address" in result.output
+    assert not env_file.exists() and not units.exists()
+    tls = make_certificates(tmp_path, "127.0.0.1")
+    result = invoke(
+        *args, env={"OBCP_TLS_CERT": str(tls["server_cert"]), "OBCP_TLS_KEY": str(tls["server_key"])}
+    )
+    assert result.exit_code == 0, result.output
+    assert f'OBCP_TLS_CERT="{tls["server_cert"]}"' in env_file.read_text()
+
+
 def test_server_unit_defaults_to_the_state_directory(tmp_path: Path) -> None:
     result = invoke(
         "server", "install", "--user", "nobody", "--dry-run", "--db-url", "sqlite:////srv/m/obcp.db"

@@ -127,6 +127,7 @@ def server_install(
 ) -> None:
     """Write the systemd unit obcp-server.service and its environment file of OBCP_* settings (the
     options given, and the OBCP_* variables set now); secrets go only in that 0600 file."""
+    from obcp.api.transport import check_listen
     from obcp.config import Settings
     from obcp.install.entry_point import obcp_command
     from obcp.install.server_unit import env_settings, render_env_file, server_unit
@@ -135,6 +136,7 @@ def server_install(
     overrides = {k: v for k, v in {"host": host, "port": port, "db_url": db_url}.items() if v is not None}
     try:
         settings = Settings(home=home, **overrides)  # type: ignore[arg-type]
+        check_listen(settings)  # a unit whose server would refuse to start is not written
         env_file = Path(env_file).resolve()
         run_as = user if user is not None else default_user([settings.home.resolve()])
         check_user(run_as)
