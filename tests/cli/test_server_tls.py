@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from obcp.agent.ports import free_port
 from obcp.cli.main import app
 from obcp.sandbox.server_api import ObcpApi
-from obcp.sandbox.server_process import ServerProcess, running_server
+from obcp.sandbox.server_process import ServerProcess, start_server, stop_process, wait_answering
 from tests.cli.test_server import clean_env
 from tests.support.tls_certs import make_certificates
 
@@ -40,28 +40,34 @@ def trusting(certs: dict[str, Path], client_cert: bool = False) -> ssl.SSLContex
     return context
 
 
-def tls_server(
-    tmp: Path, certs: dict[str, Path], extra_env: dict[str, str], verify: ssl.SSLContext
-) -> Iterator[ServerProcess]:
-    env = clean_env(
-        OBCP_ADMIN_PASSWORD=ADMIN_PASSWORD,
-        OBCP_TLS_CERT=str(certs["server_cert"]),  # from the environment, as a unit's env file gives them
-        OBCP_TLS_KEY=str(certs["server_key"]),
-        **extra_env,
-    )
-    with running_server(tmp, free_port(), env, scheme="https", verify=verify) as server:
-        yield server
+@pytest.fixture(scope="module")
+def servers(
+    tmp_path_factory: pytest.TempPathFactory, certs: dict[str, Path]
+) -> Iterator[tuple[ServerProcess, ServerProcess]]:
+    """Two servers started side by side: HTTPS, and HTTPS requiring client certificates (the TLS files
+    from the environment, as a unit's environment file gives them)."""
+    tls = {"OBCP_TLS_CERT": str(certs["server_cert"]), "OBCP_TLS_KEY": str(certs["server_key"])}
+    env = clean_env(OBCP_ADMIN_PASSWORD=ADMIN_PASSWORD, **tls)
+    plain = start_server(tmp_path_factory.mktemp("https-home"), free_port(), env, scheme="https")
+    mutual_env = {**env, "OBCP_TLS_CLIENT_CA": str(certs["ca"])}
+    mutual = start_server(tmp_path_factory.mktemp("mtls-home"), free_port(), mutual_env, scheme="https")
+    try:
+        wait_answering(plain, verify=trusting(certs))
+        wait_answering(mutual, verify=trusting(certs, client_cert=True))
+        yield plain, mutual
+    finally:
+        stop_process(plain.proc)
+        stop_process(mutual.proc)
 
 
 @pytest.fixture(scope="module")
-def https_server(tmp_path_factory: pytest.TempPathFactory, certs: dict[str, Path]) -> Iterator[ServerProcess]:
-    yield from tls_server(tmp_path_factory.mktemp("https-home"), certs, {}, trusting(certs))
+def https_server(servers: tuple[ServerProcess, ServerProcess]) -> ServerProcess:
+    return servers[0]
 
 
 @pytest.fixture(scope="module")
-def mtls_server(tmp_path_factory: pytest.TempPathFactory, certs: dict[str, Path]) -> Iterator[ServerProcess]:
-    env = {"OBCP_TLS_CLIENT_CA": str(certs["ca"])}
-    yield from tls_server(tmp_path_factory.mktemp("mtls-home"), certs, env, trusting(certs, client_cert=True))
+def mtls_server(servers: tuple[ServerProcess, ServerProcess]) -> ServerProcess:
+    return servers[1]
 
 
 def test_urllib_verifies_the_server_against_the_test_ca(

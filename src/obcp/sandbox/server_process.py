@@ -104,13 +104,11 @@ def running_server(
     args: Sequence[str] = (),
     cwd: Path | None = None,
     timeout: float = 90,
-    scheme: str = "http",
-    verify: ssl.SSLContext | bool = True,
 ) -> Iterator[ServerProcess]:
     """`obcp server` from start until it answers, to its stop at the end of the block."""
-    server = start_server(home, port, env, args, cwd, scheme)
+    server = start_server(home, port, env, args, cwd)
     try:
-        wait_answering(server, timeout, verify)
+        wait_answering(server, timeout)
         yield server
     finally:
         stop_process(server.proc)
