@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from obcp.agent.tls import agent_client_context
 
 
 class Settings(BaseSettings):
@@ -32,6 +35,19 @@ class Settings(BaseSettings):
     # unless metrics_listen_public says that the network it is on is private.
     metrics_listen: str | None = None
     metrics_listen_public: bool = False
+    # HTTPS for the API and the console (obcp.api.transport); with tls_client_ca, client certificates from
+    # that CA are required. Without TLS the server listens on a loopback address only, unless
+    # allow_plain_http says the network in between is trusted.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None
+    allow_plain_http: bool = False
+    # Agents that serve HTTPS (their `[tls]`, which `obcp agent install` sets up): with agent_ca_file the
+    # server calls every agent over HTTPS, verified against that CA, presenting agent_client_cert/key to
+    # agents that require client certificates.
+    agent_ca_file: Path | None = None
+    agent_client_cert: Path | None = None
+    agent_client_key: Path | None = None
 
     def resolved_db_url(self) -> str:
         if self.db_url:
@@ -40,6 +56,9 @@ class Settings(BaseSettings):
 
     def resolved_secret_key_file(self) -> Path:
         return self.secret_key_file or self.home / "secret.key"
+
+    def agent_tls(self) -> ssl.SSLContext | None:
+        return agent_client_context(self.agent_ca_file, self.agent_client_cert, self.agent_client_key)
 
     def resolved_server_id(self) -> str:
         return self.server_id or f"{self.host}:{self.port}"

@@ -10,8 +10,8 @@ import pytest
 
 from obcp.agent.client import AgentClient, AgentError
 from tests.agent.harness import AgentProcess, running_agent
-from tests.agent.tls_certs import make_certificates
 from tests.support.ports import free_sql_ports
+from tests.support.tls_certs import make_certificates
 
 ADDRESS = "127.0.0.13"
 

@@ -16,6 +16,7 @@ from typer.testing import CliRunner, Result
 
 from obcp.cli.main import app
 from obcp.install.unit_file import quote_arg, quote_path
+from tests.support.tls_certs import make_certificates
 
 OBCP = Path(sys.executable).parent / "obcp"
 DB_PASSWORD = "Db-Pw-9xQ2mK7vL4"
@@ -33,8 +34,11 @@ def agent_config(tmp_path: Path, *homes: Path) -> Path:
         f"sql_port = {2881 + 10 * i}\n"
         for i, home in enumerate(homes)
     )
+    # TLS files that exist, as `obcp agent install` requires (tests/cli/test_agent_install_tls.py covers it).
+    tls = make_certificates(tmp_path, "127.0.0.1")
+    tls_section = f'[tls]\ncert_file = "{tls["server_cert"]}"\nkey_file = "{tls["server_key"]}"\n'
     path = tmp_path / "agent.toml"
-    path.write_text(f'listen = "127.0.0.1:2886"\nkey_file = "agent.key"\n{observers}')
+    path.write_text(f'listen = "127.0.0.1:2886"\nkey_file = "agent.key"\n{tls_section}{observers}')
     return path
 
 
@@ -164,6 +168,22 @@ def test_server_install_keeps_secrets_in_a_0600_env_file(tmp_path: Path) -> None
         assert pwd.getpwuid(home.stat().st_uid).pw_name == "nobody"
     assert invoke("server", "uninstall", "--unit-dir", str(units)).exit_code == 0
     assert not (units / "obcp-server.service").exists() and env_file.exists()
+
+
+def test_server_install_refuses_plain_http_beyond_loopback(tmp_path: Path) -> None:
+    """The unit's server would refuse to start: no unit, no env file; with TLS from the environment, both."""
+    env_file, units = tmp_path / "server.env", tmp_path / "units"
+    args = ["server", "install", "--home", str(tmp_path / "h"), "--host", "0.0.0.0", "--user", "nobody"]
+    args += ["--env-file", str(env_file), "--unit-dir", str(units)]
+    result = invoke(*args)
+    assert result.exit_code == 2 and "--host 0.0.0.0 is not a loopback address" in result.output
+    assert not env_file.exists() and not units.exists()
+    tls = make_certificates(tmp_path, "127.0.0.1")
+    result = invoke(
+        *args, env={"OBCP_TLS_CERT": str(tls["server_cert"]), "OBCP_TLS_KEY": str(tls["server_key"])}
+    )
+    assert result.exit_code == 0, result.output
+    assert f'OBCP_TLS_CERT="{tls["server_cert"]}"' in env_file.read_text()
 
 
 def test_server_unit_defaults_to_the_state_directory(tmp_path: Path) -> None:

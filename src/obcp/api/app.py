@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
@@ -31,6 +31,8 @@ from obcp.api.routes import (
 )
 from obcp.api.routes import web as console
 from obcp.api.runtime import Runtime
+from obcp.api.security_headers import SecurityHeadersMiddleware
+from obcp.api.transport import plain_http_warning
 from obcp.config import Settings
 from obcp.metrics_listener import MetricsListener
 from obcp.ob.connection import Connector, open_connection
@@ -57,23 +59,15 @@ ROUTERS = [
 ROUTERS += [console.router, task_events.router]
 
 
-def create_app(
-    settings: Settings | None = None,
-    *,
-    connect: Connector = open_connection,
-    agent_factory: AgentFactory | None = None,
-) -> FastAPI:
-    """The app; migrations are applied by the caller (`obcp server`, tests) before it starts.
-
-    `connect` and `agent_factory` reach observers and agents; only the tests that run whole operations
-    against the scripted 4.x stand-in (no multi-node OceanBase runs here) replace them.
-    """
-    settings = settings or Settings()
-
+def _lifespan(
+    settings: Settings, connect: Connector, agent_factory: AgentFactory | None
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = await Runtime.start(settings, connect, agent_factory)
         runtime.attach(app)
+        if warning := plain_http_warning(settings):
+            log.warning("%s", warning)
         listener = None
         try:
             if settings.metrics_listen:
@@ -92,6 +86,23 @@ def create_app(
                 await listener.stop()
             await runtime.close()
 
+    return lifespan
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    connect: Connector = open_connection,
+    agent_factory: AgentFactory | None = None,
+) -> FastAPI:
+    """The app; migrations are applied by the caller (`obcp server`, tests) before it starts.
+
+    `connect` and `agent_factory` reach observers and agents; only the tests that run whole operations
+    against the scripted 4.x stand-in (no multi-node OceanBase runs here) replace them.
+    """
+    settings = settings or Settings()
+
+    lifespan = _lifespan(settings, connect, agent_factory)
     app = FastAPI(
         title="obcp",
         version=__version__,
@@ -110,6 +121,8 @@ def create_app(
     app.add_middleware(AuthMiddleware, authenticator_of=lambda: Runtime.of(app).authenticator)
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(TraceMiddleware)
+    # Outside the others, so their own answers (401, 413, the 500 envelope's neighbours) carry the headers.
+    app.add_middleware(SecurityHeadersMiddleware)
     # Outermost: it times and counts every answer, the 401s and 413s of the middlewares inside included.
     app.add_middleware(
         HttpMetricsMiddleware, metrics_of=lambda: Runtime.metrics_of(app), routes_of=lambda: app.routes

@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from obcp.api.envelope import error_response
 from obcp.api.middleware import MAX_BODY_BYTES
+from obcp.api.security_headers import headers_for
 from obcp.errors import ErrorCode, ObcpError
 from obcp.meta.db import metadb_unreachable
 
@@ -128,6 +129,9 @@ async def unhandled(request: Request, exc: Exception) -> Response:
     # The exception text may quote SQL parameters or secrets: it goes to the server log only.
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     code = ErrorCode.UNKNOWN
-    return error_response(
+    response = error_response(
         500, code.code, code.format(type(exc).__name__, "see the server log for this traceId")
     )
+    # Sent from outside every middleware (Starlette's ServerErrorMiddleware): the headers are added here.
+    response.headers.update(headers_for(request.url.scheme))
+    return response

@@ -49,6 +49,7 @@ class Runtime:
             connect=connect,
             agent_factory=agent_factory,
             agent_calls=metrics.agent_call,
+            agent_tls=settings.agent_tls(),
         )
         engine = Engine(db, settings.resolved_server_id(), services=operations, metrics=metrics.engine)
         authenticator = Authenticator(

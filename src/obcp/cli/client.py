@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json as _json
+import ssl
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,6 +23,16 @@ class ApiError(Exception):
         self.code = code
 
 
+def tls_verify(ca_file: Path | None) -> ssl.SSLContext | bool:
+    """How an https:// server is verified: against ca_file when given, else the system's CAs; never not."""
+    if ca_file is None:
+        return True
+    try:
+        return ssl.create_default_context(cafile=str(ca_file))
+    except (OSError, ssl.SSLError) as exc:
+        raise ApiError(0, 0, f"cannot read the CA file {ca_file} (OBCP_CA_FILE): {exc}") from None
+
+
 @dataclass(frozen=True)
 class ApiClient:
     """Where the server is and who calls it; each call is one HTTP request, signed with the access key when
@@ -31,11 +43,15 @@ class ApiClient:
     password: str = ""
     timeout: float = 30.0
     access_key: AccessKey | None = None
+    # The CA that signed an https:// server's certificate (OBCP_CA_FILE); without it, the system's CAs.
+    ca_file: Path | None = None
 
     def client(self) -> httpx.Client:
         auth: httpx.Auth | tuple[str, str]
         auth = AccessKeyAuth(self.access_key) if self.access_key else (self.user, self.password)
-        return httpx.Client(base_url=self.url, auth=auth, timeout=self.timeout)
+        return httpx.Client(
+            base_url=self.url, auth=auth, timeout=self.timeout, verify=tls_verify(self.ca_file)
+        )
 
     def call(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None) -> Any:
         with self.client() as c:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from obcp.install.unit_file import UNIT_DIR, ServiceUnit, render_unit
 from obcp.install.users import InstallError
+
+if TYPE_CHECKING:
+    from obcp.agent.config import AgentConfig
 
 UNIT_DIR_OPTION = typer.Option(UNIT_DIR, "--unit-dir", help="where the unit file goes")
 DRY_RUN_OPTION = typer.Option(False, "--dry-run", help="print the unit instead of writing it")
@@ -40,8 +44,12 @@ def agent_install(
     ),
     unit_dir: Path = UNIT_DIR_OPTION,
     dry_run: bool = DRY_RUN_OPTION,
+    no_tls: bool = typer.Option(
+        False, "--no-tls", help="install an agent on plain HTTP (its calls stay signed, not secret)"
+    ),
 ) -> None:
-    """Write the systemd unit obcp-agent.service that runs this agent as the observers' owner."""
+    """Write the systemd unit obcp-agent.service that runs this agent as the observers' owner. The agent
+    serves HTTPS: without certificate files in its [tls], the install stops and prints how to make them."""
     from obcp.agent.config import load_agent_config
     from obcp.install.agent_unit import agent_unit, agent_user
     from obcp.install.entry_point import obcp_command
@@ -53,6 +61,7 @@ def agent_install(
         agent_config = load_agent_config(config)
         run_as = agent_user(agent_config, user)
         check_user(run_as)
+        _check_agent_tls(agent_config, config, run_as, no_tls)
         unit = agent_unit(obcp_command(), config, agent_config, run_as)
         _warn_root("agent install", run_as)
         if dry_run:
@@ -61,6 +70,31 @@ def agent_install(
         _written(unit, write_unit(unit, unit_dir))
     except (InstallError, ValueError, OSError) as exc:
         raise _fail("agent install", exc) from None
+
+
+def _check_agent_tls(config: AgentConfig, path: Path, user: str, no_tls: bool) -> None:
+    from obcp.install.agent_tls import instructions, problems
+
+    found = problems(config)
+    if not found:
+        assert config.tls is not None
+        mutual = config.tls.client_ca_file is not None
+        typer.echo(
+            "obcp agent install: the agent serves HTTPS"
+            + (" and requires client certificates (mutual TLS)" if mutual else " (no client certificate)"),
+            err=True,
+        )
+        return
+    if no_tls:
+        typer.echo(
+            "obcp agent install: WARNING: --no-tls: the agent serves plain HTTP; its calls are signed but "
+            "readable on the network, root passwords included",
+            err=True,
+        )
+        return
+    typer.echo(f"obcp agent install: {'; '.join(found)}", err=True)
+    typer.echo(instructions(config, path, user), err=True)
+    raise typer.Exit(2)
 
 
 def agent_uninstall(unit_dir: Path = UNIT_DIR_OPTION) -> None:
@@ -93,6 +127,7 @@ def server_install(
 ) -> None:
     """Write the systemd unit obcp-server.service and its environment file of OBCP_* settings (the
     options given, and the OBCP_* variables set now); secrets go only in that 0600 file."""
+    from obcp.api.transport import check_listen
     from obcp.config import Settings
     from obcp.install.entry_point import obcp_command
     from obcp.install.server_unit import env_settings, render_env_file, server_unit
@@ -101,6 +136,7 @@ def server_install(
     overrides = {k: v for k, v in {"host": host, "port": port, "db_url": db_url}.items() if v is not None}
     try:
         settings = Settings(home=home, **overrides)  # type: ignore[arg-type]
+        check_listen(settings)  # a unit whose server would refuse to start is not written
         env_file = Path(env_file).resolve()
         run_as = user if user is not None else default_user([settings.home.resolve()])
         check_user(run_as)

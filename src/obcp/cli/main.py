@@ -70,6 +70,19 @@ def server(
         envvar="OBCP_METRICS_LISTEN_PUBLIC",
         help="allow --metrics-listen on a non-loopback address (a private network's)",
     ),
+    tls_cert: Path = typer.Option(
+        None, envvar="OBCP_TLS_CERT", help="serve HTTPS with this certificate (PEM)"
+    ),
+    tls_key: Path = typer.Option(None, envvar="OBCP_TLS_KEY", help="the certificate's private key (PEM)"),
+    tls_client_ca: Path = typer.Option(
+        None, envvar="OBCP_TLS_CLIENT_CA", help="require client certificates signed by this CA (PEM)"
+    ),
+    allow_plain_http: bool = typer.Option(
+        False,
+        "--allow-plain-http",
+        envvar="OBCP_ALLOW_PLAIN_HTTP",
+        help="allow plain HTTP on a non-loopback address (a trusted network's); warned about",
+    ),
 ) -> None:
     """Run the API server (applies the metadb migrations first). Stops gracefully on SIGTERM.
 
@@ -77,12 +90,6 @@ def server(
     """
     if ctx.invoked_subcommand is not None:
         return
-    import uvicorn
-
-    from obcp.api.app import create_app
-    from obcp.meta.db import redacted
-    from obcp.meta.migrate import upgrade
-
     settings = _settings(
         home,
         db_url,
@@ -92,8 +99,24 @@ def server(
         log_format=log_format,
         metrics_listen=metrics_listen,
         metrics_listen_public=metrics_listen_public or None,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        tls_client_ca=tls_client_ca,
+        allow_plain_http=allow_plain_http or None,
     )
     _check_observability(settings)
+    _check_listen(settings)
+    _serve(settings)
+
+
+def _serve(settings: Settings) -> None:
+    import uvicorn
+
+    from obcp.api.app import create_app
+    from obcp.api.transport import uvicorn_tls_options
+    from obcp.meta.db import redacted
+    from obcp.meta.migrate import upgrade
+
     settings.home.mkdir(parents=True, exist_ok=True)
     logformat.configure(settings.log_level, settings.log_format)
     url = settings.resolved_db_url()
@@ -109,7 +132,19 @@ def server(
         log_level=settings.log_level.lower(),
         log_config=None,  # keep the handler of `logformat.configure`, whose lines carry the traceId
         timeout_graceful_shutdown=10,
+        **uvicorn_tls_options(settings),
     )
+
+
+def _check_listen(settings: Settings) -> None:
+    """Refuse half a TLS set-up, or plain HTTP beyond loopback unless allowed, before binding anything."""
+    from obcp.api.transport import check_listen
+
+    try:
+        check_listen(settings)
+        settings.agent_tls()  # OBCP_AGENT_CA_FILE and the client certificate, read now to name a bad file
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
 
 
 def _check_observability(settings: Settings) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import typer
 
@@ -33,13 +34,16 @@ def use_api(
         show_default=False,
         help="the key's secret (prefer OBCP_ACCESS_KEY_SECRET)",
     ),
+    ca_file: Path = typer.Option(
+        None, "--ca-file", envvar="OBCP_CA_FILE", help="verify an https:// server against this CA (PEM)"
+    ),
 ) -> None:
     """obcp: an open, OCP-compatible control plane for OceanBase."""
     if bool(access_key_id) != bool(access_key_secret):
         raise typer.BadParameter("give both OBCP_ACCESS_KEY_ID and OBCP_ACCESS_KEY_SECRET, or neither")
     key = AccessKey(access_key_id, access_key_secret) if access_key_id else None
     # Building the client sends nothing: commands that never call the API work without a password.
-    ctx.obj = ApiClient(server_url, user, password, access_key=key)
+    ctx.obj = ApiClient(server_url, user, password, access_key=key, ca_file=ca_file)
     # The root context is closed with the exception of whichever command ran below it.
     ctx.with_resource(_api_errors_reported())
 

@@ -45,7 +45,7 @@ def _registration(
             "obcp sandbox: --password (or OBCP_PASSWORD) is needed to register with the server", err=True
         )
         raise typer.Exit(2)
-    return ServerApiSettings(server_url or client.url, user or client.user, password)
+    return ServerApiSettings(server_url or client.url, user or client.user, password, client.ca_file)
 
 
 @app.command()

@@ -7,6 +7,7 @@ server, agent or observer disagrees with the description.
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -64,20 +65,30 @@ class ImportCheck:
         return None
 
 
-async def check_import(request: ImportRequest, connect: Connector) -> ImportCheck:
+async def check_import(
+    request: ImportRequest, connect: Connector, agent_tls: ssl.SSLContext | None = None
+) -> ImportCheck:
     """Reads the topology back from every described observer and asks every host's agent for its
     observers; every disagreement with the description is named."""
     read_backs = await read_back(request.servers, request.root_password, connect)
     found = differences(read_backs)
     for host in request.hosts:
-        found += await _agent_differences(host, [s for s in request.servers if s.address == host.address])
+        on_host = [s for s in request.servers if s.address == host.address]
+        found += await _agent_differences(host, on_host, agent_tls)
     return ImportCheck(read_backs, found)
 
 
-async def _agent_differences(host: ImportHost, servers: Sequence[DescribedServer]) -> list[str]:
+async def _agent_differences(
+    host: ImportHost, servers: Sequence[DescribedServer], agent_tls: ssl.SSLContext | None
+) -> list[str]:
     try:
         async with AgentClient(
-            host.address, host.agent_port, host.agent_key, timeout=AGENT_CHECK_TIMEOUT, retries=0
+            host.address,
+            host.agent_port,
+            host.agent_key,
+            timeout=AGENT_CHECK_TIMEOUT,
+            retries=0,
+            tls=agent_tls,
         ) as client:
             observers = {o["name"]: o for o in await client.list_observers()}
     except AgentError as exc:

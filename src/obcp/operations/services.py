@@ -6,6 +6,7 @@ The server gives one to its engine (`Engine(services=...)`); subtasks reach it w
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -56,6 +57,8 @@ class OperationServices:
     agent_factory: AgentFactory | None = None
     # Told of every agent call (the server's metrics).
     agent_calls: CallObserver | None = None
+    # HTTPS to the agents (Settings.agent_tls); None: plain HTTP, each call still HMAC-signed.
+    agent_tls: ssl.SSLContext | None = None
     # Agent clients keep a connection pool per host; one per (address, port) for the server's life.
     _agents: dict[tuple[str, int], ObserverAgent] = field(default_factory=dict)
 
@@ -93,7 +96,12 @@ class OperationServices:
                 client = self.agent_factory(ref, secret)
             else:
                 client = AgentClient(
-                    ref.address, ref.agent_port, secret, timeout=self.agent_timeout, observe=self.agent_calls
+                    ref.address,
+                    ref.agent_port,
+                    secret,
+                    timeout=self.agent_timeout,
+                    tls=self.agent_tls,
+                    observe=self.agent_calls,
                 )
             self._agents[key] = client
         return client

@@ -138,7 +138,9 @@ async def _locate(ctx: RunContext, address: str, servers: list[dict[str, Any]]) 
         )
     key = services.box.decrypt(host.agent_key_enc)
     try:
-        async with AgentClient(address, host.agent_port, key, timeout=AGENT_TIMEOUT, retries=0) as agent:
+        async with AgentClient(
+            address, host.agent_port, key, timeout=AGENT_TIMEOUT, retries=0, tls=services.agent_tls
+        ) as agent:
             observers = await agent.list_observers()
     except AgentError as exc:
         raise LookupError(

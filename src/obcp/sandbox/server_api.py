@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ssl
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,9 +17,13 @@ class ServerApiError(Exception):
 
 
 class ObcpApi:
-    def __init__(self, url: str, user: str, password: str) -> None:
+    def __init__(self, url: str, user: str, password: str, ca_file: Path | None = None) -> None:
         self.url = url.rstrip("/")
-        self._http = httpx.AsyncClient(base_url=self.url, auth=(user, password), timeout=30, trust_env=False)
+        # https:// is verified against ca_file when given, else the system's CAs (never unverified).
+        verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=str(ca_file)) if ca_file else True
+        self._http = httpx.AsyncClient(
+            base_url=self.url, auth=(user, password), timeout=30, trust_env=False, verify=verify
+        )
 
     async def aclose(self) -> None:
         await self._http.aclose()

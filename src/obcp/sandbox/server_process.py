@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -42,9 +43,11 @@ def start_server(
     env: Mapping[str, str],
     args: Sequence[str] = (),
     cwd: Path | None = None,
+    scheme: str = "http",
 ) -> ServerProcess:
     """Launches `obcp server` on 127.0.0.1:port with OBCP_HOME=home over this process's environment; its
-    own session, so a Ctrl-C reaches only the caller, which stops it in its own order."""
+    own session, so a Ctrl-C reaches only the caller, which stops it in its own order. `scheme` is https
+    when args (or env) give it a TLS certificate."""
     home.mkdir(parents=True, exist_ok=True)
     full_env = {**os.environ, "OBCP_HOME": str(home), **env}
     argv = [sys.executable, "-m", "obcp", "server", "--host", "127.0.0.1", "--port", str(port), *args]
@@ -58,11 +61,12 @@ def start_server(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    return ServerProcess(f"http://127.0.0.1:{port}", home, proc)
+    return ServerProcess(f"{scheme}://127.0.0.1:{port}", home, proc)
 
 
-def wait_answering(server: ServerProcess, timeout: float = 90) -> None:
-    """Until GET /api/v2/time answers 200; raises, with the log's tail, if the server exits or is late."""
+def wait_answering(server: ServerProcess, timeout: float = 90, verify: ssl.SSLContext | bool = True) -> None:
+    """Until GET /api/v2/time answers 200; raises, with the log's tail, if the server exits or is late.
+    `verify`: how an https:// server's certificate is checked (a context with the test's CA)."""
     deadline = time.monotonic() + timeout
     while True:
         if server.proc.poll() is not None:
@@ -71,7 +75,7 @@ def wait_answering(server: ServerProcess, timeout: float = 90) -> None:
                 f"{server.log_path}:\n{server.log()[-3000:]}"
             )
         with contextlib.suppress(httpx.TransportError):
-            if httpx.get(f"{server.url}/api/v2/time", timeout=2).status_code == 200:
+            if httpx.get(f"{server.url}/api/v2/time", timeout=2, verify=verify).status_code == 200:
                 return
         if time.monotonic() > deadline:
             raise ServerStartError(

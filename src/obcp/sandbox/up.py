@@ -48,6 +48,8 @@ class ServerApiSettings:
     url: str
     user: str
     password: str
+    # The CA of an https:// server (OBCP_CA_FILE); None: the system's CAs.
+    ca_file: Path | None = None
 
 
 @dataclass
@@ -226,7 +228,7 @@ async def sandbox_up(
     created: bool | None = None
     if api_settings is not None:
         say(f"registering hosts and taking over cluster {state.cluster_name!r} at {api_settings.url}")
-        api = ObcpApi(api_settings.url, api_settings.user, api_settings.password)
+        api = ObcpApi(api_settings.url, api_settings.user, api_settings.password, api_settings.ca_file)
         try:
             created = await register(api, state, secrets, say)
         finally:

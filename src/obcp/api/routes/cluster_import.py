@@ -98,7 +98,7 @@ async def import_cluster(
     async with db.read() as conn:
         await inventory.refuse_taken_name(conn, body.name)
     request = body.request()
-    check = await check_import(request, services.connect)
+    check = await check_import(request, services.connect, services.agent_tls)
     if body.dryRun:
         return ok({"dryRun": True, **check_json(check)})
     if not check.agrees:

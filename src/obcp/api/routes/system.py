@@ -8,7 +8,8 @@ from sqlalchemy import text
 
 from obcp import __version__
 from obcp.api.auth import authenticated
-from obcp.api.deps import DbDep
+from obcp.api.deps import RuntimeDep
+from obcp.api.transport import plain_http_warning
 from obcp.timefmt import now_iso
 
 router = APIRouter(tags=["system"])
@@ -37,18 +38,26 @@ async def server_time() -> PlainTextResponse:
 
 @router.get("/api/status", dependencies=[Depends(authenticated)], summary="Application status: okay or bad")
 async def status(
-    db: DbDep,
+    runtime: RuntimeDep,
     include_unavailable_component: bool = Query(False, alias="includeUnavailableComponent"),
 ) -> PlainTextResponse:
     bad: list[str] = []
     try:
-        async with db.read() as conn:
+        async with runtime.db.read() as conn:
             await conn.execute(text("SELECT 1"))
     except Exception:
         bad.append("metadb")
-    if not bad:
-        return PlainTextResponse("okay")
-    return PlainTextResponse("bad " + ",".join(bad) if include_unavailable_component else "bad")
+    answer = "bad" if bad else "okay"
+    if bad and include_unavailable_component:
+        answer += " " + ",".join(bad)
+    warning = plain_http_warning(runtime.settings)
+    if warning is None:
+        return PlainTextResponse(answer)
+    # The first word stays what a health check compares; the warning is a header, and in the text when
+    # the caller asks for the details.
+    if include_unavailable_component:
+        answer += f" warning: {warning}"
+    return PlainTextResponse(answer, headers={"Warning": f'199 obcp "{warning}"'})
 
 
 def _python_version() -> str:

@@ -24,16 +24,9 @@ router = APIRouter(tags=["iam"])
 
 STATIC_DIR = Path(web.__file__).parent / "static"
 
-# The pages load only their own scripts and styles and talk only to their own origin.
-PAGE_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-}
+# The Content-Security-Policy and the other security headers are added to every answer by
+# obcp.api.security_headers; the pages are never cached, since they depend on the session.
+PAGE_HEADERS = {"Cache-Control": "no-store"}
 
 
 class Login(BaseModel):

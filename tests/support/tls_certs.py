@@ -1,4 +1,5 @@
-"""A throw-away CA with a server certificate for a loopback address and a client certificate."""
+"""A throw-away CA with a server certificate for a loopback address and a client certificate (the agent's
+and the server's TLS tests)."""
 
 from __future__ import annotations
 
