@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     # unless metrics_listen_public says that the network it is on is private.
     metrics_listen: str | None = None
     metrics_listen_public: bool = False
+    # Days an audit event is kept; every replica prunes older ones every audit_prune_interval_seconds.
+    audit_retention_days: int = Field(default=90, ge=1, le=36500)
+    audit_prune_interval_seconds: float = Field(default=3600.0, gt=0)
 
     def resolved_db_url(self) -> str:
         if self.db_url:

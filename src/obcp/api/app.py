@@ -11,11 +11,13 @@ from fastapi.responses import HTMLResponse
 
 from obcp import __version__, web
 from obcp.api import errors, openapi
+from obcp.api.audit import AuditMiddleware
 from obcp.api.auth import AuthMiddleware
 from obcp.api.metrics import HttpMetricsMiddleware
 from obcp.api.middleware import BodyLimitMiddleware, TraceMiddleware
 from obcp.api.routes import (
     access_keys,
+    audit_events,
     cluster_import,
     clusters,
     hosts,
@@ -51,6 +53,7 @@ ROUTERS = [
     operations.router,
     tasks.router,
     access_keys.router,
+    audit_events.router,
     metrics.router,
 ]
 # The web console: its login, live task events, pages (static files are mounted in create_app).
@@ -107,6 +110,8 @@ def create_app(
     app.add_api_route("/api/v2/docs", api_docs, include_in_schema=False)
     openapi.install(app)
     app.mount("/static", console.static_files(), name="static")
+    # Inside the authentication: it knows the caller of each call it opens an audit entry for.
+    app.add_middleware(AuditMiddleware, db_of=lambda: Runtime.of(app).db, routes_of=lambda: app.routes)
     app.add_middleware(AuthMiddleware, authenticator_of=lambda: Runtime.of(app).authenticator)
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(TraceMiddleware)
