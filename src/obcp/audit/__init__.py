@@ -6,7 +6,7 @@ its secrets, `store` owns the `audit_event` table (record, list, prune), `pruner
 Layers: it imports only `obcp.meta`; the engine, the owners of the other tables and the API call it.
 """
 
-from obcp.audit.context import AuditEntry, begin, current, end, identify, name_resource
+from obcp.audit.context import AuditEntry, begin, current, end, identify, name_resource, pending
 from obcp.audit.pruner import AuditPruner
 from obcp.audit.redact import REDACTED, summary
 from obcp.audit.store import (
@@ -40,6 +40,7 @@ __all__ = [
     "identify",
     "list_events",
     "name_resource",
+    "pending",
     "prune",
     "record",
     "record_in",

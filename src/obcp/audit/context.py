@@ -50,11 +50,21 @@ def current() -> AuditEntry | None:
     return entry
 
 
-def identify(user_name: str) -> None:
-    """Names the user a call is about when nobody is logged in yet (a console login names who tried)."""
+def pending() -> AuditEntry | None:
+    """The request's entry if its event is still to be written (for a transaction that runs elsewhere)."""
     entry = current()
-    if entry is not None and entry.user_name is None:
+    return entry if entry is not None and not entry.recorded else None
+
+
+def identify(user_name: str, user_id: int | None = None) -> None:
+    """Names the user of a call made without credentials (a console login names who tried, a logout whose
+    session it ends)."""
+    entry = current()
+    if entry is not None and entry.user_id is None:
         entry.user_name = user_name[:64]
+        entry.user_id = user_id
+        if user_id is not None and entry.resource_id is None:
+            entry.resource_id = str(user_id)
 
 
 def name_resource(resource_id: object) -> None:

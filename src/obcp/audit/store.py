@@ -79,8 +79,9 @@ def record_in(
     details: dict[str, Any] | None = None,
 ) -> None:
     """`record` for a synchronous transaction (the engine's), which runs outside the request's task and so
-    is handed the entry (`obcp.audit.current()`, taken before)."""
-    if entry is None or entry.recorded:
+    is handed the entry (`obcp.audit.pending()`, taken before). It writes whenever called: a transaction
+    repeated after a deadlock writes it again, in the attempt that commits."""
+    if entry is None:
         return
     conn.execute(insert(audit_event).values(**_values(entry, SUCCESS, None, resource_id, details)))
     entry.recorded = True

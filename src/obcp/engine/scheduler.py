@@ -123,7 +123,7 @@ class Engine:
             trace_id=trace_id,
             name=name,
         )
-        entry = audit.current()  # the caller's audit entry: the submission is the call's change
+        entry = audit.pending()  # the caller's audit entry: the submission is the call's change
 
         def create(conn: Connection) -> int:
             task_id = store.submit(conn, sub)
@@ -147,7 +147,7 @@ class Engine:
         await self._act(lambda c: store.skip_subtask(c, task_id, sid, by), {"subtaskId": sid})
 
     async def cancel_subtask(self, task_id: int, sid: int) -> None:
-        entry = audit.current()
+        entry = audit.pending()
 
         def cancel(conn: Connection) -> None:
             store.cancel_subtask(conn, task_id, sid)
@@ -163,7 +163,7 @@ class Engine:
     ) -> None:
         """An operator's action (with the caller's audit event), then the dispatcher woken for what it made
         READY."""
-        entry = audit.current()
+        entry = audit.pending()
 
         def act(conn: Connection) -> None:
             action(conn)

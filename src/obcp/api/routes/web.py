@@ -52,6 +52,7 @@ async def login(request: Request, authenticator: AuthenticatorDep, db: DbDep, bo
     if principal is None:
         # One answer for an unknown user and a wrong password, so neither can be probed.
         return sessions.not_logged_in(browser=True)
+    audit.identify(principal.username, principal.id)
     previous = sessions.cookie(request.scope, sessions.SESSION_COOKIE)
     if previous:
         await sessions.delete_session(db, previous)
@@ -74,6 +75,8 @@ async def logout(request: Request, db: DbDep) -> OcpJSONResponse:
         session = await sessions.resolve(db, session_id)
         if session is not None and not sessions.csrf_ok(request.scope, session):
             return sessions.csrf_refused()
+        if session is not None:
+            audit.identify(session.principal.username, session.principal.id)
         await sessions.delete_session(db, session_id, audited=True)
     response = no_data()
     sessions.clear_cookies(response)
