@@ -87,7 +87,10 @@ def test_no_secret_in_any_audit_row(
         "proxyroPassword": secrets["proxyro"],
         "hostInfo": {"hostTypeId": type_id, "credentialId": cred_id},
     }
-    ok(c.post("/api/v2/ob/clusters/takeOver", json=take_over, auth=admin))
+    taken = ok(c.post("/api/v2/ob/clusters/takeOver", json=take_over, auth=admin))
+    # OCP's takeover: its event goes with the task's submission, naming the new cluster and the task.
+    (event,) = ok(c.get(EVENTS, params={"action": "CLUSTER_TAKEOVER", "size": 1}, auth=admin))["contents"]
+    assert event["resourceId"] == str(taken["clusterId"]) and event["summary"]["taskId"] == taken["id"]
     key = ok(c.post("/api/v2/profiles/me/accessKeys", json={}, auth=admin))
     secrets["access_key"] = key["accessKeySecret"]
     signer = Signer(key["accessKeyId"], key["accessKeySecret"], "testserver")
