@@ -159,6 +159,14 @@ def test_iam_hosts_and_keys_leave_one_event_each(client: TestClient, admin: Auth
     )
     alice = ("alice", "Alice-pass-456")
     body = {"currentPassword": "Alice-pass-456", "newPassword": "Alice-pass-789"}
+    wrong = {"currentPassword": "not-it", "newPassword": "Alice-pass-000"}
+    trail.one(
+        lambda: c.post("/api/v2/iam/current/user/changePassword", json=wrong, auth=alice),
+        "USER_PASSWORD_CHANGE",
+        errorCode=3011,
+        resourceId=uid,
+        userName="alice",
+    )
     trail.one(
         lambda: c.post("/api/v2/iam/current/user/changePassword", json=body, auth=alice),
         "USER_PASSWORD_CHANGE",
@@ -203,6 +211,15 @@ def test_console_login_logout_and_failed_logins(client: TestClient, admin: Auth,
     )
     assert login["summary"]["body"] == {"password": "[redacted]", "username": "admin"}
     csrf = {CSRF_HEADER.decode(): c.cookies[CSRF_COOKIE]}
+    # With the session but without its CSRF token: refused before any route, audited with the session's user.
+    role = {"name": "R_CSRF", "permissions": ["TASK:*:READ"]}
+    trail.one(
+        lambda: c.post("/api/v2/iam/roles", json=role),
+        "ROLE_CREATE",
+        result="FAILED",
+        errorCode=3100,
+        userName="admin",
+    )
     trail.one(lambda: c.post("/api/v2/iam/logout", headers=csrf), "LOGOUT", userName="admin", resourceId="1")
     c.cookies.clear()
     # A wrong Basic password, on a read as on a change, is a failed login; no credentials at all is not.

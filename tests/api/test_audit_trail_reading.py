@@ -22,8 +22,9 @@ from obcp.config import Settings
 from obcp.meta.audit_tables import audit_event
 from obcp.meta.db import Database, now_ms, sync_url
 from obcp.meta.migrate import upgrade
-from tests.api.conftest import ADMIN_PASSWORD, Inventory
-from tests.api.ocp import create_role, create_user, error, ok, takeover
+from tests.api.conftest import ADMIN_PASSWORD, Inventory, make_client
+from tests.api.ocp import create_role, create_user, error, ok, register_host, takeover
+from tests.dbs import temporary_database
 from tests.support.ak_signer import Signer
 
 Auth = tuple[str, str]
@@ -220,20 +221,44 @@ def test_the_server_prunes_past_the_retention(sqlite_url: str, tmp_path: Path) -
     engine.dispose()
 
 
-def test_prune_on_every_metadb(metadb_url: str) -> None:
-    """On SQLite, PostgreSQL and MariaDB: older events go, newer stay, and pruning again deletes nothing."""
-    upgrade(metadb_url)
-    engine = create_engine(sync_url(metadb_url))
-    seed(engine, 3, created_at=now_ms() - 91 * DAY_MS)
-    seed(engine, 2, created_at=now_ms() - 89 * DAY_MS, summary=json.dumps({"body": {"a": "é"}}))
+@pytest.mark.parametrize("kind", ["postgresql", "mysql"])
+def test_events_and_pruning_on_postgresql_and_mariadb(kind: str, tmp_path: Path) -> None:
+    """The same transactions as on SQLite (the engine's on the async drivers): a change, an operation's
+    submission, a refusal and a failed login, one event each, in order; then the pruning, twice."""
+    with temporary_database(kind, tmp_path) as url:
+        events = _calls_on(url, tmp_path / "home")
+        engine = create_engine(sync_url(url))
+        seed(engine, 3, created_at=now_ms() - 91 * DAY_MS)
+        seed(engine, 1, created_at=now_ms() - 89 * DAY_MS, summary=json.dumps({"body": {"a": "é"}}))
 
-    async def prune_twice() -> tuple[int, int]:
-        db = Database(metadb_url)
-        try:
-            return await audit.prune(db, 90), await audit.prune(db, 90)
-        finally:
-            await db.dispose()
+        async def prune_twice() -> tuple[int, int]:
+            db = Database(url)
+            try:
+                return await audit.prune(db, 90), await audit.prune(db, 90)
+            finally:
+                await db.dispose()
 
-    assert asyncio.run(prune_twice()) == (3, 0)
-    assert len(all_rows(engine)) == 2
-    engine.dispose()
+        assert asyncio.run(prune_twice()) == (3, 0)
+        assert len(all_rows(engine)) == len(events) + 1
+        engine.dispose()
+
+
+def _calls_on(url: str, home: Path) -> list[dict[str, Any]]:
+    admin = ("admin", ADMIN_PASSWORD)
+    with make_client(url, home) as c:
+        host = register_host(c, admin, "10.3.0.1")
+        cluster = takeover(c, admin, "cm", {"zone1": [host]})
+        task = ok(c.post(f"/api/v2/ob/clusters/{cluster['id']}/restart", json={"dryRun": False}, auth=admin))
+        error(c.delete("/api/v2/iam/users/1", auth=admin), 400, 3104)
+        error(c.get("/api/v2/ob/clusters", auth=("admin", "not-the-password")), 401, 3000)
+        events: list[dict[str, Any]] = ok(c.get(EVENTS, params={"sort": "id,asc"}, auth=admin))["contents"]
+    assert [(e["action"], e["result"], e.get("errorCode"), e.get("userName")) for e in events] == [
+        ("HOST_CREATE", "SUCCESS", None, "admin"),
+        ("CLUSTER_TAKEOVER", "SUCCESS", None, "admin"),
+        ("CLUSTER_RESTART", "SUCCESS", None, "admin"),
+        ("USER_DELETE", "FAILED", 3104, "admin"),
+        ("LOGIN", "FAILED", 3000, "admin"),
+    ]
+    assert events[2]["summary"]["taskId"] == task["tasks"][0]["id"]
+    assert events[1]["resourceId"] == str(cluster["id"])
+    return events

@@ -110,9 +110,10 @@ def create_app(
     app.add_api_route("/api/v2/docs", api_docs, include_in_schema=False)
     openapi.install(app)
     app.mount("/static", console.static_files(), name="static")
-    # Inside the authentication: it knows the caller of each call it opens an audit entry for.
-    app.add_middleware(AuditMiddleware, db_of=lambda: Runtime.of(app).db, routes_of=lambda: app.routes)
     app.add_middleware(AuthMiddleware, authenticator_of=lambda: Runtime.of(app).authenticator)
+    # Outside the authentication, so that its refusals (a missing CSRF token) are audited too; it names the
+    # caller in the call's audit entry.
+    app.add_middleware(AuditMiddleware, db_of=lambda: Runtime.of(app).db, routes_of=lambda: app.routes)
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(TraceMiddleware)
     # Outermost: it times and counts every answer, the 401s and 413s of the middlewares inside included.

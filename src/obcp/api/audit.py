@@ -16,13 +16,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from fastapi.routing import iter_route_contexts
+from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from obcp import audit
 from obcp.api.signed_requests import read_body
 from obcp.errors import ErrorCode
-from obcp.iam.store import Principal
 from obcp.meta.db import Database
 from obcp.tracing import trace_id_var
 
@@ -149,7 +149,14 @@ class AuditMiddleware:
         if found is None:
             await self.app(scope, receive, send)
             return
-        body, receive = await read_body(receive)
+        try:
+            body, receive = await read_body(receive)
+        except HTTPException as exc:  # the body limit, while streaming: refused, nobody identified yet
+            if exc.status_code != 413:
+                raise
+            entry = _entry(scope, *found, b"")
+            await self._refused(entry, ErrorCode.PAYLOAD_TOO_LARGE.code)
+            raise
         entry = _entry(scope, *found, body)
         status, error_body = 0, b""
 
@@ -169,10 +176,14 @@ class AuditMiddleware:
             raise
         finally:
             audit.end(token)
-        if status >= 400:
+        # A 401 of the authentication names nobody: a failed login it records itself, or no credentials at
+        # all. (A refused console login names whom it tried.)
+        if status >= 400 and not (status == 401 and entry.user_name is None):
             await self._refused(entry, _error_code(error_body, status))
 
     async def _refused(self, entry: audit.AuditEntry, code: int) -> None:
+        if code == ErrorCode.METADB_UNAVAILABLE.code:
+            return  # nowhere to write it; the 503 and the server's log say so
         try:
             await audit.record_refusal(self.db_of(), entry, code)
         except Exception as exc:  # the metadb away (the call answered 503): nothing to add the event to
@@ -180,20 +191,13 @@ class AuditMiddleware:
 
 
 def _entry(scope: Scope, action: Action, params: dict[str, str], body: bytes) -> audit.AuditEntry:
-    state = scope.get("state", {})
-    principal = state.get("principal")
+    """The call's entry; the authentication (inside this middleware) names the caller."""
     resource_id = action.resource_id.format(**params) if action.resource_id else None
-    if action.name == "USER_PASSWORD_CHANGE" and isinstance(principal, Principal):
-        resource_id = str(principal.id)
-    entry = audit.AuditEntry(
+    return audit.AuditEntry(
         action=action.name,
         resource_type=action.resource_type,
         resource_id=resource_id,
         client_address=client_address(scope),
         trace_id=trace_id_var.get(),
         summary=audit.summary(scope["method"], scope["path"], scope.get("query_string", b""), body),
-        access_key_id=state.get("access_key_id"),
     )
-    if isinstance(principal, Principal):
-        entry.user_name, entry.user_id = principal.username, principal.id
-    return entry

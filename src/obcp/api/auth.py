@@ -184,6 +184,8 @@ class AuthMiddleware:
             await sessions.not_logged_in(sessions.is_browser(scope))(scope, receive, send)
             return
         scope.setdefault("state", {})["principal"] = principal
+        if principal is not METRICS_TOKEN_PRINCIPAL:
+            audit.attribute(principal.username, principal.id)
         await self.app(scope, receive, send)
 
     async def _principal(
@@ -198,7 +200,7 @@ class AuthMiddleware:
             key_id = credential.access_key_id[:64] if credential else ""
             try:
                 principal = await auth.signed.verify(scope, header, body)
-                scope.setdefault("state", {})["access_key_id"] = key_id
+                audit.attribute(principal.username, principal.id, key_id)
                 return principal, receive, None
             except ObcpError as exc:
                 auth.refused("access_key")
@@ -211,6 +213,7 @@ class AuthMiddleware:
             session = await sessions.resolve(auth.db, session_id)
             if session is None:
                 return None, receive, None
+            audit.attribute(session.principal.username, session.principal.id)
             if scope["method"] not in sessions.SAFE_METHODS and not sessions.csrf_ok(scope, session):
                 auth.refused("csrf")
                 return None, receive, sessions.csrf_refused()

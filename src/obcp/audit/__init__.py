@@ -6,7 +6,16 @@ its secrets, `store` owns the `audit_event` table (record, list, prune), `pruner
 Layers: it imports only `obcp.meta`; the engine, the owners of the other tables and the API call it.
 """
 
-from obcp.audit.context import AuditEntry, begin, current, end, identify, name_resource, pending
+from obcp.audit.context import (
+    AuditEntry,
+    attribute,
+    begin,
+    current,
+    end,
+    identify,
+    name_resource,
+    pending,
+)
 from obcp.audit.pruner import AuditPruner
 from obcp.audit.redact import REDACTED, summary
 from obcp.audit.store import (
@@ -34,6 +43,7 @@ __all__ = [
     "AuditEntry",
     "AuditPruner",
     "EventFilter",
+    "attribute",
     "begin",
     "current",
     "end",

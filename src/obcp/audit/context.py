@@ -56,6 +56,15 @@ def pending() -> AuditEntry | None:
     return entry if entry is not None and not entry.recorded else None
 
 
+def attribute(user_name: str, user_id: int, access_key_id: str | None = None) -> None:
+    """The caller, once the authentication knows it (and the access key it signed with)."""
+    entry = current()
+    if entry is not None:
+        entry.user_name, entry.user_id = user_name[:64], user_id
+        if access_key_id is not None:
+            entry.access_key_id = access_key_id
+
+
 def identify(user_name: str, user_id: int | None = None) -> None:
     """Names the user of a call made without credentials (a console login names who tried, a logout whose
     session it ends)."""

@@ -187,6 +187,7 @@ async def current_user(db: DbDep, me: Principal = Depends(authenticated)) -> Ocp
 async def change_own_password(
     db: DbDep, body: PasswordChange, me: Principal = Depends(authenticated)
 ) -> OcpJSONResponse:
+    audit.name_resource(me.id)
     async with db.read() as conn:
         row = await store.get_user(conn, me.id)
     if not await anyio.to_thread.run_sync(verify_password, row.password_hash, body.currentPassword):
