@@ -1,4 +1,4 @@
-"""obcp.audit without the API: what the summary keeps of a request, its size bound, and the helper that
+"""obcp.audit (the audit trail) without the API: what the summary keeps of a request, its size bound, and the helper that
 records a user locked or unlocked (for the account lockout) in the caller's transaction."""
 
 from __future__ import annotations
