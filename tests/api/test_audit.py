@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select
 from sqlalchemy.engine import Engine
 
+from obcp import audit
 from obcp.api.audit import ACTIONS, SAFE_METHODS
 from obcp.api.runtime import Runtime
 from obcp.api.sessions import CSRF_COOKIE, CSRF_HEADER
@@ -381,3 +382,36 @@ def test_refused_changes_keep_their_code_and_change_nothing(
     trail.one(lambda: c.delete("/api/v2/iam/users/1", auth=admin), "USER_DELETE", errorCode=3104)
     with db.connect() as conn:
         assert conn.execute(select(compute_host.c.id)).all() == hosts_before
+
+
+def test_the_event_commits_with_its_change_or_not_at_all(
+    client: TestClient,
+    admin: Auth,
+    trail: Trail,
+    inventory: Inventory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A transaction that fails after its event was written loses both: no host, no task, and the call
+    leaves its FAILED event (1999) instead of a SUCCESS that did not happen."""
+    real_record, real_record_in = audit.record, audit.record_in
+
+    async def record_then_fail(conn: Any, **kwargs: Any) -> None:
+        await real_record(conn, **kwargs)
+        raise RuntimeError("the change's transaction fails after its event")
+
+    def record_in_then_fail(conn: Any, entry: Any, **kwargs: Any) -> None:
+        real_record_in(conn, entry, **kwargs)
+        raise RuntimeError("the submission's transaction fails after its event")
+
+    monkeypatch.setattr(audit, "record", record_then_fail)
+    monkeypatch.setattr(audit, "record_in", record_in_then_fail)
+    hosts = ok(client.get("/api/v2/compute/hosts", auth=admin))["page"]["totalElements"]
+    tasks = ok(client.get("/api/v2/tasks/instances", auth=admin))["page"]["totalElements"]
+    host = {"address": "10.4.0.1", "agentPort": 2886, "agentKey": "k" * 20}
+    trail.one(
+        lambda: client.post("/api/v2/compute/hosts", json=host, auth=admin), "HOST_CREATE", errorCode=1999
+    )
+    path = f"/api/v2/ob/clusters/{inventory.cluster_id}/restart"
+    trail.one(lambda: client.post(path, auth=admin), "CLUSTER_RESTART", errorCode=1999)
+    assert ok(client.get("/api/v2/compute/hosts", auth=admin))["page"]["totalElements"] == hosts
+    assert ok(client.get("/api/v2/tasks/instances", auth=admin))["page"]["totalElements"] == tasks

@@ -1,5 +1,5 @@
-"""obcp.audit (the audit trail) without the API: what the summary keeps of a request, its size bound, and the helper that
-records a user locked or unlocked (for the account lockout) in the caller's transaction."""
+"""obcp.audit (the audit trail) without the API: what the summary keeps of a request, its size bound, and the
+helper that records a user locked or unlocked (for the account lockout) in the caller's transaction."""
 
 from __future__ import annotations
 

@@ -111,8 +111,7 @@ def create_app(
     openapi.install(app)
     app.mount("/static", console.static_files(), name="static")
     app.add_middleware(AuthMiddleware, authenticator_of=lambda: Runtime.of(app).authenticator)
-    # Outside the authentication, so that its refusals (a missing CSRF token) are audited too; it names the
-    # caller in the call's audit entry.
+    # Outside the authentication: its refusals are audited too (docs/api.md, "The audit trail").
     app.add_middleware(AuditMiddleware, db_of=lambda: Runtime.of(app).db, routes_of=lambda: app.routes)
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(TraceMiddleware)

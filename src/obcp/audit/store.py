@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, insert, select
+from sqlalchemy import ColumnElement, delete, event, func, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -68,7 +68,7 @@ async def record(
     if entry is None or entry.recorded:
         return
     await conn.execute(insert(audit_event).values(**_values(entry, SUCCESS, None, resource_id, details)))
-    entry.recorded = True
+    _recorded_unless_rolled_back(conn.sync_connection, entry)
 
 
 def record_in(
@@ -84,7 +84,20 @@ def record_in(
     if entry is None:
         return
     conn.execute(insert(audit_event).values(**_values(entry, SUCCESS, None, resource_id, details)))
+    _recorded_unless_rolled_back(conn, entry)
+
+
+def _recorded_unless_rolled_back(conn: Connection | None, entry: AuditEntry) -> None:
+    """Marks the entry recorded, and unmarks it if the transaction rolls back after all (the change and its
+    event gone together): the call then leaves its FAILED event instead."""
     entry.recorded = True
+    if conn is None:
+        return
+
+    def rolled_back(_conn: Connection) -> None:
+        entry.recorded = False
+
+    event.listen(conn, "rollback", rolled_back, once=True)
 
 
 async def record_refusal(db: Database, entry: AuditEntry, error_code: int) -> None:
