@@ -45,18 +45,24 @@ def _values(
     chosen = resource_id if resource_id is not None else entry.resource_id
     return {
         "created_at": now_ms(),
-        "user_name": entry.user_name,
+        "user_name": _text(entry.user_name, 64),
         "user_id": entry.user_id,
-        "access_key_id": entry.access_key_id,
-        "client_address": entry.client_address[:64],
+        "access_key_id": _text(entry.access_key_id, 64),
+        "client_address": _text(entry.client_address, 64) or "",
         "action": entry.action,
         "resource_type": entry.resource_type,
-        "resource_id": None if chosen is None else str(chosen)[:128],
+        "resource_id": _text(chosen, 128),
         "result": result,
         "error_code": error_code,
         "trace_id": entry.trace_id[:64],
         "summary": as_text(summary),
     }
+
+
+def _text(value: object, limit: int) -> str | None:
+    """What a caller sent (a user name tried, a path's id) as a column takes it: bounded, without the NUL
+    that PostgreSQL refuses in text."""
+    return None if value is None else str(value).replace("\x00", "")[:limit]
 
 
 async def record(
