@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     agent_ca_file: Path | None = None
     agent_client_cert: Path | None = None
     agent_client_key: Path | None = None
+    # Days an audit event is kept; every replica prunes older ones every audit_prune_interval_seconds.
+    audit_retention_days: int = Field(default=90, ge=1, le=36500)
+    audit_prune_interval_seconds: float = Field(default=3600.0, gt=0)
 
     def resolved_db_url(self) -> str:
         if self.db_url:

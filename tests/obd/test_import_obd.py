@@ -89,6 +89,10 @@ def test_import_brings_the_cluster_under_management(deployed: tuple[str, Api, St
     assert sorted((h["address"], h["agentPort"]) for h in hosts) == [
         (h.ip, dep.agent_port) for h in dep.hosts
     ]
+    # One audit event for the whole import (hosts and cluster in one transaction), without its secrets.
+    (event,) = api.data("GET", "/api/v2/audit/events", params={"action": "CLUSTER_IMPORT"})["contents"]
+    assert (event["result"], event["resourceId"], event["userName"]) == ("SUCCESS", str(cluster_id), "admin")
+    assert ROOT_PASSWORD not in str(event) and dep.agent_key not in str(event)
     # Managed: a zone restart through the agents made by init-from-obd replaces that observer.
     before = dep.hosts[1].pid
     task = api.data("POST", f"/api/v2/ob/clusters/{cluster_id}/zones/zone2/restart")

@@ -99,6 +99,14 @@ async def test_static_pending_until_the_rolling_restart_verifies_it(standin: Har
         ("cpu_count", "0", "2", 0, "admin", trace, "[]"),
     ]
     assert sets(h) == ["ALTER SYSTEM SET net_thread_count = '4'", "ALTER SYSTEM SET cpu_count = '2'"]
+    # One audit event, in the transaction of the change records (same traceId).
+    with sqlite3.connect(tmp_path / "metadb.sqlite") as db:
+        audited = db.execute(
+            "SELECT user_name, resource_type, resource_id, result, error_code FROM audit_event "
+            "WHERE action = 'CLUSTER_PARAMETERS_SET' AND trace_id = ?",
+            (trace,),
+        ).fetchall()
+    assert audited == [("admin", "OB_CLUSTER", str(h.cluster_id), "SUCCESS", None)]
     net = await parameters(h, "net_thread_count")
     assert net["needRestart"] and net["pendingRestart"] and net["pendingValue"] == "4"
     assert [s["svrIp"] for s in net["pendingServers"]] == ["127.0.1.1", "127.0.1.2", "127.0.1.3"]

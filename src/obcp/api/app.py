@@ -11,11 +11,13 @@ from fastapi.responses import HTMLResponse
 
 from obcp import __version__, web
 from obcp.api import errors, openapi
+from obcp.api.audit import AuditMiddleware
 from obcp.api.auth import AuthMiddleware
 from obcp.api.metrics import HttpMetricsMiddleware
 from obcp.api.middleware import BodyLimitMiddleware, TraceMiddleware
 from obcp.api.routes import (
     access_keys,
+    audit_events,
     cluster_import,
     clusters,
     hosts,
@@ -53,6 +55,7 @@ ROUTERS = [
     operations.router,
     tasks.router,
     access_keys.router,
+    audit_events.router,
     metrics.router,
 ]
 # The web console: its login, live task events, pages (static files are mounted in create_app).
@@ -119,6 +122,8 @@ def create_app(
     openapi.install(app)
     app.mount("/static", console.static_files(), name="static")
     app.add_middleware(AuthMiddleware, authenticator_of=lambda: Runtime.of(app).authenticator)
+    # Outside the authentication: its refusals are audited too (docs/api.md, "The audit trail").
+    app.add_middleware(AuditMiddleware, db_of=lambda: Runtime.of(app).db, routes_of=lambda: app.routes)
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(TraceMiddleware)
     # Outside the others, so their own answers (401, 413, the 500 envelope's neighbours) carry the headers.

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -22,17 +23,22 @@ import anyio
 from fastapi import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from obcp import audit
 from obcp.api import sessions
+from obcp.api.audit import client_address
 from obcp.api.envelope import error_response
 from obcp.api.errors import metadb_unavailable
 from obcp.api.signed_requests import AccessKeyVerifier, read_body
 from obcp.errors import ErrorCode, ObcpError
 from obcp.iam import store
-from obcp.iam.ak_signature import is_signed
+from obcp.iam.ak_signature import is_signed, parse_authorization
 from obcp.iam.passwords import verify_password
 from obcp.iam.store import Principal
 from obcp.meta.db import Database, metadb_unreachable
 from obcp.secretbox import SecretBox
+from obcp.tracing import trace_id_var
+
+log = logging.getLogger("obcp.api")
 
 # Routes under /api that answer without credentials (OCP's default whitelist has /api/v2/time too).
 PUBLIC_PATHS = frozenset(
@@ -171,10 +177,15 @@ class AuthMiddleware:
             return
         if principal is None:
             session_id = None if header else sessions.cookie(scope, sessions.SESSION_COOKIE)
-            self.authenticator_of().refused(_refusal_reason(header, session_id))
+            reason = _refusal_reason(header, session_id)
+            self.authenticator_of().refused(reason)
+            if reason == "bad_password":
+                await self._audit_failure(scope, user_name=(parse_basic(header) or ("", ""))[0])
             await sessions.not_logged_in(sessions.is_browser(scope))(scope, receive, send)
             return
         scope.setdefault("state", {})["principal"] = principal
+        if principal is not METRICS_TOKEN_PRINCIPAL:
+            audit.attribute(principal.username, principal.id)
         await self.app(scope, receive, send)
 
     async def _principal(
@@ -185,10 +196,15 @@ class AuthMiddleware:
         auth = self.authenticator_of()
         if header and is_signed(header):
             body, receive = await read_body(receive)
+            credential = parse_authorization(header)
+            key_id = credential.access_key_id[:64] if credential else ""
             try:
-                return await auth.signed.verify(scope, header, body), receive, None
+                principal = await auth.signed.verify(scope, header, body)
+                audit.attribute(principal.username, principal.id, key_id)
+                return principal, receive, None
             except ObcpError as exc:
                 auth.refused("access_key")
+                await self._audit_failure(scope, access_key_id=key_id)
                 code = exc.error_code
                 return None, receive, error_response(code.http_status, code.code, exc.message)
         session_id = None if header else sessions.cookie(scope, sessions.SESSION_COOKIE)
@@ -197,6 +213,7 @@ class AuthMiddleware:
             session = await sessions.resolve(auth.db, session_id)
             if session is None:
                 return None, receive, None
+            audit.attribute(session.principal.username, session.principal.id)
             if scope["method"] not in sessions.SAFE_METHODS and not sessions.csrf_ok(scope, session):
                 auth.refused("csrf")
                 return None, receive, sessions.csrf_refused()
@@ -205,6 +222,23 @@ class AuthMiddleware:
             return auth.bearer(scope, header), receive, None
         creds = parse_basic(header) if header else None
         return (await auth.basic(*creds) if creds else None), receive, None
+
+    async def _audit_failure(
+        self, scope: Scope, *, user_name: str | None = None, access_key_id: str | None = None
+    ) -> None:
+        """A failed login's audit event (the password or signature never in it)."""
+        try:
+            await audit.record_login_failure(
+                self.authenticator_of().db,
+                client_address=client_address(scope),
+                trace_id=trace_id_var.get(),
+                method=scope["method"],
+                path=scope["path"],
+                user_name=user_name,
+                access_key_id=access_key_id,
+            )
+        except Exception as exc:  # the metadb away: the caller gets its 401 all the same
+            log.warning("audit event of a failed login not written: %s", type(exc).__name__)
 
 
 def _protected(path: str) -> bool:

@@ -157,6 +157,29 @@ CLUSTER_PARAMETER = obj(
     },
 )
 
+AUDIT_EVENT = obj(
+    {
+        "id": ID,
+        "createTime": TIME,
+        "clientIpAddress": STR,
+        "action": STR,
+        "resourceType": STR,
+        "result": {"type": "string", "enum": ["SUCCESS", "FAILED"]},
+        "traceId": STR,
+        "summary": {
+            "type": "object",
+            "description": "the request (method, path, query, body), secrets removed",
+        },
+    },
+    {
+        "userName": STR,
+        "userId": ID,
+        "accessKeyId": STR,
+        "resourceId": STR,
+        "errorCode": {"type": "integer", "description": "OCP's error code of a refusal or failure"},
+    },
+)
+
 COMPONENTS: dict[str, Schema] = {
     "Page": obj({"number": INT, "size": INT, "totalElements": INT, "totalPages": INT}),
     "Subtask": SUBTASK,
@@ -175,6 +198,7 @@ COMPONENTS: dict[str, Schema] = {
     "ImportCheck": IMPORT_CHECK,
     "ParameterInfo": PARAMETER_INFO,
     "ClusterParameter": CLUSTER_PARAMETER,
+    "AuditEvent": AUDIT_EVENT,
     "OcpError": obj(
         {"code": {"type": "integer", "description": "OCP's error code"}, "message": STR},
         {
@@ -254,6 +278,7 @@ DATA: dict[str, Schema | None] = {
     "POST /api/v2/tasks/instances/{taskInstanceId}/subtasks/{subtaskInstanceId}/retry": ref("Subtask"),
     "POST /api/v2/tasks/instances/{taskInstanceId}/subtasks/{subtaskInstanceId}/skip": _NO_DATA,
     "POST /api/v2/tasks/instances/{taskInstanceId}/subtasks/{subtaskInstanceId}/cancel": _NO_DATA,
+    "GET /api/v2/audit/events": paged(ref("AuditEvent")),
 }
 for _scope in ("", "/zones/{zoneName}", "/servers/{serverId}"):
     for _action in ("restart", "start", "stop"):

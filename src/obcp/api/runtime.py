@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from obcp.api.auth import Authenticator, read_metrics_token
 from obcp.api.metrics import ServerMetrics
+from obcp.audit import AuditPruner
 from obcp.config import Settings
 from obcp.engine import Engine
 from obcp.iam.store import ensure_defaults
@@ -29,6 +30,7 @@ class Runtime:
     operations: OperationServices
     engine: Engine
     metrics: ServerMetrics
+    pruner: AuditPruner
 
     @classmethod
     async def start(
@@ -55,11 +57,14 @@ class Runtime:
         authenticator = Authenticator(
             db, box, settings.auth_cache_seconds, metrics_token=token, on_refusal=metrics.auth_refused
         )
-        runtime = cls(settings, db, box, authenticator, operations, engine, metrics)
+        pruner = AuditPruner(db, settings.audit_retention_days, settings.audit_prune_interval_seconds)
+        runtime = cls(settings, db, box, authenticator, operations, engine, metrics, pruner)
         await engine.start()
+        pruner.start()
         return runtime
 
     async def close(self) -> None:
+        await self.pruner.stop()
         await self.engine.stop()
         await self.operations.close()
         await self.db.dispose()

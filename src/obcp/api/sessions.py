@@ -20,6 +20,7 @@ from starlette.requests import cookie_parser
 from starlette.responses import Response
 from starlette.types import Scope
 
+from obcp import audit
 from obcp.api.envelope import OcpJSONResponse, error_response
 from obcp.errors import ErrorCode
 from obcp.iam import store
@@ -91,6 +92,7 @@ async def create(db: Database, user_id: int) -> tuple[str, str]:
                 last_seen_at=now,
             )
         )
+        await audit.record(conn, resource_id=user_id)
     return session_id, csrf_token
 
 
@@ -125,9 +127,12 @@ async def resolve(db: Database, session_id: str) -> Session | None:
     return Session(id_hash, row.csrf_token, principal)
 
 
-async def delete_session(db: Database, session_id: str) -> None:
+async def delete_session(db: Database, session_id: str, *, audited: bool = False) -> None:
+    """`audited`: this is the call's change (a logout), its audit event goes in the same transaction."""
     async with db.tx() as conn:
         await conn.execute(delete(web_session).where(web_session.c.id_hash == _hash(session_id)))
+        if audited:
+            await audit.record(conn)
 
 
 def csrf_ok(scope: Scope, session: Session) -> bool:

@@ -15,6 +15,7 @@ import typer
 from obcp import __version__, logformat
 from obcp.cli.access_keys import accesskey_app
 from obcp.cli.agent import app as agent_app
+from obcp.cli.audit import audit_app
 from obcp.cli.clusters import cluster_app
 from obcp.cli.install import server_install, server_uninstall
 from obcp.cli.root import use_api
@@ -34,6 +35,7 @@ app.add_typer(zone_app, name="zone")
 app.add_typer(task_app, name="task")
 app.add_typer(subtask_app, name="subtask")
 app.add_typer(accesskey_app, name="accesskey")
+app.add_typer(audit_app, name="audit")
 
 
 def _settings(home: Path | None, db_url: str | None, **extra: object) -> Settings:

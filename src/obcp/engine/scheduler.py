@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from obcp import tracing
+from obcp import audit, tracing
 from obcp.engine import logs, store
 from obcp.engine.context import Context
 from obcp.engine.health import MetadbHealth
@@ -123,7 +123,14 @@ class Engine:
             trace_id=trace_id,
             name=name,
         )
-        task_id = await store.in_tx(self.db, lambda conn: store.submit(conn, sub))
+        entry = audit.pending()  # the caller's audit entry: the submission is the call's change
+
+        def create(conn: Connection) -> int:
+            task_id = store.submit(conn, sub)
+            audit.record_in(conn, entry, details={"taskId": task_id})
+            return task_id
+
+        task_id = await store.in_tx(self.db, create)
         self.kick()
         return task_id
 
@@ -134,20 +141,35 @@ class Engine:
         await self._act(lambda c: store.rollback_task(c, task_id))
 
     async def retry_subtask(self, task_id: int, sid: int) -> None:
-        await self._act(lambda c: store.retry_subtask(c, task_id, sid))
+        await self._act(lambda c: store.retry_subtask(c, task_id, sid), {"subtaskId": sid})
 
     async def skip_subtask(self, task_id: int, sid: int, by: str) -> None:
-        await self._act(lambda c: store.skip_subtask(c, task_id, sid, by))
+        await self._act(lambda c: store.skip_subtask(c, task_id, sid, by), {"subtaskId": sid})
 
     async def cancel_subtask(self, task_id: int, sid: int) -> None:
-        await store.in_tx(self.db, lambda c: store.cancel_subtask(c, task_id, sid))
+        entry = audit.pending()
+
+        def cancel(conn: Connection) -> None:
+            store.cancel_subtask(conn, task_id, sid)
+            audit.record_in(conn, entry, details={"subtaskId": sid})
+
+        await store.in_tx(self.db, cancel)
         run = self._runs.get(sid)
         if run is not None:  # ours: interrupt now rather than at the next heartbeat
             self._interrupt(run, "cancel")
 
-    async def _act(self, action: Callable[[Connection], object]) -> None:
-        """An operator's action, then the dispatcher woken for what it made READY."""
-        await store.in_tx(self.db, action)
+    async def _act(
+        self, action: Callable[[Connection], object], details: dict[str, Any] | None = None
+    ) -> None:
+        """An operator's action (with the caller's audit event), then the dispatcher woken for what it made
+        READY."""
+        entry = audit.pending()
+
+        def act(conn: Connection) -> None:
+            action(conn)
+            audit.record_in(conn, entry, details=details)
+
+        await store.in_tx(self.db, act)
         self.kick()
         await self._changed_notify()
 

@@ -38,6 +38,7 @@ DEFAULT_ROLES: dict[str, tuple[str, list[str]]] = {
     "PROFILE": ("The minimum: one's own profile.", ["PROFILE:*:*"]),
     # obcp's own: GET /metrics (OCP has no Prometheus exposition); ADMIN has it through `**`.
     "METRICS_VIEWER": ("Reads the Prometheus metrics (GET /metrics).", ["METRICS:*:READ"]),
+    "AUDIT_VIEWER": ("Reads the audit history: every audit event and who made it.", ["AUDIT:*:READ"]),
 }
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from obcp import audit
 from obcp.errors import ErrorCode, ObcpError
 from obcp.meta.db import now_ms
 from obcp.ob.errors import ObSqlError
@@ -84,6 +85,7 @@ async def apply_changes(
         ) from exc
     async with services.db.tx() as conn:
         await store.record(conn, cluster_id, changes, changed_by=who, changed_at=now_ms(), trace_id=trace_id)
+        await audit.record(conn)
     return changes
 
 

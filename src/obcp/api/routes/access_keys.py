@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends
 from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field
 
+from obcp import audit
 from obcp.api.auth import authenticated, require
 from obcp.api.deps import DbDep, SecretBoxDep
 from obcp.api.envelope import OcpJSONResponse, iterable, no_data, ok
@@ -39,6 +40,7 @@ async def create_key(
     description = body.description if body else None
     async with db.tx() as conn:
         view, secret = await access_keys.create_key(conn, box, me.id, me.username, description)
+        await audit.record(conn, resource_id=view["accessKeyId"])
     return ok({**view, "accessKeySecret": secret})
 
 
@@ -53,7 +55,9 @@ async def disable_mine(
     db: DbDep, accessKeyId: KeyIdPath, me: Principal = Depends(authenticated)
 ) -> OcpJSONResponse:
     async with db.tx() as conn:
-        return ok(await access_keys.set_status(conn, me.id, accessKeyId, access_keys.DISABLED))
+        view = await access_keys.set_status(conn, me.id, accessKeyId, access_keys.DISABLED)
+        await audit.record(conn)
+    return ok(view)
 
 
 @router.post(MINE + "/{accessKeyId}/enable", summary="Enable one's access key")
@@ -61,7 +65,9 @@ async def enable_mine(
     db: DbDep, accessKeyId: KeyIdPath, me: Principal = Depends(authenticated)
 ) -> OcpJSONResponse:
     async with db.tx() as conn:
-        return ok(await access_keys.set_status(conn, me.id, accessKeyId, access_keys.ACTIVE))
+        view = await access_keys.set_status(conn, me.id, accessKeyId, access_keys.ACTIVE)
+        await audit.record(conn)
+    return ok(view)
 
 
 @router.delete(MINE + "/{accessKeyId}", summary="Delete one's access key")
@@ -70,6 +76,7 @@ async def delete_mine(
 ) -> OcpJSONResponse:
     async with db.tx() as conn:
         await access_keys.delete_key(conn, me.id, accessKeyId)
+        await audit.record(conn)
     return no_data()
 
 
@@ -91,7 +98,9 @@ async def disable_theirs(
 ) -> OcpJSONResponse:
     async with db.tx() as conn:
         await store.get_user(conn, userId)
-        return ok(await access_keys.set_status(conn, userId, accessKeyId, access_keys.DISABLED))
+        view = await access_keys.set_status(conn, userId, accessKeyId, access_keys.DISABLED)
+        await audit.record(conn)
+    return ok(view)
 
 
 @router.delete(THEIRS + "/{accessKeyId}", summary="Delete a user's access key (administrators)")
@@ -104,4 +113,5 @@ async def delete_theirs(
     async with db.tx() as conn:
         await store.get_user(conn, userId)
         await access_keys.delete_key(conn, userId, accessKeyId)
+        await audit.record(conn)
     return no_data()

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy.exc import IntegrityError
 
+from obcp import audit
 from obcp.api.auth import require
 from obcp.api.deps import DbDep, OperationsDep, SecretBoxDep
 from obcp.api.envelope import OcpJSONResponse, ok
@@ -112,6 +113,7 @@ async def import_cluster(
             cluster_id = await register_import(conn, request, secretbox, principal.username, check.ob_version)
             row = await inventory.get_cluster(conn, cluster_id)
             view = (await inventory.cluster_views(conn, [row], newest_tasks))[0]
+            await audit.record(conn, resource_id=cluster_id)
     except IntegrityError as exc:  # a concurrent import or takeover of the same name or servers won
         raise ObcpError(ErrorCode.CLUSTER_EXISTS, body.name) from exc
     return ok(view)

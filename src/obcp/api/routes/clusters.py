@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy.exc import IntegrityError
 
+from obcp import audit
 from obcp.api.auth import require
 from obcp.api.deps import DbDep, SecretBoxDep
 from obcp.api.envelope import OcpJSONResponse, iterable, ok, paged
@@ -154,6 +155,7 @@ async def takeover(
             cluster_id = await inventory.register_cluster(conn, cluster)
             row = await inventory.get_cluster(conn, cluster_id)
             view = (await inventory.cluster_views(conn, [row], newest_tasks))[0]
+            await audit.record(conn, resource_id=cluster_id)
     except IntegrityError as exc:  # a concurrent takeover with the same name or endpoints won the race
         raise ObcpError(ErrorCode.CLUSTER_EXISTS, body.name) from exc
     return ok(view)

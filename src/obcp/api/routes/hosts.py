@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy.exc import IntegrityError
 
+from obcp import audit
 from obcp.api.auth import require
 from obcp.api.deps import DbDep, SecretBoxDep
 from obcp.api.envelope import OcpJSONResponse, no_data, ok, paged
@@ -96,6 +97,7 @@ async def create_host(
             row = await hosts.create_host(
                 conn, body.name or body.address, body.address, body.agentPort, key_enc, body.description
             )
+            await audit.record(conn, resource_id=row.id)
     except IntegrityError as exc:  # a concurrent registration of the same address won the race
         raise ObcpError(ErrorCode.HOST_EXISTS, body.address, body.agentPort) from exc
     return ok(hosts.host_json(row))
@@ -112,7 +114,9 @@ async def update_host(
     key_enc = secretbox.encrypt(body.agentKey) if body.agentKey is not None else None
     async with db.tx() as conn:
         row = await hosts.update_host(conn, hostId, body.agentPort, key_enc, body.description)
-        return ok((await hosts.host_views(conn, [row]))[0])
+        view = (await hosts.host_views(conn, [row]))[0]
+        await audit.record(conn)
+    return ok(view)
 
 
 @router.delete("/api/v2/compute/hosts/{hostId}", summary="Delete a host that runs no managed observer")
@@ -121,4 +125,5 @@ async def delete_host(
 ) -> OcpJSONResponse:
     async with db.tx() as conn:
         await hosts.delete_host(conn, hostId)
+        await audit.record(conn)
     return no_data()

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from obcp import audit
 from obcp.api.auth import authenticated, require
 from obcp.api.deps import DbDep
 from obcp.api.envelope import OcpJSONResponse, no_data, ok, paged
@@ -121,6 +122,7 @@ async def create_user(
                 conn, body.username, password_hash, body.roles, email=body.email, description=body.description
             )
             view = await _user_view(conn, user_id)
+            await audit.record(conn, resource_id=user_id)
     except IntegrityError as exc:  # a concurrent creation of the same name won the race
         raise ObcpError(ErrorCode.NAME_EXISTS, "user", body.username) from exc
     return ok(view)
@@ -140,6 +142,7 @@ async def delete_user(
 ) -> OcpJSONResponse:
     async with db.tx() as conn:
         await store.delete_user(conn, userId, by_user_id=me.id)
+        await audit.record(conn)
     return no_data()
 
 
@@ -152,7 +155,9 @@ async def set_roles(
 ) -> OcpJSONResponse:
     async with db.tx() as conn:
         await store.replace_user_roles(conn, userId, body.roles)
-        return ok(await _user_view(conn, userId))
+        view = await _user_view(conn, userId)
+        await audit.record(conn)
+    return ok(view)
 
 
 @router.post("/api/v2/iam/users/{userId}/changePassword", summary="Set a user's password (administrators)")
@@ -166,6 +171,7 @@ async def reset_password(
     async with db.tx() as conn:
         await store.get_user(conn, userId)
         await store.set_password_hash(conn, userId, password_hash)
+        await audit.record(conn)
     return no_data()
 
 
@@ -181,6 +187,7 @@ async def current_user(db: DbDep, me: Principal = Depends(authenticated)) -> Ocp
 async def change_own_password(
     db: DbDep, body: PasswordChange, me: Principal = Depends(authenticated)
 ) -> OcpJSONResponse:
+    audit.name_resource(me.id)
     async with db.read() as conn:
         row = await store.get_user(conn, me.id)
     if not await anyio.to_thread.run_sync(verify_password, row.password_hash, body.currentPassword):
@@ -188,6 +195,7 @@ async def change_own_password(
     password_hash = await anyio.to_thread.run_sync(_new_password_hash_checked, body.newPassword)
     async with db.tx() as conn:
         await store.set_password_hash(conn, me.id, password_hash)
+        await audit.record(conn)
     return no_data()
 
 
@@ -211,6 +219,7 @@ async def create_role(
         async with db.tx() as conn:
             role_id = await store.create_role(conn, body.name, body.description, body.permissions)
             row = await store.get_role(conn, role_id)
+            await audit.record(conn, resource_id=role_id)
     except IntegrityError as exc:  # a concurrent creation of the same name won the race
         raise ObcpError(ErrorCode.NAME_EXISTS, "role", body.name) from exc
     return ok(_role_json(row))
@@ -233,7 +242,9 @@ async def update_role(
 ) -> OcpJSONResponse:
     async with db.tx() as conn:
         await store.update_role(conn, roleId, body.description, body.permissions)
-        return ok(_role_json(await store.get_role(conn, roleId)))
+        row = await store.get_role(conn, roleId)
+        await audit.record(conn)
+    return ok(_role_json(row))
 
 
 @router.delete("/api/v2/iam/roles/{roleId}", summary="Delete a role")
@@ -242,4 +253,5 @@ async def delete_role(
 ) -> OcpJSONResponse:
     async with db.tx() as conn:
         await store.delete_role(conn, roleId)
+        await audit.record(conn)
     return no_data()

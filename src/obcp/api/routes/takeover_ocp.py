@@ -10,6 +10,7 @@ import ipaddress
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field, field_validator
 
+from obcp import audit
 from obcp.api.auth import require
 from obcp.api.deps import RuntimeDep
 from obcp.api.envelope import OcpJSONResponse, ok
@@ -83,6 +84,7 @@ async def take_over(
     async with rt.db.tx() as conn:
         await inventory.refuse_taken_name(conn, name)
         cluster_id = await inventory.insert_cluster(conn, cluster, ClusterStatus.TAKINGOVER)
+    audit.name_resource(cluster_id)  # recorded with the task's submission, the call's change
     context = Context()
     context.put(keys.CLUSTER_ID, cluster_id)
     context.put(keys.CLUSTER_NAME, name)

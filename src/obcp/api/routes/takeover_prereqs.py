@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy.exc import IntegrityError
 
+from obcp import audit
 from obcp.api.auth import authenticated, require
 from obcp.api.deps import DbDep, SecretBoxDep
 from obcp.api.envelope import OcpJSONResponse, ok, paged
@@ -89,6 +90,7 @@ async def create_host_type(
     try:
         async with db.tx() as conn:
             row = await prereqs.create_host_type(conn, body.name, body.description)
+            await audit.record(conn, resource_id=row.id)
     except IntegrityError as exc:
         raise ObcpError(ErrorCode.NAME_EXISTS, "host type", body.name) from exc
     return ok(host_type_json(row))
@@ -122,6 +124,7 @@ async def create_credential(
                 ssh_username=ssh.username,
                 secret_enc=secretbox.encrypt(secret),
             )
+            await audit.record(conn, resource_id=row.id)
     except IntegrityError as exc:
         raise ObcpError(ErrorCode.NAME_EXISTS, "credential", body.name) from exc
     return ok(credential_json(row))

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from starlette.staticfiles import StaticFiles
 
-from obcp import web
+from obcp import audit, web
 from obcp.api import sessions
 from obcp.api.deps import AuthenticatorDep, DbDep
 from obcp.api.envelope import OcpJSONResponse, no_data, ok
@@ -40,10 +40,12 @@ def _secure(request: Request) -> bool:
 
 @router.post("/api/v2/iam/login", summary="Log in the web console (sets the session and CSRF cookies)")
 async def login(request: Request, authenticator: AuthenticatorDep, db: DbDep, body: Login) -> OcpJSONResponse:
+    audit.identify(body.username)
     principal = await authenticator.basic(body.username, body.password)
     if principal is None:
         # One answer for an unknown user and a wrong password, so neither can be probed.
         return sessions.not_logged_in(browser=True)
+    audit.identify(principal.username, principal.id)
     previous = sessions.cookie(request.scope, sessions.SESSION_COOKIE)
     if previous:
         await sessions.delete_session(db, previous)
@@ -66,7 +68,9 @@ async def logout(request: Request, db: DbDep) -> OcpJSONResponse:
         session = await sessions.resolve(db, session_id)
         if session is not None and not sessions.csrf_ok(request.scope, session):
             return sessions.csrf_refused()
-        await sessions.delete_session(db, session_id)
+        if session is not None:
+            audit.identify(session.principal.username, session.principal.id)
+        await sessions.delete_session(db, session_id, audited=True)
     response = no_data()
     sessions.clear_cookies(response)
     return response

@@ -2,19 +2,21 @@
 // browser loads these ES modules as they are written. Pages are routes of the location hash.
 import { api, ApiError } from "./console/api.js";
 import { showError } from "./console/dom.js";
+import { auditPage } from "./console/pages/audit.js";
 import { clusterPage } from "./console/pages/cluster.js";
 import { clustersPage } from "./console/pages/clusters.js";
 import { profilePage } from "./console/pages/profile.js";
 import { taskPage } from "./console/pages/task.js";
 import { tasksPage } from "./console/pages/tasks.js";
 import { addRoute, route, view } from "./console/router.js";
-import { setUser } from "./console/user.js";
+import { can, setUser } from "./console/user.js";
 
 addRoute(/^#\/clusters\/(\d+)$/, (m) => clusterPage(Number(m[1])));
 addRoute(/^#\/tasks\/(\d+)$/, (m) => taskPage(Number(m[1])));
 addRoute(/^#\/tasks(?:\?(.*))?$/, (m) => tasksPage(new URLSearchParams(m[1] || "")));
 addRoute(/^#\/clusters$/, () => clustersPage());
 addRoute(/^#\/profile$/, () => profilePage());
+addRoute(/^#\/audit(?:\?(.*))?$/, (m) => auditPage(new URLSearchParams(m[1] || "")));
 
 document.getElementById("logout").addEventListener("click", async () => {
   try {
@@ -34,6 +36,8 @@ async function start() {
     return;
   }
   setUser(me);
+  // Only for those who may read it (AUDIT:*:READ, OCP's AUDIT_VIEWER); the API checks every call anyway.
+  document.querySelector("[data-nav=audit]").hidden = !can("AUDIT:*:READ");
   document.getElementById("who").textContent = me.username;
   window.addEventListener("hashchange", route);
   await route();

@@ -87,7 +87,8 @@ function filterForm(params) {
   return { form, go };
 }
 
-function pager(info, page, go) {
+// Also the audit page's.
+export function pager(info, page, go) {
   return h(
     "div",
     { class: "pager" },
