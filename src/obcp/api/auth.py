@@ -25,9 +25,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from obcp.api import sessions
 from obcp.api.envelope import error_response
 from obcp.api.errors import metadb_unavailable
-from obcp.api.signed_requests import AccessKeyVerifier, read_body
+from obcp.api.signed_requests import AccessKeyVerifier, client_address, read_body
 from obcp.errors import ErrorCode, ObcpError
-from obcp.iam import store
+from obcp.iam import lockout, store
 from obcp.iam.ak_signature import is_signed
 from obcp.iam.passwords import verify_password
 from obcp.iam.store import Principal
@@ -50,6 +50,7 @@ MIN_TOKEN_LENGTH = 16
 class _CacheEntry:
     user_id: int
     password_hash: str
+    credential_epoch: int
     expires: float
 
 
@@ -72,27 +73,57 @@ class Authenticator:
         self._cache: dict[str, _CacheEntry] = {}
         self.signed = AccessKeyVerifier(db, box)
 
-    async def basic(self, username: str, password: str) -> Principal | None:
+    async def basic(self, username: str, password: str, address: str | None = None) -> Principal:
+        """The user of a name and password; raises 3004 (tries left), 3003 (locked) or 3014 (address).
+
+        A known user with a wrong password, an unknown name, a locked user: each costs one argon2id check and
+        one counted failure, so neither the answer nor its time tells them apart."""
         if "\x00" in username or len(username) > 64:
             # No such user can exist, and PostgreSQL refuses a NUL in a query parameter.
-            await anyio.to_thread.run_sync(verify_password, _DUMMY_HASH, password)
-            return None
+            user = None
+        else:
+            async with self.db.read() as conn:
+                user = await store.find_user(conn, username)
+        # MySQL's default collation finds "ADMIN" or "admin " for "admin": only the exact name logs in.
+        if user is not None and (user.username != username or not user.enabled):
+            user = None
+        key = self.box.mac(f"{username}\0{password}")
+        entry = self._cache.get(key)
+        if user is not None and entry and entry.expires > time.monotonic() and self._current(entry, user):
+            # A lock or a password change raised the epoch: a cached success never outlives either.
+            return await self._principal(user)
+        subject = (
+            lockout.user_subject(username)
+            if user is not None
+            else lockout.unknown_subject(self.box.mac(username))
+        )
         async with self.db.read() as conn:
-            user = await store.find_user(conn, username)
-            # MySQL's default collation finds "ADMIN" or "admin " for "admin": only the exact name logs in.
-            if user is None or user.username != username or not user.enabled:
-                # Spend the same time as a real check so a caller cannot probe which user names exist.
-                await anyio.to_thread.run_sync(verify_password, _DUMMY_HASH, password)
-                return None
-            key = self.box.mac(f"{username}\0{password}")
-            entry = self._cache.get(key)
-            now = time.monotonic()
-            if not (entry and entry.expires > now and entry.password_hash == user.password_hash):
-                if not await anyio.to_thread.run_sync(verify_password, user.password_hash, password):
-                    return None
-                if len(self._cache) > 10_000:
-                    self._cache.clear()
-                self._cache[key] = _CacheEntry(user.id, user.password_hash, now + self.ttl)
+            standing = await lockout.standing(conn, subject, address)
+        good_hash = user.password_hash if user is not None else _DUMMY_HASH
+        matches = await anyio.to_thread.run_sync(verify_password, good_hash, password)
+        if standing.address_restricted:
+            raise ObcpError(ErrorCode.ADDRESS_RESTRICTED, address)
+        if standing.locked:
+            raise ObcpError(ErrorCode.ACCOUNT_LOCKED)
+        if user is None or not matches:
+            left = await lockout.record_failure(self.db, subject, address)
+            raise ObcpError(ErrorCode.LOGIN_RETRY, left) if left else ObcpError(ErrorCode.ACCOUNT_LOCKED)
+        if standing.failures:
+            await lockout.forget_failures(self.db, subject)
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[key] = _CacheEntry(
+            user.id, user.password_hash, user.credential_epoch, time.monotonic() + self.ttl
+        )
+        return await self._principal(user)
+
+    @staticmethod
+    def _current(entry: _CacheEntry, user: Any) -> bool:
+        same_hash = entry.password_hash == user.password_hash
+        return bool(same_hash and entry.credential_epoch == user.credential_epoch)
+
+    async def _principal(self, user: Any) -> Principal:
+        async with self.db.read() as conn:
             return await store.principal(conn, user)
 
     def bearer(self, scope: Scope, header: str) -> Principal | None:
@@ -204,7 +235,22 @@ class AuthMiddleware:
         if header.lower().startswith("bearer "):
             return auth.bearer(scope, header), receive, None
         creds = parse_basic(header) if header else None
-        return (await auth.basic(*creds) if creds else None), receive, None
+        if creds is None:
+            return None, receive, None
+        try:
+            return await auth.basic(*creds, client_address(scope)), receive, None
+        except ObcpError as exc:
+            auth.refused(_basic_reason(exc))
+            code = exc.error_code
+            return None, receive, error_response(code.http_status, code.code, exc.message)
+
+
+def _basic_reason(exc: ObcpError) -> str:
+    if exc.error_code is ErrorCode.ACCOUNT_LOCKED:
+        return "locked"
+    if exc.error_code is ErrorCode.ADDRESS_RESTRICTED:
+        return "address_restricted"
+    return "bad_password"
 
 
 def _protected(path: str) -> bool:

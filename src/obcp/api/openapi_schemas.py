@@ -228,6 +228,7 @@ DATA: dict[str, Schema | None] = {
     "GET /api/v2/iam/users/{userId}": ref("User"),
     "DELETE /api/v2/iam/users/{userId}": _NO_DATA,
     "PUT /api/v2/iam/users/{userId}/roles": ref("User"),
+    "POST /api/v2/iam/users/{userId}/unlock": ref("User"),
     "POST /api/v2/iam/users/{userId}/changePassword": _NO_DATA,
     "GET /api/v2/iam/current/user": ref("User"),
     "POST /api/v2/iam/current/user/changePassword": _NO_DATA,

@@ -5,18 +5,19 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from obcp.api import sessions
 from obcp.api.auth import authenticated, require
 from obcp.api.deps import DbDep
 from obcp.api.envelope import OcpJSONResponse, no_data, ok, paged
 from obcp.api.paging import PageQuery, page_query
 from obcp.api.params import IdPath
 from obcp.errors import ErrorCode, ObcpError
-from obcp.iam import store
+from obcp.iam import lockout, store
 from obcp.iam.passwords import check_strength, hash_password, verify_password
 from obcp.iam.store import Principal
 from obcp.timefmt import iso_ms
@@ -145,27 +146,44 @@ async def delete_user(
 
 @router.put("/api/v2/iam/users/{userId}/roles", summary="Set the roles of a user")
 async def set_roles(
+    request: Request,
     db: DbDep,
     userId: IdPath,
     body: RolesUpdate,
-    _: Principal = Depends(require("USER:{userId}:UPDATE")),
+    me: Principal = Depends(require("USER:{userId}:UPDATE")),
 ) -> OcpJSONResponse:
     async with db.tx() as conn:
         await store.replace_user_roles(conn, userId, body.roles)
+        view = await _user_view(conn, userId)
+    if me.id == userId:
+        await sessions.keep_current(db, request.scope, me.id)
+    return ok(view)
+
+
+@router.post("/api/v2/iam/users/{userId}/unlock", summary="Unlock a user locked by failed logins")
+async def unlock_user(
+    db: DbDep, userId: IdPath, _: Principal = Depends(require("USER:{userId}:UPDATE"))
+) -> OcpJSONResponse:
+    async with db.tx() as conn:
+        row = await store.get_user(conn, userId)
+        await lockout.unlock(conn, row.username)
         return ok(await _user_view(conn, userId))
 
 
 @router.post("/api/v2/iam/users/{userId}/changePassword", summary="Set a user's password (administrators)")
 async def reset_password(
+    request: Request,
     db: DbDep,
     userId: IdPath,
     body: PasswordReset,
-    _: Principal = Depends(require("USER:{userId}:UPDATE")),
+    me: Principal = Depends(require("USER:{userId}:UPDATE")),
 ) -> OcpJSONResponse:
     password_hash = await anyio.to_thread.run_sync(_new_password_hash_checked, body.password)
     async with db.tx() as conn:
         await store.get_user(conn, userId)
         await store.set_password_hash(conn, userId, password_hash)
+    if me.id == userId:
+        await sessions.keep_current(db, request.scope, me.id)
     return no_data()
 
 
@@ -179,7 +197,7 @@ async def current_user(db: DbDep, me: Principal = Depends(authenticated)) -> Ocp
 
 @router.post("/api/v2/iam/current/user/changePassword", summary="Change one's own password")
 async def change_own_password(
-    db: DbDep, body: PasswordChange, me: Principal = Depends(authenticated)
+    request: Request, db: DbDep, body: PasswordChange, me: Principal = Depends(authenticated)
 ) -> OcpJSONResponse:
     async with db.read() as conn:
         row = await store.get_user(conn, me.id)
@@ -188,6 +206,8 @@ async def change_own_password(
     password_hash = await anyio.to_thread.run_sync(_new_password_hash_checked, body.newPassword)
     async with db.tx() as conn:
         await store.set_password_hash(conn, me.id, password_hash)
+    # The user's other sessions and cached credentials have ended; the one that made the change goes on.
+    await sessions.keep_current(db, request.scope, me.id)
     return no_data()
 
 
