@@ -80,7 +80,7 @@ def login_limits(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
     """Sets the lockout's OBCP_LOGIN_* settings for one test (`login_limits(max_failures=3)`)."""
 
     def set_limits(**values: int) -> None:
-        monkeypatch.setattr(lockout, "settings", lambda: lockout.LoginSettings(**values))
+        monkeypatch.setattr(lockout, "settings", lambda: lockout.LoginSettings().model_copy(update=values))
 
     return set_limits
 
