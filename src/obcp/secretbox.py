@@ -8,9 +8,9 @@ the key id being the first 16 hex digits of the key's SHA-256. A ciphertext writ
 
 Rotation (docs/security.md, "Rotating the secret key"): a second file beside the key, `secret.key.new`, holds
 the next key. While it exists, a replica writes with it and reads with both; it notices the file appearing,
-changing or going away by itself (a `stat` before each encryption, and again when it meets a key id it does
-not know), so no replica restarts. `obcp secrets rotate` then re-encrypts every stored secret under the new
-key, and `obcp secrets promote` makes the new key the only one.
+changing or going away by itself (a `stat` of both files before each use), so no replica restarts.
+`obcp secrets rotate` then re-encrypts every stored secret under the new key, and `obcp secrets promote`
+makes the new key the only one.
 """
 
 from __future__ import annotations
@@ -105,6 +105,7 @@ class SecretBox:
 
     @property
     def key_ids(self) -> tuple[str, ...]:
+        self.refresh()
         return tuple(self._fernets)
 
     def encrypt(self, plaintext: str) -> str:
@@ -113,13 +114,12 @@ class SecretBox:
         return f"{PREFIX}{self._writer}:{token}"
 
     def decrypt(self, ciphertext: str) -> str:
+        self.refresh()
         kid = written_by(ciphertext)
         try:
             if kid is None:
                 return self._legacy(ciphertext)
             fernet = self._fernets.get(kid)
-            if fernet is None and self.refresh():
-                fernet = self._fernets.get(kid)
             if fernet is None:
                 raise ValueError(
                     f"a stored secret is encrypted with the key {kid}, which is in neither secret.key nor "
@@ -130,12 +130,7 @@ class SecretBox:
             raise ValueError("a stored secret cannot be decrypted with this server's secret.key") from exc
 
     def _legacy(self, token: str) -> str:
-        try:
-            return self._all.decrypt(token.encode()).decode()
-        except InvalidToken:
-            if not self.refresh():
-                raise
-            return self._all.decrypt(token.encode()).decode()
+        return self._all.decrypt(token.encode()).decode()
 
     def needs_rotation(self, ciphertext: str) -> bool:
         """True unless the ciphertext is already written by the key this box writes with."""
