@@ -3,7 +3,8 @@ one PostgreSQL metadb, as docs/security.md describes it: `obcp secrets new-key`,
 replica, `obcp secrets rotate`, `obcp secrets promote` on both. No replica restarts; every stored secret is
 still usable after: the access keys verify on both replicas, the agent key signs a request a real agent
 accepts, the cluster password and the SSH credential decrypt to what was stored, and so does a secret written
-before key ids existed."""
+before key ids existed. Also: a lock made on one replica holds at once on the other, and `obcp user unlock`
+lifts it (the replicas are running anyway)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from obcp.meta.tables import compute_host, ob_cluster
 from obcp.meta.takeover_tables import profile_credential
 from obcp.secretbox import SecretBox, key_id, new_key_path, written_by
 from tests.agent.harness import running_agent
-from tests.api.ocp import ok, register_host, takeover
+from tests.api.ocp import create_user, error, ok, register_host, takeover
 from tests.dbs import temporary_database
 from tests.engine.servers import ADMIN, Server, stop_all
 from tests.support.ak_signer import Signer
@@ -137,6 +138,7 @@ def test_rotation_across_two_replicas(tmp_path: Path) -> None:
                     assert ok(client.get(ME, auth=ADMIN))["username"] == "admin"
                 status = obcp(home_a, url, "status")
                 assert old_id not in status and f"compute_host.agent_key_enc: {new_id} 1" in status, status
+                _lock_on_one_unlock_by_cli_on_the_other(to_a, to_b, a.base)
                 rotated_agent_key = only_new.decrypt(stored(url)[("compute_host.agent_key_enc", host)])
                 _agent_key_signs(tmp_path, agent_key, rotated_agent_key)
         finally:
@@ -163,3 +165,20 @@ def _agent_key_signs(tmp_path: Path, agent_key: str, decrypted: str) -> None:
         for key, status in ((decrypted, 200), ("not-the-agent-key", 401)):
             resp = httpx.get(url, auth=AgentSignatureAuth(key.encode()), timeout=10, trust_env=False)
             assert resp.status_code == status, (key == decrypted, resp.text)
+
+
+def _lock_on_one_unlock_by_cli_on_the_other(to_a: httpx.Client, to_b: httpx.Client, url_a: str) -> None:
+    """A lock made on one replica holds at once on the other (whose cache had the right password), and
+    `obcp user unlock` lifts it on both."""
+    user = create_user(to_a, ADMIN, "rita", "rita-password-1")
+    right = ("rita", "rita-password-1")
+    ok(to_b.get(ME, auth=right))  # cached on B
+    for _ in range(5):
+        to_a.get(ME, auth=("rita", "guess"))
+    for client in (to_a, to_b):
+        error(client.get(ME, auth=right), 401, 3003)
+    env = {"OBCP_URL": url_a, "OBCP_USER": ADMIN[0], "OBCP_PASSWORD": ADMIN[1]}
+    done = CliRunner().invoke(app, ["user", "unlock", str(user["id"])], env=env)
+    assert done.exit_code == 0 and "rita" in done.output and "unlocked" in done.output, done.output
+    for client in (to_b, to_a):
+        assert ok(client.get(ME, auth=right))["username"] == "rita"
