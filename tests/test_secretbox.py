@@ -29,6 +29,10 @@ def test_key_ids_legacy_ciphertexts_and_a_rotation_between_two_replicas(tmp_path
     assert before.startswith(f"k1:{old_id}:") and "root-password" not in before
     assert b.decrypt(before) == "root-password" and a.needs_rotation(legacy) and not a.needs_rotation(before)
 
+    # A key file caught half-copied is not taken up: the keys in use stay, until the file is whole.
+    new_key_path(a_file).write_bytes(b"half-a-ke")
+    assert written_by(a.encrypt("x")) == old_id
+    new_key_path(a_file).unlink()
     assert write_new_key(new_key_path(a_file)) and not write_new_key(new_key_path(a_file))
     new_id = key_id(new_key_path(a_file).read_bytes().strip())
     during = a.encrypt("agent-key")  # no restart: the file is noticed before the next encryption

@@ -93,8 +93,13 @@ class SecretBox:
             stamps = self._file_stamps()
             if stamps == self._stamps:
                 return False
-            key, new_key = _read(self._path)
-            self._load(key, new_key)
+            try:
+                key, new_key = _read(self._path)
+                self._load(key, new_key)
+            except (OSError, ValueError):
+                # A key file caught half-copied (or removed between stat and read): keep the keys in use
+                # and look again at the next use.
+                return False
             self._stamps = stamps
             return True
 
