@@ -44,11 +44,15 @@ def test_basic_lockout_unlock_and_login(client: TestClient, admin: Auth) -> None
         retries(client.get(ME, auth=("bob", f"guess-{left}")), left)
     locked(client.get(ME, auth=("bob", "guess-5")))
     locked(client.get(ME, auth=right))  # the right password too
+    assert "lockedUntil" in ok(client.get(f"/api/v2/iam/users/{bob['id']}", auth=admin))
+    listed = ok(client.get("/api/v2/iam/users", auth=admin))["contents"]
+    assert [u["username"] for u in listed if "lockedUntil" in u] == ["bob"]
     # Unlocking needs USER:{id}:UPDATE, which bob's peers do not have.
     create_user(client, admin, "carl", "carl-password-1")
     error(client.post(f"/api/v2/iam/users/{bob['id']}/unlock", auth=("carl", "carl-password-1")), 403, 3100)
     error(client.post("/api/v2/iam/users/424242/unlock", auth=admin), 404, 1002)
-    assert ok(client.post(f"/api/v2/iam/users/{bob['id']}/unlock", auth=admin))["username"] == "bob"
+    unlocked = ok(client.post(f"/api/v2/iam/users/{bob['id']}/unlock", auth=admin))
+    assert unlocked["username"] == "bob" and "lockedUntil" not in unlocked
     # The count starts afresh after an unlock, and after a success that checked the password (the lock
     # ended the cached one).
     retries(client.get(ME, auth=("bob", "again")), 4)

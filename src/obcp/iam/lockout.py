@@ -189,13 +189,14 @@ async def forget_failures(db: Database, subject: str) -> None:
         )
 
 
-async def locked_until(conn: AsyncConnection, username: str) -> int | None:
-    """When the user's lock ends (epoch ms), or None when it is not locked."""
-    row = (
+async def locks_of(conn: AsyncConnection, usernames: list[str]) -> dict[str, int]:
+    """When the lock of each locked user among `usernames` ends (epoch ms)."""
+    subjects = [user_subject(n) for n in usernames]
+    rows = (
         await conn.execute(
-            select(iam_login_failure).where(iam_login_failure.c.subject == user_subject(username))
+            select(iam_login_failure).where(
+                iam_login_failure.c.subject.in_(subjects), iam_login_failure.c.locked_until > now_ms()
+            )
         )
-    ).first()
-    if row is None or row.locked_until is None or row.locked_until <= now_ms():
-        return None
-    return int(row.locked_until)
+    ).all()
+    return {r.subject[len(USER) :]: int(r.locked_until) for r in rows if r.subject in subjects}

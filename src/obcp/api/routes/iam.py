@@ -65,7 +65,7 @@ class RoleUpdate(BaseModel):
     permissions: list[Permission] = Field(max_length=200)
 
 
-def _user_json(row: Any, roles: list[Any]) -> dict[str, Any]:
+def _user_json(row: Any, roles: list[Any], locks: dict[str, int]) -> dict[str, Any]:
     return {
         "id": row.id,
         "username": row.username,
@@ -75,6 +75,8 @@ def _user_json(row: Any, roles: list[Any]) -> dict[str, Any]:
         "roles": [{"id": r.id, "name": r.name} for r in roles],
         "createTime": iso_ms(row.created_at),
         "updateTime": iso_ms(row.updated_at),
+        # Only while failed logins keep the user locked (3003): when the lock ends by itself.
+        "lockedUntil": iso_ms(locks.get(row.username)),
     }
 
 
@@ -88,7 +90,7 @@ def _role_json(row: Any) -> dict[str, Any]:
 async def _user_view(conn: AsyncConnection, user_id: int) -> dict[str, Any]:
     row = await store.get_user(conn, user_id)
     roles = (await store.roles_of(conn, [user_id]))[user_id]
-    return _user_json(row, roles)
+    return _user_json(row, roles, await lockout.locks_of(conn, [row.username]))
 
 
 def _new_password_hash_checked(password: str) -> str:
@@ -108,7 +110,8 @@ async def list_users(
     async with db.read() as conn:
         total, rows = await store.list_users(conn, keyword, pq)
         roles = await store.roles_of(conn, [r.id for r in rows])
-    return paged([_user_json(r, roles[r.id]) for r in rows], pq.result_page(total))
+        locks = await lockout.locks_of(conn, [r.username for r in rows])
+    return paged([_user_json(r, roles[r.id], locks) for r in rows], pq.result_page(total))
 
 
 @router.post("/api/v2/iam/users", summary="Create a user")
