@@ -3,8 +3,10 @@ key (`obcp.api.signed_requests`), the console's session cookie, and on GET /metr
 for Prometheus (`OBCP_METRICS_TOKEN_FILE`); and permission checks.
 
 Verifying an argon2id hash costs ~20 ms of CPU, so it runs in a thread, and a verified credential is cached
-for a short while keyed by an HMAC of user and password. The cached entry also holds the password hash it
-was verified against, so a password change (on any replica) invalidates it at once.
+for a short while keyed by an HMAC of user and password. The cached entry also holds the password hash and the
+user's credential epoch it was verified under, so a password change, a role change, a lock or a logout (on
+any replica) invalidates it at once. Every password that is checked goes through the lockout
+(`obcp.iam.lockout`): failures are counted in the metadb, per user and per address.
 """
 
 from __future__ import annotations
@@ -78,26 +80,23 @@ class Authenticator:
 
         A known user with a wrong password, an unknown name, a locked user: each costs one argon2id check and
         one counted failure, so neither the answer nor its time tells them apart."""
-        if "\x00" in username or len(username) > 64:
-            # No such user can exist, and PostgreSQL refuses a NUL in a query parameter.
-            user = None
-        else:
-            async with self.db.read() as conn:
-                user = await store.find_user(conn, username)
-        # MySQL's default collation finds "ADMIN" or "admin " for "admin": only the exact name logs in.
-        if user is not None and (user.username != username or not user.enabled):
-            user = None
+        # No user can have a NUL or over-long name, and PostgreSQL refuses a NUL in a query parameter.
+        valid_name = "\x00" not in username and len(username) <= 64
         key = self.box.mac(f"{username}\0{password}")
         entry = self._cache.get(key)
-        if user is not None and entry and entry.expires > time.monotonic() and self._current(entry, user):
-            # A lock or a password change raised the epoch: a cached success never outlives either.
-            return await self._principal(user)
-        subject = (
-            lockout.user_subject(username)
-            if user is not None
-            else lockout.unknown_subject(self.box.mac(username))
-        )
         async with self.db.read() as conn:
+            user = await store.find_user(conn, username) if valid_name else None
+            # MySQL's default collation finds "ADMIN" or "admin " for "admin": only the exact name logs in.
+            if user is not None and (user.username != username or not user.enabled):
+                user = None
+            if user is not None and entry and entry.expires > time.monotonic() and self._current(entry, user):
+                # A lock or a password change raised the epoch: a cached success never outlives either.
+                return await store.principal(conn, user)
+            subject = (
+                lockout.user_subject(username)
+                if user is not None
+                else lockout.unknown_subject(self.box.mac(username))
+            )
             standing = await lockout.standing(conn, subject, address)
         good_hash = user.password_hash if user is not None else _DUMMY_HASH
         matches = await anyio.to_thread.run_sync(verify_password, good_hash, password)
