@@ -4,8 +4,8 @@ The session lives in the metadb (as a SHA-256 of its id) so that any server repl
 the same browser. A session ends after `idle_seconds` without a request, after `max_seconds` in all, at
 logout (with every other session of its user), and when its user's password or roles change or the user is
 locked (the user's credential_epoch moves past the session's). A state-changing request made with the
-cookie must repeat the session's CSRF token in the
-`X-CSRF-Token` header: a cross-site page can make the browser send the cookie but cannot read the token.
+cookie must repeat the session's CSRF token in the `X-CSRF-Token` header: a cross-site page can make the
+browser send the cookie but cannot read the token.
 """
 
 from __future__ import annotations
