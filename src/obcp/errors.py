@@ -40,6 +40,23 @@ class ErrorCode(Enum):
     )
     # OCP answers every failed logon with 3000; a refused signature says which of its parts failed.
     SIGNATURE_REFUSED = (3000, 401, "You are not logged on or a logon error occurred: {0}")
+    ACCOUNT_LOCKED = (3003, 401, "The current account is locked. Please contact the administrator.")
+    LOGIN_RETRY = (
+        3004,
+        401,
+        "The username or password you entered is invalid. Please try again. You can retry {0} more times.",
+    )
+    # OCP's 3004 for a signature that does not match: the tries left, and which part failed.
+    SIGNATURE_RETRY = (
+        3004,
+        401,
+        "The access key's signature is refused: {1}. You can retry {0} more times.",
+    )
+    ADDRESS_RESTRICTED = (
+        3014,
+        429,
+        "Requests sent from the IP address {0} are restricted. Please try again later.",
+    )
     WRONG_PASSWORD = (3011, 400, "The specified password does not match the password of the account.")
     PASSWORD_INVALID = (3009, 400, "The password is invalid: {0}")
     NOT_AUTHORIZED = (

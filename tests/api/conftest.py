@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 
 from obcp.api.app import create_app
 from obcp.config import Settings
+from obcp.iam import lockout
 from obcp.meta.migrate import upgrade
 from tests.api.ocp import register_host, takeover
 
@@ -72,3 +73,19 @@ def inventory(client: TestClient, admin: tuple[str, str]) -> Inventory:
     h2 = register_host(client, admin, "10.0.0.2")
     cluster = takeover(client, admin, "c1", {"zone1": [h1], "zone2": [h2]})
     return Inventory((h1, h2), cluster)
+
+
+@pytest.fixture
+def login_limits(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    """Sets the lockout's OBCP_LOGIN_* settings for one test (`login_limits(max_failures=3)`)."""
+
+    def set_limits(**values: int) -> None:
+        monkeypatch.setattr(lockout, "settings", lambda: lockout.LoginSettings().model_copy(update=values))
+
+    return set_limits
+
+
+@pytest.fixture
+def no_lockout(login_limits: Callable[..., None]) -> None:
+    """For a test that fails logins on purpose for something else than the lockout."""
+    login_limits(max_failures=1_000_000, address_max_failures=1_000_000)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 import httpx
@@ -23,7 +24,7 @@ from obcp.meta.audit_tables import audit_event
 from obcp.meta.db import sync_url
 from obcp.meta.tables import compute_host
 from tests.api.conftest import Inventory
-from tests.api.ocp import create_user, ok
+from tests.api.ocp import create_user, error, ok
 from tests.api.test_route_auth import endpoints
 from tests.support.ak_signer import Signer
 
@@ -199,7 +200,7 @@ def test_console_login_logout_and_failed_logins(client: TestClient, admin: Auth,
         lambda: c.post("/api/v2/iam/login", json={"username": "admin", "password": "wrong-password-1"}),
         "LOGIN",
         result="FAILED",
-        errorCode=3000,
+        errorCode=3004,
         userName="admin",
         resourceType="USER",
     )
@@ -228,7 +229,7 @@ def test_console_login_logout_and_failed_logins(client: TestClient, admin: Auth,
         lambda: c.get("/api/v2/ob/clusters", auth=("admin", "wrong-password-2")),
         "LOGIN",
         result="FAILED",
-        errorCode=3000,
+        errorCode=3004,
         userName="admin",
     )
     trail.one(
@@ -255,7 +256,7 @@ def test_access_key_calls_and_refused_signatures(client: TestClient, admin: Auth
         lambda: wrong.request(client, "GET", "/api/v2/iam/roles"),
         "LOGIN",
         result="FAILED",
-        errorCode=3000,
+        errorCode=3004,
         accessKeyId=key.key_id,
         resourceType="ACCESS_KEY",
         resourceId=key.key_id,
@@ -415,3 +416,26 @@ def test_the_event_commits_with_its_change_or_not_at_all(
     trail.one(lambda: client.post(path, auth=admin), "CLUSTER_RESTART", errorCode=1999)
     assert ok(client.get("/api/v2/compute/hosts", auth=admin))["page"]["totalElements"] == hosts
     assert ok(client.get("/api/v2/tasks/instances", auth=admin))["page"]["totalElements"] == tasks
+
+
+def test_a_lock_and_an_unlock_are_audited(client: TestClient, admin: Auth, trail: Trail, db: Engine) -> None:
+    erin = create_user(client, admin, "erin", "erin-password-1")
+    me = "/api/v2/iam/current/user"
+    for n in range(4):
+        trail.one(partial(client.get, me, auth=("erin", f"guess-{n}")), "LOGIN", errorCode=3004)
+    before = len(rows(db))
+    error(client.get(me, auth=("erin", "guess-5")), 401, 3003)
+    added = rows(db)[before:]
+    # The fifth failure is a failed login and the lock it causes, in the lock's own transaction.
+    assert sorted((r.action, r.result, r.error_code or 0) for r in added) == [
+        ("LOGIN", "FAILED", 3003),
+        ("USER_LOCK", "SUCCESS", 0),
+    ], added
+    lock = next(r for r in added if r.action == "USER_LOCK")
+    assert (lock.resource_type, lock.resource_id, lock.user_name) == ("USER", str(erin["id"]), "erin")
+    trail.one(
+        lambda: client.post(f"/api/v2/iam/users/{erin['id']}/unlock", auth=admin),
+        "USER_UNLOCK",
+        userName="admin",
+        resourceId=str(erin["id"]),
+    )

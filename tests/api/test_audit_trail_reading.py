@@ -250,9 +250,9 @@ def _calls_on(url: str, home: Path) -> list[dict[str, Any]]:
         cluster = takeover(c, admin, "cm", {"zone1": [host]})
         task = ok(c.post(f"/api/v2/ob/clusters/{cluster['id']}/restart", json={"dryRun": False}, auth=admin))
         error(c.delete("/api/v2/iam/users/1", auth=admin), 400, 3104)
-        error(c.get("/api/v2/ob/clusters", auth=("admin", "not-the-password")), 401, 3000)
+        error(c.get("/api/v2/ob/clusters", auth=("admin", "not-the-password")), 401, 3004)
         # What a caller sends goes into the columns without the NUL that PostgreSQL refuses.
-        error(c.get("/api/v2/ob/clusters", auth=("eve\x00", "x")), 401, 3000)
+        error(c.get("/api/v2/ob/clusters", auth=("eve\x00", "x")), 401, 3004)
         error(c.delete("/api/v2/compute/hosts/%00", auth=admin), 400, 1001)
         events: list[dict[str, Any]] = ok(c.get(EVENTS, params={"sort": "id,asc"}, auth=admin))["contents"]
     assert [(e["action"], e["result"], e.get("errorCode"), e.get("userName")) for e in events] == [
@@ -260,8 +260,8 @@ def _calls_on(url: str, home: Path) -> list[dict[str, Any]]:
         ("CLUSTER_TAKEOVER", "SUCCESS", None, "admin"),
         ("CLUSTER_RESTART", "SUCCESS", None, "admin"),
         ("USER_DELETE", "FAILED", 3104, "admin"),
-        ("LOGIN", "FAILED", 3000, "admin"),
-        ("LOGIN", "FAILED", 3000, "eve"),
+        ("LOGIN", "FAILED", 3004, "admin"),
+        ("LOGIN", "FAILED", 3004, "eve"),
         ("HOST_DELETE", "FAILED", 1001, "admin"),
     ]
     assert events[2]["summary"]["taskId"] == task["tasks"][0]["id"]

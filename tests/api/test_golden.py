@@ -295,7 +295,7 @@ def test_error_bodies_match_ocp(client: TestClient, admin: tuple[str, str], lang
     ok(client.post("/api/v2/compute/hosts", json=host, auth=admin))
     cases = [
         (client.get("/api/v2/ob/clusters"), 401, 3000),
-        (client.get("/api/v2/ob/clusters", auth=("admin", "wrong")), 401, 3000),
+        (client.get("/api/v2/ob/clusters", auth=("admin", "wrong")), 401, 3004),
         (client.post("/api/v2/compute/hosts", json=host, auth=("viewer1", "viewer-password")), 403, 3100),
         (client.get("/api/v2/ob/clusters/424242", auth=admin), 404, 11001),
         (client.get("/api/v2/compute/hosts/424242", auth=admin), 404, 7005),

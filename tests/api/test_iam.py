@@ -79,7 +79,7 @@ def test_create_list_assign(client: TestClient, admin: tuple[str, str]) -> None:
     ok(client.delete(f"/api/v2/iam/roles/{role['id']}", auth=admin))
     assert ok(client.get(f"/api/v2/iam/users/{alice['id']}", auth=admin))["roles"] == []
     ok(client.delete(f"/api/v2/iam/users/{alice['id']}", auth=admin))
-    error(client.get("/api/v2/iam/current/user", auth=alice_auth), 401, 3000)
+    error(client.get("/api/v2/iam/current/user", auth=alice_auth), 401, 3004)
 
 
 def test_cluster_viewer_reads_but_does_not_take_over(
@@ -134,7 +134,7 @@ def test_change_own_password(client: TestClient, admin: tuple[str, str]) -> None
         auth=old,
     )
     ok(resp)
-    error(client.get("/api/v2/iam/current/user", auth=old), 401, 3000)
+    error(client.get("/api/v2/iam/current/user", auth=old), 401, 3004)
     assert ok(client.get("/api/v2/iam/current/user", auth=new))["username"] == "bob"
 
 
@@ -155,7 +155,7 @@ def test_admin_resets_a_password(client: TestClient, admin: tuple[str, str]) -> 
             auth=admin,
         )
     )
-    error(client.get("/api/v2/iam/current/user", auth=old), 401, 3000)
+    error(client.get("/api/v2/iam/current/user", auth=old), 401, 3004)
     ok(client.get("/api/v2/iam/current/user", auth=("carol", "carol-password-2")))
     # Another user's password is not self-service.
     error(
@@ -222,12 +222,12 @@ def test_basic_polling_is_not_throttled_by_hashing(
     assert polling < 0.5 * 50 * verify_cost, (polling, verify_cost)
 
     # The cache holds only the right password: a wrong one is still refused (and costs a verify).
-    error(client.get("/api/v2/ob/clusters", auth=("poller", "poller-passwore")), 401, 3000)
+    error(client.get("/api/v2/ob/clusters", auth=("poller", "poller-passwore")), 401, 3004)
     assert calls == 1
 
 
 def test_admin_is_created_once_with_the_configured_password(client: TestClient) -> None:
-    error(client.get("/api/v2/iam/current/user", auth=("admin", "admin")), 401, 3000)
+    error(client.get("/api/v2/iam/current/user", auth=("admin", "admin")), 401, 3004)
     ok(client.get("/api/v2/iam/current/user", auth=("admin", ADMIN_PASSWORD)))
 
 

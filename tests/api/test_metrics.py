@@ -32,7 +32,7 @@ def test_metrics_need_a_caller_with_the_metrics_permission(
     client: TestClient, admin: tuple[str, str]
 ) -> None:
     error(client.get("/metrics"), 401, 3000)
-    error(client.get("/metrics", auth=("admin", "wrong")), 401, 3000)
+    error(client.get("/metrics", auth=("admin", "wrong")), 401, 3004)
     create_user(client, admin, "profile-only", "profile-password", roles=["PROFILE"])
     error(client.get("/metrics", auth=("profile-only", "profile-password")), 403, 3100)
     create_user(client, admin, "prometheus", "prometheus-password", roles=["METRICS_VIEWER"])

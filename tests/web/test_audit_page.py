@@ -46,7 +46,7 @@ def test_the_audit_page_and_the_cli(browser: Browser, console: Console, pages: l
     # The refused Basic login: FAILED with OCP's code, the password nowhere on the page.
     w.page.goto(console.url + "/#/audit?action=LOGIN&result=FAILED")
     w.page.wait_for_selector("#audit-events [data-result=FAILED]")
-    assert "FAILED 3000" in w.page.locator("#audit-events tbody tr").first.inner_text()
+    assert "FAILED 3004" in w.page.locator("#audit-events tbody tr").first.inner_text()
     assert "not-the-password" not in w.page.content()
     assert w.page.input_value("#a-result") == "FAILED"
     w.expect_no_errors()
@@ -64,6 +64,6 @@ def test_the_audit_page_and_the_cli(browser: Browser, console: Console, pages: l
     raw = cli(console, ADMIN, "audit", "list", "--result", "FAILED", "--action", "LOGIN", "-o", "json")
     assert raw.exit_code == 0, raw.output
     data = json.loads(raw.stdout)
-    assert data["contents"] and {(e["action"], e["errorCode"]) for e in data["contents"]} == {("LOGIN", 3000)}
+    assert data["contents"] and {(e["action"], e["errorCode"]) for e in data["contents"]} == {("LOGIN", 3004)}
     refused = cli(console, VIEWER, "audit", "list")
     assert refused.exit_code == 2 and "3100" in refused.output

@@ -78,6 +78,7 @@ ACTIONS: dict[str, Action] = {
     "DELETE /api/v2/iam/users/{userId}": Action("USER_DELETE", "USER", "{userId}"),
     "PUT /api/v2/iam/users/{userId}/roles": Action("USER_ROLES_SET", "USER", "{userId}"),
     "POST /api/v2/iam/users/{userId}/changePassword": Action("USER_PASSWORD_RESET", "USER", "{userId}"),
+    "POST /api/v2/iam/users/{userId}/unlock": Action("USER_UNLOCK", "USER", "{userId}"),
     "POST /api/v2/iam/current/user/changePassword": Action("USER_PASSWORD_CHANGE", "USER"),
     "POST /api/v2/iam/roles": Action("ROLE_CREATE", "ROLE"),
     "PUT /api/v2/iam/roles/{roleId}": Action("ROLE_UPDATE", "ROLE", "{roleId}"),

@@ -3,8 +3,10 @@ key (`obcp.api.signed_requests`), the console's session cookie, and on GET /metr
 for Prometheus (`OBCP_METRICS_TOKEN_FILE`); and permission checks.
 
 Verifying an argon2id hash costs ~20 ms of CPU, so it runs in a thread, and a verified credential is cached
-for a short while keyed by an HMAC of user and password. The cached entry also holds the password hash it
-was verified against, so a password change (on any replica) invalidates it at once.
+for a short while keyed by an HMAC of user and password. The cached entry also holds the password hash and the
+user's credential epoch it was verified under, so a password change, a role change, a lock or a logout (on
+any replica) invalidates it at once. Every password that is checked goes through the lockout
+(`obcp.iam.lockout`): failures are counted in the metadb, per user and per address.
 """
 
 from __future__ import annotations
@@ -25,12 +27,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from obcp import audit
 from obcp.api import sessions
-from obcp.api.audit import client_address
 from obcp.api.envelope import error_response
 from obcp.api.errors import metadb_unavailable
-from obcp.api.signed_requests import AccessKeyVerifier, read_body
+from obcp.api.signed_requests import AccessKeyVerifier, client_address, read_body
 from obcp.errors import ErrorCode, ObcpError
-from obcp.iam import store
+from obcp.iam import lockout, store
 from obcp.iam.ak_signature import is_signed, parse_authorization
 from obcp.iam.passwords import verify_password
 from obcp.iam.store import Principal
@@ -56,6 +57,7 @@ MIN_TOKEN_LENGTH = 16
 class _CacheEntry:
     user_id: int
     password_hash: str
+    credential_epoch: int
     expires: float
 
 
@@ -78,27 +80,54 @@ class Authenticator:
         self._cache: dict[str, _CacheEntry] = {}
         self.signed = AccessKeyVerifier(db, box)
 
-    async def basic(self, username: str, password: str) -> Principal | None:
-        if "\x00" in username or len(username) > 64:
-            # No such user can exist, and PostgreSQL refuses a NUL in a query parameter.
-            await anyio.to_thread.run_sync(verify_password, _DUMMY_HASH, password)
-            return None
+    async def basic(self, username: str, password: str, address: str | None = None) -> Principal:
+        """The user of a name and password; raises 3004 (tries left), 3003 (locked) or 3014 (address).
+
+        A known user with a wrong password, an unknown name, a locked user: each costs one argon2id check and
+        one counted failure, so neither the answer nor its time tells them apart."""
+        # No user can have a NUL or over-long name, and PostgreSQL refuses a NUL in a query parameter.
+        valid_name = "\x00" not in username and len(username) <= 64
+        key = self.box.mac(f"{username}\0{password}")
+        entry = self._cache.get(key)
         async with self.db.read() as conn:
-            user = await store.find_user(conn, username)
+            user = await store.find_user(conn, username) if valid_name else None
             # MySQL's default collation finds "ADMIN" or "admin " for "admin": only the exact name logs in.
-            if user is None or user.username != username or not user.enabled:
-                # Spend the same time as a real check so a caller cannot probe which user names exist.
-                await anyio.to_thread.run_sync(verify_password, _DUMMY_HASH, password)
-                return None
-            key = self.box.mac(f"{username}\0{password}")
-            entry = self._cache.get(key)
-            now = time.monotonic()
-            if not (entry and entry.expires > now and entry.password_hash == user.password_hash):
-                if not await anyio.to_thread.run_sync(verify_password, user.password_hash, password):
-                    return None
-                if len(self._cache) > 10_000:
-                    self._cache.clear()
-                self._cache[key] = _CacheEntry(user.id, user.password_hash, now + self.ttl)
+            if user is not None and (user.username != username or not user.enabled):
+                user = None
+            if user is not None and entry and entry.expires > time.monotonic() and self._current(entry, user):
+                # A lock or a password change raised the epoch: a cached success never outlives either.
+                return await store.principal(conn, user)
+            subject = (
+                lockout.user_subject(username)
+                if user is not None
+                else lockout.unknown_subject(self.box.mac(username))
+            )
+            standing = await lockout.standing(conn, subject, address)
+        good_hash = user.password_hash if user is not None else _DUMMY_HASH
+        matches = await anyio.to_thread.run_sync(verify_password, good_hash, password)
+        if standing.address_restricted:
+            raise ObcpError(ErrorCode.ADDRESS_RESTRICTED, address)
+        if standing.locked:
+            raise ObcpError(ErrorCode.ACCOUNT_LOCKED)
+        if user is None or not matches:
+            left = await lockout.record_failure(self.db, subject, address)
+            raise ObcpError(ErrorCode.LOGIN_RETRY, left) if left else ObcpError(ErrorCode.ACCOUNT_LOCKED)
+        if standing.failures:
+            await lockout.forget_failures(self.db, subject)
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[key] = _CacheEntry(
+            user.id, user.password_hash, user.credential_epoch, time.monotonic() + self.ttl
+        )
+        return await self._principal(user)
+
+    @staticmethod
+    def _current(entry: _CacheEntry, user: Any) -> bool:
+        same_hash = entry.password_hash == user.password_hash
+        return bool(same_hash and entry.credential_epoch == user.credential_epoch)
+
+    async def _principal(self, user: Any) -> Principal:
+        async with self.db.read() as conn:
             return await store.principal(conn, user)
 
     def bearer(self, scope: Scope, header: str) -> Principal | None:
@@ -179,8 +208,6 @@ class AuthMiddleware:
             session_id = None if header else sessions.cookie(scope, sessions.SESSION_COOKIE)
             reason = _refusal_reason(header, session_id)
             self.authenticator_of().refused(reason)
-            if reason == "bad_password":
-                await self._audit_failure(scope, user_name=(parse_basic(header) or ("", ""))[0])
             await sessions.not_logged_in(sessions.is_browser(scope))(scope, receive, send)
             return
         scope.setdefault("state", {})["principal"] = principal
@@ -204,7 +231,7 @@ class AuthMiddleware:
                 return principal, receive, None
             except ObcpError as exc:
                 auth.refused("access_key")
-                await self._audit_failure(scope, access_key_id=key_id)
+                await self._audit_failure(scope, exc.error_code.code, access_key_id=key_id)
                 code = exc.error_code
                 return None, receive, error_response(code.http_status, code.code, exc.message)
         session_id = None if header else sessions.cookie(scope, sessions.SESSION_COOKIE)
@@ -221,24 +248,41 @@ class AuthMiddleware:
         if header.lower().startswith("bearer "):
             return auth.bearer(scope, header), receive, None
         creds = parse_basic(header) if header else None
-        return (await auth.basic(*creds) if creds else None), receive, None
+        if creds is None:
+            return None, receive, None
+        try:
+            return await auth.basic(*creds, client_address(scope)), receive, None
+        except ObcpError as exc:
+            auth.refused(_basic_reason(exc))
+            await self._audit_failure(scope, exc.error_code.code, user_name=creds[0])
+            code = exc.error_code
+            return None, receive, error_response(code.http_status, code.code, exc.message)
 
     async def _audit_failure(
-        self, scope: Scope, *, user_name: str | None = None, access_key_id: str | None = None
+        self, scope: Scope, code: int, *, user_name: str | None = None, access_key_id: str | None = None
     ) -> None:
         """A failed login's audit event (the password or signature never in it)."""
         try:
             await audit.record_login_failure(
                 self.authenticator_of().db,
-                client_address=client_address(scope),
+                client_address=client_address(scope) or "",
                 trace_id=trace_id_var.get(),
                 method=scope["method"],
                 path=scope["path"],
                 user_name=user_name,
                 access_key_id=access_key_id,
+                error_code=code,
             )
         except Exception as exc:  # the metadb away: the caller gets its 401 all the same
             log.warning("audit event of a failed login not written: %s", type(exc).__name__)
+
+
+def _basic_reason(exc: ObcpError) -> str:
+    if exc.error_code is ErrorCode.ACCOUNT_LOCKED:
+        return "locked"
+    if exc.error_code is ErrorCode.ADDRESS_RESTRICTED:
+        return "address_restricted"
+    return "bad_password"
 
 
 def _protected(path: str) -> bool:

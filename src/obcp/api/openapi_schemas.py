@@ -104,7 +104,12 @@ CLUSTER = obj(
 HOST = obj({"id": ID, "name": STR, "address": STR, "agentPort": INT}, {"status": STR, "description": STR})
 USER = obj(
     {"id": ID, "username": STR, "enabled": BOOL, "roles": {"type": "array", "items": NAMED}},
-    {"email": STR, "description": STR, "permissions": {"type": "array", "items": STR}},
+    {
+        "email": STR,
+        "description": STR,
+        "permissions": {"type": "array", "items": STR},
+        "lockedUntil": {**TIME, "description": "present while failed logins keep the user locked"},
+    },
 )
 ROLE = obj({"id": ID, "name": STR, "builtin": BOOL, "permissions": {"type": "array", "items": STR}})
 ACCESS_KEY = obj(
@@ -252,6 +257,7 @@ DATA: dict[str, Schema | None] = {
     "GET /api/v2/iam/users/{userId}": ref("User"),
     "DELETE /api/v2/iam/users/{userId}": _NO_DATA,
     "PUT /api/v2/iam/users/{userId}/roles": ref("User"),
+    "POST /api/v2/iam/users/{userId}/unlock": ref("User"),
     "POST /api/v2/iam/users/{userId}/changePassword": _NO_DATA,
     "GET /api/v2/iam/current/user": ref("User"),
     "POST /api/v2/iam/current/user/changePassword": _NO_DATA,

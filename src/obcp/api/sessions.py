@@ -1,9 +1,11 @@
 """Browser sessions of the web console: a random id in an HttpOnly cookie, kept in the metadb; a CSRF token.
 
 The session lives in the metadb (as a SHA-256 of its id) so that any server replica can answer any request of
-the same browser. A session ends after `idle_seconds` without a request, after `max_seconds` in all, or at
-logout. A state-changing request made with the cookie must repeat the session's CSRF token in the
-`X-CSRF-Token` header: a cross-site page can make the browser send the cookie but cannot read the token.
+the same browser. A session ends after `idle_seconds` without a request, after `max_seconds` in all, at
+logout (with every other session of its user), and when its user's password or roles change or the user is
+locked (the user's credential_epoch moves past the session's). A state-changing request made with the
+cookie must repeat the session's CSRF token in the `X-CSRF-Token` header: a cross-site page can make the
+browser send the cookie but cannot read the token.
 """
 
 from __future__ import annotations
@@ -83,17 +85,45 @@ async def create(db: Database, user_id: int) -> tuple[str, str]:
     s = settings()
     async with db.tx() as conn:
         await conn.execute(delete(web_session).where(_expired(now, s)))
+        user = await store.get_user(conn, user_id)
         await conn.execute(
             insert(web_session).values(
                 id_hash=_hash(session_id),
                 user_id=user_id,
                 csrf_token=csrf_token,
+                credential_epoch=user.credential_epoch,
                 created_at=now,
                 last_seen_at=now,
             )
         )
         await audit.record(conn, resource_id=user_id)
     return session_id, csrf_token
+
+
+async def end_all(db: Database, session_id: str) -> None:
+    """Logout: ends this session and every other session and cached credential of its user, everywhere."""
+    async with db.tx() as conn:
+        row = (
+            await conn.execute(select(web_session).where(web_session.c.id_hash == _hash(session_id)))
+        ).first()
+        if row is not None:
+            await store.end_credentials(conn, row.user_id)
+            await conn.execute(delete(web_session).where(web_session.c.user_id == row.user_id))
+
+
+async def keep_current(db: Database, scope: Scope, user_id: int) -> None:
+    """After the caller's own password or roles changed (which ended all its sessions): the session that made
+    the change goes on, under the user's new credential epoch."""
+    session_id = cookie(scope, SESSION_COOKIE)
+    if not session_id:
+        return
+    async with db.tx() as conn:
+        user = await store.get_user(conn, user_id)
+        await conn.execute(
+            update(web_session)
+            .where(web_session.c.id_hash == _hash(session_id), web_session.c.user_id == user_id)
+            .values(credential_epoch=user.credential_epoch)
+        )
 
 
 def _expired(now: int, s: SessionSettings) -> ColumnElement[bool]:
@@ -116,7 +146,8 @@ async def resolve(db: Database, session_id: str) -> Session | None:
         if idle or row.created_at < now - s.max_seconds * 1000:
             return None
         user = await store.find_user_by_id(conn, row.user_id)
-        if user is None or not user.enabled:
+        # A password change, a role change, a lock or a logout since the session began ends it.
+        if user is None or not user.enabled or user.credential_epoch != row.credential_epoch:
             return None
         principal = await store.principal(conn, user)
     if now - row.last_seen_at >= s.touch_seconds * 1000:

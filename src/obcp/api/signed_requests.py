@@ -16,13 +16,19 @@ from datetime import UTC, datetime
 from starlette.types import Message, Receive, Scope
 
 from obcp.errors import ErrorCode, ObcpError
-from obcp.iam import access_keys, store
+from obcp.iam import access_keys, lockout, store
 from obcp.iam import ak_signature as sig
 from obcp.iam.store import Principal
 from obcp.meta.db import Database
 from obcp.secretbox import SecretBox
 
 UNCHANGING_METHODS = frozenset({"GET", "HEAD"})
+
+
+def client_address(scope: Scope) -> str | None:
+    """The caller's IP address (behind a proxy, uvicorn's FORWARDED_ALLOW_IPS makes it the client's)."""
+    client = scope.get("client")
+    return str(client[0]) if client else None
 
 
 def refused(reason: str) -> ObcpError:
@@ -115,6 +121,15 @@ class AccessKeyVerifier:
             self._secrets[secret_enc] = secret
         return secret
 
+    async def _failed(self, subject: str | None, address: str | None, string_to_sign: str) -> None:
+        """A wrong signature is a failed login of the key's user: 3004 with the tries left, then 3003."""
+        left = await lockout.record_failure(self.db, subject, address)
+        if not left:
+            raise ObcpError(ErrorCode.ACCOUNT_LOCKED)
+        signed = json.dumps(string_to_sign)
+        why = f"the signature does not match the request; the string the server signed is {signed}"
+        raise ObcpError(ErrorCode.SIGNATURE_RETRY, left, why)
+
     async def verify(self, scope: Scope, authorization: str, body: bytes) -> Principal:
         """The principal of a correctly signed request; raises the 401 that says what failed."""
         credential = sig.parse_authorization(authorization)
@@ -123,21 +138,28 @@ class AccessKeyVerifier:
         parts = signed_parts(scope, body)
         date = check_date(parts.date, time.time())
         key_id = credential.access_key_id[:64]
+        address = client_address(scope)
         async with self.db.read() as conn:
             key = await access_keys.find_key(conn, key_id)
+            subject = lockout.user_subject(key.user.username) if key is not None else None
+            standing = await lockout.standing(conn, subject or "", address)
+            if standing.address_restricted:
+                raise ObcpError(ErrorCode.ADDRESS_RESTRICTED, address)
             if key is None:
+                await lockout.record_failure(self.db, None, address)
                 raise refused(f"the access key {json.dumps(key_id)} does not exist")
+            if standing.locked:
+                raise ObcpError(ErrorCode.ACCOUNT_LOCKED)
             if key.status != access_keys.ACTIVE:
                 raise refused(f"the access key {key_id} is disabled")
             if not key.user.enabled:
                 raise refused(f"the user of the access key {key_id} is disabled")
             string_to_sign = parts.string_to_sign()
             if not sig.signature_matches(self._secret(key.secret_enc), string_to_sign, credential.signature):
-                raise refused(
-                    "the signature does not match the request; the string the server signed is "
-                    + json.dumps(string_to_sign)
-                )
+                await self._failed(subject, address, string_to_sign)
             principal = await store.principal(conn, key.user)
+        if standing.failures and subject:
+            await lockout.forget_failures(self.db, subject)
         if parts.method.upper() not in UNCHANGING_METHODS:
             expires = int((date.timestamp() + sig.WINDOW_SECONDS) * 1000) + 1
             if not await access_keys.first_use(self.db, key_id, credential.signature, expires):

@@ -20,8 +20,10 @@ from obcp.cli.clusters import cluster_app
 from obcp.cli.install import server_install, server_uninstall
 from obcp.cli.root import use_api
 from obcp.cli.sandbox import app as sandbox_app
+from obcp.cli.secrets import secrets_app
 from obcp.cli.servers import server_app
 from obcp.cli.tasks import subtask_app, task_app
+from obcp.cli.users import user_app
 from obcp.cli.zones import zone_app
 from obcp.config import Settings
 
@@ -36,6 +38,8 @@ app.add_typer(task_app, name="task")
 app.add_typer(subtask_app, name="subtask")
 app.add_typer(accesskey_app, name="accesskey")
 app.add_typer(audit_app, name="audit")
+app.add_typer(secrets_app, name="secrets")
+app.add_typer(user_app, name="user")
 
 
 def _settings(home: Path | None, db_url: str | None, **extra: object) -> Settings:

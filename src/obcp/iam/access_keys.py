@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from obcp.errors import ErrorCode, ObcpError
 from obcp.meta.access_key_tables import iam_access_key, iam_access_key_replay
 from obcp.meta.db import Database, now_ms
+from obcp.meta.reencrypt import Rotated, reencrypt_column
 from obcp.meta.tables import iam_user
 from obcp.secretbox import SecretBox
 from obcp.timefmt import iso_ms
@@ -168,3 +169,8 @@ async def first_use(db: Database, access_key_id: str, signature: str, expires_at
     except IntegrityError:
         return False
     return True
+
+
+async def reencrypt_secrets(db: Database, box: SecretBox) -> Rotated:
+    """The access keys' secrets, re-encrypted under the box's writing key (the secret key's rotation)."""
+    return await reencrypt_column(db, iam_access_key, iam_access_key.c.id, iam_access_key.c.secret_enc, box)

@@ -197,11 +197,29 @@ async def ensure_defaults(db: Database, admin_password: str | None) -> str | Non
 
 
 async def set_password_hash(conn: AsyncConnection, user_id: int, password_hash: str) -> None:
+    """Sets the password, and ends the user's sessions and cached credentials made with the old one."""
     await conn.execute(
         update(iam_user)
         .where(iam_user.c.id == user_id)
-        .values(password_hash=password_hash, updated_at=now_ms())
+        .values(
+            password_hash=password_hash,
+            credential_epoch=iam_user.c.credential_epoch + 1,
+            updated_at=now_ms(),
+        )
     )
+
+
+async def end_credentials(conn: AsyncConnection, user_id: int) -> int:
+    """Ends every console session and cached credential of the user, on every replica (each request reads
+    the user's row, and compares its credential_epoch with the one the session or cache entry was made
+    under). Returns the new epoch."""
+    await conn.execute(
+        update(iam_user)
+        .where(iam_user.c.id == user_id)
+        .values(credential_epoch=iam_user.c.credential_epoch + 1)
+    )
+    epoch = (await conn.execute(select(iam_user.c.credential_epoch).where(iam_user.c.id == user_id))).scalar()
+    return int(epoch or 0)
 
 
 # The sort fields of the user and role lists.
@@ -238,7 +256,11 @@ async def replace_user_roles(conn: AsyncConnection, user_id: int, names: list[st
     if row.username == ADMIN_USER and "ADMIN" not in names:
         raise ObcpError(ErrorCode.ILLEGAL_ARGUMENT, "roles (the built-in admin keeps the ADMIN role)")
     await set_user_roles(conn, user_id, names)
-    await conn.execute(update(iam_user).where(iam_user.c.id == user_id).values(updated_at=now_ms()))
+    await conn.execute(
+        update(iam_user)
+        .where(iam_user.c.id == user_id)
+        .values(updated_at=now_ms(), credential_epoch=iam_user.c.credential_epoch + 1)
+    )
 
 
 async def list_roles(conn: AsyncConnection, keyword: str | None, pager: Pager) -> tuple[int, list[Any]]:

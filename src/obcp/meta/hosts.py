@@ -12,9 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from obcp.errors import ErrorCode, ObcpError
 from obcp.meta import inventory
-from obcp.meta.db import inserted_id, now_ms
+from obcp.meta.db import Database, inserted_id, now_ms
 from obcp.meta.paging import Pager
+from obcp.meta.reencrypt import Rotated, reencrypt_column
 from obcp.meta.tables import compute_host
+from obcp.secretbox import SecretBox
 from obcp.timefmt import iso_ms
 
 # The sort fields of the host list.
@@ -139,3 +141,8 @@ async def delete_host(conn: AsyncConnection, host_id: int) -> None:
             ErrorCode.HOST_IN_USE, row.address, f"OBServer {used.id} of cluster {used.cluster_name}"
         )
     await conn.execute(delete(compute_host).where(compute_host.c.id == host_id))
+
+
+async def reencrypt_agent_keys(db: Database, box: SecretBox) -> Rotated:
+    """The agent keys, re-encrypted under the box's writing key (the secret key's rotation)."""
+    return await reencrypt_column(db, compute_host, compute_host.c.id, compute_host.c.agent_key_enc, box)

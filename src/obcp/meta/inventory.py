@@ -14,11 +14,13 @@ from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from obcp.errors import ErrorCode, ObcpError
-from obcp.meta.db import inserted_id, now_ms
+from obcp.meta.db import Database, inserted_id, now_ms
 from obcp.meta.paging import Pager
 from obcp.meta.parameter_tables import pending_names
+from obcp.meta.reencrypt import Rotated, reencrypt_column
 from obcp.meta.statuses import ClusterStatus, InnerStatus, ServerStatus, ZoneStatus
 from obcp.meta.tables import compute_host, ob_cluster, ob_server, ob_zone, operation_availability
+from obcp.secretbox import SecretBox
 from obcp.timefmt import iso_ms
 
 # OCP's status values, for the API's filters.
@@ -457,3 +459,8 @@ async def _check_servers(conn: AsyncConnection, servers: list[NewServer]) -> Non
                 ErrorCode.ILLEGAL_ARGUMENT,
                 f"servers (host {t.host_id} port {t.sql_port} already belongs to cluster {t.name})",
             )
+
+
+async def reencrypt_root_passwords(db: Database, box: SecretBox) -> Rotated:
+    """The clusters' root passwords, re-encrypted under the box's writing key (the secret key's rotation)."""
+    return await reencrypt_column(db, ob_cluster, ob_cluster.c.id, ob_cluster.c.root_password_enc, box)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from obcp.meta import (
     access_key_tables,
     audit_tables,
+    login_tables,
     parameter_tables,
     session_tables,
     tables,
@@ -23,6 +24,7 @@ TABLE_MODULES = (
     takeover_tables,
     parameter_tables,
     audit_tables,
+    login_tables,
 )
 
 __all__ = ["TABLE_MODULES", "metadata"]

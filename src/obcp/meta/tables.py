@@ -21,6 +21,9 @@ iam_user = Table(
     Column("email", String(255), nullable=True),
     Column("description", String(255), nullable=True),
     Column("enabled", Boolean, nullable=False, default=True),
+    # Raised by a password change, a role change, a lock or a logout: every session and cached credential
+    # of the user made under an older value ends, on every replica (docs/security.md, "Sessions that end").
+    Column("credential_epoch", Integer, nullable=False, default=0, server_default="0"),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
 )

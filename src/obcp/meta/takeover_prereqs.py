@@ -9,9 +9,11 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from obcp.errors import ErrorCode, ObcpError
-from obcp.meta.db import inserted_id, now_ms
+from obcp.meta.db import Database, inserted_id, now_ms
 from obcp.meta.paging import Pager
+from obcp.meta.reencrypt import Rotated, reencrypt_column
 from obcp.meta.takeover_tables import compute_host_type, profile_credential
+from obcp.secretbox import SecretBox
 
 HT = compute_host_type.c
 PC = profile_credential.c
@@ -61,3 +63,8 @@ async def create_credential(conn: AsyncConnection, user_id: int | None, name: st
 async def own_credential_exists(conn: AsyncConnection, user_id: int | None, credential_id: int) -> bool:
     query = select(PC.id).where(PC.id == credential_id, PC.user_id == user_id)
     return (await conn.execute(query)).first() is not None
+
+
+async def reencrypt_credentials(db: Database, box: SecretBox) -> Rotated:
+    """The profile credentials' secrets, re-encrypted under the box's writing key (key rotation)."""
+    return await reencrypt_column(db, profile_credential, PC.id, PC.secret_enc, box)

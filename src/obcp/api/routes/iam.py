@@ -5,19 +5,20 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from obcp import audit
+from obcp.api import sessions
 from obcp.api.auth import authenticated, require
 from obcp.api.deps import DbDep
 from obcp.api.envelope import OcpJSONResponse, no_data, ok, paged
 from obcp.api.paging import PageQuery, page_query
 from obcp.api.params import IdPath
 from obcp.errors import ErrorCode, ObcpError
-from obcp.iam import store
+from obcp.iam import lockout, store
 from obcp.iam.passwords import check_strength, hash_password, verify_password
 from obcp.iam.store import Principal
 from obcp.timefmt import iso_ms
@@ -65,7 +66,7 @@ class RoleUpdate(BaseModel):
     permissions: list[Permission] = Field(max_length=200)
 
 
-def _user_json(row: Any, roles: list[Any]) -> dict[str, Any]:
+def _user_json(row: Any, roles: list[Any], locks: dict[str, int]) -> dict[str, Any]:
     return {
         "id": row.id,
         "username": row.username,
@@ -75,6 +76,8 @@ def _user_json(row: Any, roles: list[Any]) -> dict[str, Any]:
         "roles": [{"id": r.id, "name": r.name} for r in roles],
         "createTime": iso_ms(row.created_at),
         "updateTime": iso_ms(row.updated_at),
+        # Only while failed logins keep the user locked (3003): when the lock ends by itself.
+        "lockedUntil": iso_ms(locks.get(row.username)),
     }
 
 
@@ -88,7 +91,7 @@ def _role_json(row: Any) -> dict[str, Any]:
 async def _user_view(conn: AsyncConnection, user_id: int) -> dict[str, Any]:
     row = await store.get_user(conn, user_id)
     roles = (await store.roles_of(conn, [user_id]))[user_id]
-    return _user_json(row, roles)
+    return _user_json(row, roles, await lockout.locks_of(conn, [row.username]))
 
 
 def _new_password_hash_checked(password: str) -> str:
@@ -108,7 +111,8 @@ async def list_users(
     async with db.read() as conn:
         total, rows = await store.list_users(conn, keyword, pq)
         roles = await store.roles_of(conn, [r.id for r in rows])
-    return paged([_user_json(r, roles[r.id]) for r in rows], pq.result_page(total))
+        locks = await lockout.locks_of(conn, [r.username for r in rows])
+    return paged([_user_json(r, roles[r.id], locks) for r in rows], pq.result_page(total))
 
 
 @router.post("/api/v2/iam/users", summary="Create a user")
@@ -148,13 +152,28 @@ async def delete_user(
 
 @router.put("/api/v2/iam/users/{userId}/roles", summary="Set the roles of a user")
 async def set_roles(
+    request: Request,
     db: DbDep,
     userId: IdPath,
     body: RolesUpdate,
-    _: Principal = Depends(require("USER:{userId}:UPDATE")),
+    me: Principal = Depends(require("USER:{userId}:UPDATE")),
 ) -> OcpJSONResponse:
     async with db.tx() as conn:
         await store.replace_user_roles(conn, userId, body.roles)
+        view = await _user_view(conn, userId)
+        await audit.record(conn)
+    if me.id == userId:
+        await sessions.keep_current(db, request.scope, me.id)
+    return ok(view)
+
+
+@router.post("/api/v2/iam/users/{userId}/unlock", summary="Unlock a user locked by failed logins")
+async def unlock_user(
+    db: DbDep, userId: IdPath, _: Principal = Depends(require("USER:{userId}:UPDATE"))
+) -> OcpJSONResponse:
+    async with db.tx() as conn:
+        row = await store.get_user(conn, userId)
+        await lockout.unlock(conn, row.username)
         view = await _user_view(conn, userId)
         await audit.record(conn)
     return ok(view)
@@ -162,16 +181,19 @@ async def set_roles(
 
 @router.post("/api/v2/iam/users/{userId}/changePassword", summary="Set a user's password (administrators)")
 async def reset_password(
+    request: Request,
     db: DbDep,
     userId: IdPath,
     body: PasswordReset,
-    _: Principal = Depends(require("USER:{userId}:UPDATE")),
+    me: Principal = Depends(require("USER:{userId}:UPDATE")),
 ) -> OcpJSONResponse:
     password_hash = await anyio.to_thread.run_sync(_new_password_hash_checked, body.password)
     async with db.tx() as conn:
         await store.get_user(conn, userId)
         await store.set_password_hash(conn, userId, password_hash)
         await audit.record(conn)
+    if me.id == userId:
+        await sessions.keep_current(db, request.scope, me.id)
     return no_data()
 
 
@@ -185,7 +207,7 @@ async def current_user(db: DbDep, me: Principal = Depends(authenticated)) -> Ocp
 
 @router.post("/api/v2/iam/current/user/changePassword", summary="Change one's own password")
 async def change_own_password(
-    db: DbDep, body: PasswordChange, me: Principal = Depends(authenticated)
+    request: Request, db: DbDep, body: PasswordChange, me: Principal = Depends(authenticated)
 ) -> OcpJSONResponse:
     audit.name_resource(me.id)
     async with db.read() as conn:
@@ -196,6 +218,8 @@ async def change_own_password(
     async with db.tx() as conn:
         await store.set_password_hash(conn, me.id, password_hash)
         await audit.record(conn)
+    # The user's other sessions and cached credentials have ended; the one that made the change goes on.
+    await sessions.keep_current(db, request.scope, me.id)
     return no_data()
 
 

@@ -17,7 +17,9 @@ from starlette.staticfiles import StaticFiles
 from obcp import audit, web
 from obcp.api import sessions
 from obcp.api.deps import AuthenticatorDep, DbDep
-from obcp.api.envelope import OcpJSONResponse, no_data, ok
+from obcp.api.envelope import OcpJSONResponse, error_response, no_data, ok
+from obcp.api.signed_requests import client_address
+from obcp.errors import ObcpError
 from obcp.meta.db import Database
 
 router = APIRouter(tags=["iam"])
@@ -41,10 +43,16 @@ def _secure(request: Request) -> bool:
 @router.post("/api/v2/iam/login", summary="Log in the web console (sets the session and CSRF cookies)")
 async def login(request: Request, authenticator: AuthenticatorDep, db: DbDep, body: Login) -> OcpJSONResponse:
     audit.identify(body.username)
-    principal = await authenticator.basic(body.username, body.password)
-    if principal is None:
-        # One answer for an unknown user and a wrong password, so neither can be probed.
-        return sessions.not_logged_in(browser=True)
+    try:
+        principal = await authenticator.basic(body.username, body.password, client_address(request.scope))
+    except ObcpError as exc:
+        # One answer for an unknown user and a wrong password (3004 with the tries left), so neither can be
+        # probed; 3003 once locked, 3014 for an address that failed too often. No Basic challenge.
+        code = exc.error_code
+        response = error_response(code.http_status, code.code, exc.message)
+        if "www-authenticate" in response.headers:
+            del response.headers["www-authenticate"]
+        return response
     audit.identify(principal.username, principal.id)
     previous = sessions.cookie(request.scope, sessions.SESSION_COOKIE)
     if previous:
@@ -70,6 +78,7 @@ async def logout(request: Request, db: DbDep) -> OcpJSONResponse:
             return sessions.csrf_refused()
         if session is not None:
             audit.identify(session.principal.username, session.principal.id)
+            await sessions.end_all(db, session_id)
         await sessions.delete_session(db, session_id, audited=True)
     response = no_data()
     sessions.clear_cookies(response)

@@ -29,9 +29,15 @@ form.addEventListener("submit", async (event) => {
     answer = { error: { message: "The server cannot be reached." } };
   }
   const status = answer && answer.status;
-  error.textContent =
-    status === 401
-      ? "Wrong user name or password."
-      : (answer && answer.error && answer.error.message) || "Logging in failed.";
+  const failure = (answer && answer.error) || {};
+  // 3004 says how many tries are left; 3003 (locked) and 3014 (address restricted) are shown as they are.
+  const tries = failure.code === 3004 ? (failure.message || "").match(/You can retry .*$/) : null;
+  if (failure.code === 3003 || failure.code === 3014) {
+    error.textContent = failure.message;
+  } else if (status === 401) {
+    error.textContent = "Wrong user name or password." + (tries ? ` ${tries[0]}` : "");
+  } else {
+    error.textContent = failure.message || "Logging in failed.";
+  }
   error.hidden = false;
 });
