@@ -16,6 +16,7 @@ from obcp.api.metrics import HttpMetricsMiddleware
 from obcp.api.middleware import BodyLimitMiddleware, TraceMiddleware
 from obcp.api.routes import (
     access_keys,
+    alarm_channels,
     cluster_import,
     clusters,
     hosts,
@@ -53,6 +54,7 @@ ROUTERS = [
     access_keys.router,
     metrics.router,
 ]
+ROUTERS += [alarm_channels.router]
 # The web console: its login, live task events, pages (static files are mounted in create_app).
 ROUTERS += [console.router, task_events.router]
 

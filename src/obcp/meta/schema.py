@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from obcp.meta import (
     access_key_tables,
+    alarm_tables,
     parameter_tables,
     session_tables,
     tables,
@@ -14,6 +15,14 @@ from obcp.meta import (
 from obcp.meta.base import metadata
 
 # Loaded for the tables they add to `metadata`; named here so that the import is not unused.
-TABLE_MODULES = (tables, session_tables, access_key_tables, task_tables, takeover_tables, parameter_tables)
+TABLE_MODULES = (
+    tables,
+    session_tables,
+    access_key_tables,
+    task_tables,
+    takeover_tables,
+    parameter_tables,
+    alarm_tables,
+)
 
 __all__ = ["TABLE_MODULES", "metadata"]
