@@ -126,22 +126,24 @@ async def record(db: Database, c: Claimed, owner: str, a: Attempt, settings: Not
         else:
             values.update(status=PENDING, next_attempt_at=db_now_ms() + wait, last_error=last[:1000])
     async with db.tx() as conn:
-        await conn.execute(
-            alarm_delivery_attempt.insert().values(
-                delivery_id=c.id,
-                attempt=c.attempt,
-                sender=owner,
-                started_at=a.started_at,
-                duration_ms=a.duration_ms,
-                status_code=a.status_code,
-                error=a.error[:1000] if a.error else None,
-            )
-        )
         won = await conn.execute(
             update(alarm_delivery)
             .where(D.id == c.id, D.owner == owner, D.attempts == c.attempt)
             .values(**values)
         )
+        # A delivery deleted meanwhile (its channel was) keeps no attempt; one taken over keeps this one.
+        if won.rowcount == 1 or (await conn.execute(select(D.id).where(D.id == c.id))).first() is not None:
+            await conn.execute(
+                alarm_delivery_attempt.insert().values(
+                    delivery_id=c.id,
+                    attempt=c.attempt,
+                    sender=owner,
+                    started_at=a.started_at,
+                    duration_ms=a.duration_ms,
+                    status_code=a.status_code,
+                    error=a.error[:1000] if a.error else None,
+                )
+            )
     return str(values["status"]) if won.rowcount == 1 else None
 
 

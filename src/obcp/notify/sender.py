@@ -108,6 +108,12 @@ class DeliverySender:
         self._wake.set()  # a slot is free: look again now
 
     async def _attempt(self, claimed: Claimed) -> None:
+        try:
+            await self._attempt_once(claimed)
+        except Exception as exc:  # e.g. the metadb away while recording: the lease runs out, it is sent again
+            log.warning("notifications: delivery %s: recording its attempt failed: %s", claimed.key, exc)
+
+    async def _attempt_once(self, claimed: Claimed) -> None:
         started_ms, t0 = now_ms(), time.perf_counter()
         outcome, code, error = await self._send(claimed)
         seconds = time.perf_counter() - t0
@@ -126,7 +132,10 @@ class DeliverySender:
 
     async def _send(self, claimed: Claimed) -> tuple[str, int | None, str | None]:
         """(outcome, HTTP status or None, error or None) of one POST."""
-        target = channels.target(claimed.channel, self.box)
+        try:
+            target = channels.target(claimed.channel, self.box)
+        except ValueError as exc:  # another secret.key than the one that encrypted the channel's secret
+            return "error", None, f"not sent: {exc}"
         try:
             check_destination(_host(target.url), "notification channel")
         except DestinationRefused as exc:
