@@ -28,22 +28,33 @@ A = alarm_delivery_attempt.c
 DELIVERY_SORTS: dict[str, ColumnElement[Any]] = {"id": D.id, "createTime": D.created_at}
 
 
-def insert(
-    conn: Connection, channel_id: int, event: str, key: str, payload: dict[str, Any], now: int
-) -> None:
-    conn.execute(
-        alarm_delivery.insert().values(
-            channel_id=channel_id,
-            delivery_key=key,
-            event=event,
-            payload=json.dumps(payload, separators=(",", ":")),
-            status=PENDING,
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-            updated_at=now,
-        )
-    )
+@dataclass(frozen=True)
+class NewDelivery:
+    channel_id: int
+    event: str
+    key: str
+    payload: dict[str, Any]
+
+
+def insert(conn: Connection, new: list[NewDelivery], now: int) -> None:
+    """The outbox rows of one event, in one statement, in the event's transaction."""
+    if not new:
+        return
+    rows = [
+        {
+            "channel_id": d.channel_id,
+            "delivery_key": d.key,
+            "event": d.event,
+            "payload": json.dumps(d.payload, separators=(",", ":")),
+            "status": PENDING,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for d in new
+    ]
+    conn.execute(alarm_delivery.insert(), rows)
 
 
 def _due() -> Any:

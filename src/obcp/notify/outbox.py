@@ -14,6 +14,7 @@ from obcp.engine import SettledTask
 from obcp.meta.db import now_ms
 from obcp.meta.tables import ob_cluster
 from obcp.notify import channels, deliveries
+from obcp.notify.deliveries import NewDelivery
 from obcp.notify.events import TASK_EVENTS, Event, PendingParameter, parameter_payload, task_payload
 
 
@@ -30,9 +31,11 @@ def task_settled(conn: Connection, task: SettledTask) -> None:
         return
     now = now_ms()
     name = _cluster_name(conn, task.cluster_id)
+    new = []
     for channel_id in targets:
         key = str(uuid.uuid4())
-        deliveries.insert(conn, channel_id, event.value, key, task_payload(event, task, name, key, now), now)
+        new.append(NewDelivery(channel_id, event.value, key, task_payload(event, task, name, key, now)))
+    deliveries.insert(conn, new, now)
 
 
 def parameters_pending(
@@ -56,12 +59,14 @@ def parameters_pending(
         return
     now = now_ms()
     name = _cluster_name(conn, cluster_id)
+    new = []
     for channel_id in targets:
         key = str(uuid.uuid4())
         payload = parameter_payload(
             cluster_id, name, parameters, changed_by=changed_by, trace_id=trace_id, delivery_id=key, now=now
         )
-        deliveries.insert(conn, channel_id, event.value, key, payload, now)
+        new.append(NewDelivery(channel_id, event.value, key, payload))
+    deliveries.insert(conn, new, now)
 
 
 def _cluster_name(conn: Connection, cluster_id: int | None) -> str | None:
