@@ -105,6 +105,7 @@ BAD: list[tuple[dict[str, Any], int]] = [
     ({"headers": {"X-OBCP-Signature": "forged"}}, 6040),
     ({"headers": {"X-Evil": "a\r\nInjected: 1"}}, 6040),
     ({"headers": {"bad name": "x"}}, 6040),
+    ({"headers": {"X-Name": "caf\u00e9"}}, 6040),
     ({"subscriptions": [{"event": "PARAMETER_PENDING_RESTART", "taskNames": ["x"]}]}, 6000),
     ({"subscriptions": []}, 1001),
     ({"subscriptions": [{"event": "TASK_EXPLODED"}]}, 1001),

@@ -93,8 +93,11 @@ def checked_headers(headers: dict[str, str]) -> dict[str, str]:
     for name, value in headers.items():
         if not _TOKEN.match(name) or name.lower() in RESERVED or name.lower().startswith("x-obcp-"):
             raise ObcpError(ErrorCode.ALARM_HEADER_INVALID, f"{name!r} (a token, not one obcp sets itself)")
-        if len(value) > 4096 or any(c in value for c in "\r\n\0"):
-            raise ObcpError(ErrorCode.ALARM_HEADER_INVALID, f"{name!r} (its value: one line, at most 4096)")
+        if len(value) > 4096 or not all(c == "\t" or " " <= c <= "~" for c in value):
+            raise ObcpError(
+                ErrorCode.ALARM_HEADER_INVALID,
+                f"{name!r} (its value: printable ASCII on one line, at most 4096)",
+            )
     return headers
 
 

@@ -157,7 +157,7 @@ class DeliverySender:
             )
         except (TimeoutError, httpx.TimeoutException):
             return "timeout", None, f"no answer within {timeout:g} s"
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, OSError, ValueError) as exc:
             return "error", None, f"{type(exc).__name__}: {exc}"[:500]
         if 200 <= response.status_code < 300:
             return "ok", response.status_code, None
