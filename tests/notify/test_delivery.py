@@ -1,5 +1,6 @@
 """Deliveries from real `obcp server` processes (tests/engine/servers.py) to a real HTTP receiver on loopback,
-on SQLite and PostgreSQL: a failed and a successful task each delivered exactly once with its payload and a
+on SQLite and PostgreSQL (there with two replicas sharing the outbox): a failed and a successful task, and a
+dozen more, each delivered exactly once with its payload and a
 valid signature (checked independently); a receiver answering 500 retried, then marked FAILED, visible in the
 API and in the metrics; a receiver that hangs holding its request while the next task runs all its subtasks;
 and a server SIGKILLed while a delivery is in flight and while a task runs: after its restart every event is
@@ -26,7 +27,7 @@ from obcp.meta.db import Database, sync_url
 from obcp.meta.migrate import upgrade
 from obcp.secretbox import SecretBox
 from tests.dbs import temporary_database
-from tests.engine.servers import ADMIN, Server
+from tests.engine.servers import ADMIN, Server, stop_all
 from tests.notify.receiver import Receiver, running_receiver, verify_signature
 
 pytestmark = pytest.mark.slow
@@ -106,12 +107,22 @@ def by_task(received: list[Any]) -> dict[int, list[Any]]:
     return found
 
 
-def metric(text: str, name: str, labels: dict[str, str]) -> float:
+def metric(text: str, name: str, labels: dict[str, str], default: float | None = None) -> float:
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             if sample.name == name and sample.labels == labels:
                 return float(sample.value)
-    raise AssertionError(f"no sample {name}{labels}")
+    assert default is not None, f"no sample {name}{labels}"
+    return default
+
+
+def scrape_all(replicas: list[Server]) -> list[str]:
+    texts = []
+    for r in replicas:
+        resp = httpx.get(f"{r.base}/metrics", auth=ADMIN, timeout=10)
+        assert resp.status_code == 200, resp.text
+        texts.append(resp.text)
+    return texts
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
@@ -120,16 +131,21 @@ async def test_deliveries_end_to_end(kind: str, tmp_path: Path) -> None:
         url = f"sqlite+aiosqlite:///{tmp_path / 'notify.sqlite'}" if kind == "sqlite" else str(raw_url)
         home = tmp_path / "home"
         prepare(url, home)
-        server = Server(url, home, env=ENV)
-        server.start()
+        # On PostgreSQL two replicas share the metadb and the outbox: each delivery is still sent once.
+        replicas = [Server(url, home, env=ENV) for _ in range(2 if kind == "postgresql" else 1)]
+        server = replicas[0]
+        server.start()  # first alone: it creates the default users
+        for other in replicas[1:]:
+            other.start()
         db = Database(url)
         api = Api(server.base)
         try:
-            await once_each_and_retries(api, db, rx)
+            await once_each_and_retries(api, db, rx, replicas)
             await hang_delays_nothing(api, db, rx)
+            stop_all(replicas[1:])  # the kill below must hit the replica that holds the request
             await across_a_sigkill(api, db, rx, server)
         finally:
-            server.stop()
+            stop_all(replicas)
             await db.dispose()
             api.http.close()
         for text in api.answers:
@@ -139,7 +155,7 @@ async def test_deliveries_end_to_end(kind: str, tmp_path: Path) -> None:
         assert SECRET not in logs and "tok-delivery" not in logs  # ... without the secret or the token
 
 
-async def once_each_and_retries(api: Api, db: Database, rx: Receiver) -> None:
+async def once_each_and_retries(api: Api, db: Database, rx: Receiver, replicas: list[Server]) -> None:
     both = [{"event": "TASK_FAILED", "clusterIds": [7]}, {"event": "TASK_SUCCESSFUL", "clusterIds": [7]}]
     ok_channel = api.channel("ok", f"{rx.base}/ok", both)
     failing = api.channel(
@@ -180,12 +196,29 @@ async def once_each_and_retries(api: Api, db: Database, rx: Receiver) -> None:
     assert sorted(d["status"] for d in api.wait_deliveries(ok_channel, ["SENT", "SENT"])) == ["SENT", "SENT"]
     assert api.deliveries(elsewhere) == []
 
-    scrape = api.call("GET", "/metrics")
-    assert metric(scrape, "obcp_notify_attempts_total", {"outcome": "http_error"}) == 3
-    assert metric(scrape, "obcp_notify_attempts_total", {"outcome": "ok"}) == 2
-    assert metric(scrape, "obcp_notify_deliveries_total", {"status": "FAILED"}) == 1
-    assert metric(scrape, "obcp_notify_outbox_deliveries", {"status": "FAILED"}) == 1
-    assert metric(scrape, "obcp_notify_outbox_deliveries", {"status": "SENT"}) == 2
+    many = api.channel(
+        "many", f"{rx.base}/many", [{"event": "TASK_SUCCESSFUL", "taskNames": ["Notify many"]}]
+    )
+    ids = [await submit(db, noop_chain(1), "Notify many") for _ in range(12)]
+    received = by_task(rx.wait("/many", 12))
+    assert sorted(received) == sorted(ids) and all(len(r) == 1 for r in received.values())
+    assert len({r.delivery_id for r in rx.on("/many")}) == 12
+    api.wait_deliveries(many, ["SENT"] * 12)
+
+    # Counters are per replica (summed: each attempt counted once); the outbox gauge is the metadb's (max).
+    scrapes = scrape_all(replicas)
+
+    def total(name: str, labels: dict[str, str]) -> float:
+        return sum(metric(s, name, labels, default=0.0) for s in scrapes)
+
+    assert total("obcp_notify_attempts_total", {"outcome": "http_error"}) == 3
+    assert total("obcp_notify_attempts_total", {"outcome": "ok"}) == 14
+    assert total("obcp_notify_deliveries_total", {"status": "FAILED"}) == 1
+    assert total("obcp_notify_deliveries_total", {"status": "SENT"}) == 14
+    for scrape in scrapes:
+        assert "obcp_notify_attempts" in scrape
+        assert metric(scrape, "obcp_notify_outbox_deliveries", {"status": "FAILED"}) == 1
+        assert metric(scrape, "obcp_notify_outbox_deliveries", {"status": "SENT"}) == 14
 
 
 async def hang_delays_nothing(api: Api, db: Database, rx: Receiver) -> None:
