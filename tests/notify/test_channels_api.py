@@ -5,6 +5,7 @@ app's own sender to a real HTTP receiver on loopback, with a signature checked i
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,12 +13,14 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, select
 
 from obcp.api.runtime import Runtime
+from obcp.meta.alarm_tables import alarm_channel
 from obcp.meta.db import sync_url
 from obcp.notify import outbox
 from obcp.notify.events import PendingParameter
+from obcp.secretbox import SecretBox
 from tests.api.conftest import ADMIN_PASSWORD, make_client
 from tests.api.ocp import create_user, error, ok
 from tests.notify.receiver import Receiver, running_receiver, verify_signature
@@ -82,6 +85,16 @@ def test_channel_lifecycle_and_the_secret_never_shown(client: TestClient, receiv
     assert changed["enabled"] is False and changed["url"] == f"{receiver.base}/ok"
     assert ok(call("GET", f"{PATH}/{cid}"))["updateTime"]
     assert ok(call("GET", f"{PATH}/{cid}/deliveries"))["page"]["totalElements"] == 0
+
+    runtime = Runtime.of(client.app)
+    engine = create_engine(sync_url(runtime.settings.resolved_db_url()))
+    with engine.connect() as conn:
+        stored = conn.execute(select(alarm_channel).where(alarm_channel.c.id == cid)).one()
+    engine.dispose()
+    assert "another-secret" not in stored.secret_enc and "tok-never-shown" not in stored.headers_enc
+    box = SecretBox.from_file(runtime.settings.resolved_secret_key_file())
+    assert box.decrypt(stored.secret_enc) == "another-secret-0123456789"
+    assert TOKEN in box.decrypt(stored.headers_enc)
 
     ok(call("DELETE", f"{PATH}/{cid}"))
     error(call("GET", f"{PATH}/{cid}"), 404, 6027)
@@ -152,11 +165,12 @@ def test_alarm_permissions_of_the_default_roles(client: TestClient, receiver: Re
 
 
 def test_parameter_pending_restart_is_written_in_its_transaction_and_delivered(
-    client: TestClient, receiver: Receiver
+    client: TestClient, receiver: Receiver, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The parameter change's transaction calls outbox.parameters_pending (obcp.parameters.apply); here it is
     called in a transaction of the test's own, without a cluster to change (no parameter change runs
     in-process), and the app's sender delivers what it wrote."""
+    caplog.set_level(logging.INFO)  # what `obcp server` logs by default
     cid = ok(client.post(PATH, json=body(f"{receiver.base}/ok"), auth=ADMIN))["id"]
     ok(client.post(PATH, json={**body(f"{receiver.base}/ok"), "name": "elsewhere",
                                "subscriptions": [{"event": "PARAMETER_PENDING_RESTART", "clusterIds": [6]}]},
@@ -192,3 +206,6 @@ def test_parameter_pending_restart_is_written_in_its_transaction_and_delivered(
     assert [a["statusCode"] for a in delivery["attempts"]] == [200]
     time.sleep(0.5)  # a few more sender polls: nothing else is sent (one channel matched, one event)
     assert len(receiver.on("/ok")) == 1
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert SECRET not in logged and "tok-never-shown" not in logged
+    assert receiver.base not in logged  # not even the URL (httpx would log it at INFO)

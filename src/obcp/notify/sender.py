@@ -11,6 +11,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from functools import partial
 from urllib.parse import urlsplit
 
@@ -26,6 +27,16 @@ from obcp.notify.signing import HEADER, signature
 from obcp.secretbox import SecretBox
 
 log = logging.getLogger("obcp.notify")
+# Set while a webhook is sent: httpx's own INFO line would log the channel's URL, which may carry a token.
+_SENDING: ContextVar[bool] = ContextVar("obcp_notify_sending", default=False)
+
+
+class _QuietWebhooks(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not _SENDING.get()
+
+
+_QUIET = _QuietWebhooks()
 
 # (outcome of an attempt: ok, http_error, timeout, error; its seconds) and (a delivery's final status).
 AttemptObserver = Callable[[str, float], None]
@@ -55,6 +66,9 @@ class DeliverySender:
         self._http = httpx.AsyncClient(trust_env=False, follow_redirects=False)
 
     async def start(self) -> None:
+        httpx_log = logging.getLogger("httpx")
+        if _QUIET not in httpx_log.filters:
+            httpx_log.addFilter(_QUIET)
         released = await deliveries.release(self.db, self.owner)
         if released:
             log.info(
@@ -151,6 +165,7 @@ class DeliverySender:
             HEADER: signature(target.secret, int(time.time()), body),
         }
         timeout = self.settings.timeout_seconds
+        _SENDING.set(True)  # this asyncio task's own context: other requests still log
         try:
             response = await asyncio.wait_for(
                 self._http.post(target.url, content=body, headers=headers, timeout=timeout), timeout
