@@ -5,10 +5,12 @@ read the channels and insert rows: nothing here waits for a receiver."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from obcp.engine import SettledTask
 from obcp.meta.db import now_ms
@@ -17,8 +19,45 @@ from obcp.notify import channels, deliveries
 from obcp.notify.deliveries import NewDelivery
 from obcp.notify.events import TASK_EVENTS, Event, PendingParameter, parameter_payload, task_payload
 
+log = logging.getLogger("obcp.notify")
+
 
 def task_settled(conn: Connection, task: SettledTask) -> None:
+    """The engine's settle listener. Notifications never cost a task its state: a failure here (other than
+    one the engine's transaction retries as a whole: a deadlock, a lost connection) is logged and the
+    savepoint rolled back, and the task settles without its outbox rows."""
+    try:
+        with conn.begin_nested():
+            _task_rows(conn, task)
+    except DBAPIError as exc:
+        if _transient(exc):
+            raise
+        log.exception(
+            "notifications: the outbox rows of task %d were not written; its state is kept", task.id
+        )
+    except Exception:
+        log.exception(
+            "notifications: the outbox rows of task %d were not written; its state is kept", task.id
+        )
+
+
+# What the engine's transaction is repeated for, or waits out: then the outbox rows come with the repeat.
+_TRANSIENT = (
+    "deadlock",
+    "lock wait timeout",
+    "database is locked",
+    "could not serialize",
+    "connection",
+    "lost",
+)
+
+
+def _transient(exc: DBAPIError) -> bool:
+    text = str(exc.orig if exc.orig is not None else exc).lower()
+    return bool(exc.connection_invalidated) or any(t in text for t in _TRANSIENT)
+
+
+def _task_rows(conn: Connection, task: SettledTask) -> None:
     event = TASK_EVENTS.get(task.state)
     if event is None:
         return
