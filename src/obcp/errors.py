@@ -86,6 +86,41 @@ class ErrorCode(Enum):
     SUBTASK_CANCEL_PROHIBITED = (4012, 400, "The subtask {0} cannot be cancelled.")
     # OCP's text for its own MetaDB; obcp answers it with 503 while the metadb cannot be reached
     METADB_UNAVAILABLE = (34004, 503, "Unable to connect to the MetaDB of OCP cluster.")
+    # Notification channels (OCP's alarm channels).
+    ALARM_BAD_REQUEST = (
+        6000,
+        400,
+        "Bad request. An error occurred while validating the parameter {0}. "
+        "Please modify the parameter and try again.",
+    )
+    ALARM_ADDRESS_UNAVAILABLE = (
+        6024,
+        400,
+        "The recipient address {0} is unavailable. Please check and try again.",
+    )
+    ALARM_CHANNEL_NOT_FOUND = (
+        6027,
+        404,
+        "The specified channel does not exist. Please check. Channel ID: {0}.",
+    )
+    ALARM_HEADER_INVALID = (
+        6040,
+        400,
+        "The format of the notification channel header {0} is invalid. Please check and try again.",
+    )
+    ALARM_METHOD_UNSUPPORTED = (
+        6041,
+        400,
+        "The notification channel does not support the method {0}. Please contact the administrator.",
+    )
+    ALARM_URL_INVALID = (6045, 400, "The format of the URL is invalid ({0}). Please edit it and try again.")
+    ALARM_CHANNEL_NAME_EXISTS = (6050, 409, "The specified alert channel name {0} already exists.")
+    ALARM_CHANNEL_NAME_REQUIRED = (6051, 400, "You must specify the alert channel name.")
+    ALARM_CHANNEL_NAME_INVALID = (
+        6052,
+        400,
+        "The specified alert channel name {0} is invalid. It cannot start or end with a space.",
+    )
     HOST_EXISTS = (7001, 409, "The specified host <{0}:{1}> already exists. Please change it and try again.")
     HOST_NOT_FOUND = (7005, 404, "The host with the ID {0} does not exist.")
     HOST_IN_USE = (7004, 400, "The host {0} is in use by {1}. Please release the host and try again.")

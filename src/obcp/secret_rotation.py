@@ -14,10 +14,12 @@ from sqlalchemy import Column
 from obcp.iam import access_keys
 from obcp.meta import hosts, inventory, takeover_prereqs
 from obcp.meta.access_key_tables import iam_access_key
+from obcp.meta.alarm_tables import alarm_channel
 from obcp.meta.db import Database
 from obcp.meta.reencrypt import Rotated, key_census
 from obcp.meta.tables import compute_host, ob_cluster
 from obcp.meta.takeover_tables import profile_credential
+from obcp.notify import channels
 from obcp.secretbox import SecretBox, new_key_path
 
 Rotation = Callable[[Database, SecretBox], Awaitable[Rotated]]
@@ -32,6 +34,8 @@ COLUMNS: tuple[tuple[str, Column[str], Rotation], ...] = (
         profile_credential.c.secret_enc,
         takeover_prereqs.reencrypt_credentials,
     ),
+    ("alarm_channel.secret_enc", alarm_channel.c.secret_enc, channels.reencrypt_secrets),
+    ("alarm_channel.headers_enc", alarm_channel.c.headers_enc, channels.reencrypt_headers),
 )
 
 

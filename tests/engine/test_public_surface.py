@@ -25,6 +25,8 @@ PUBLIC = {
     "ResourceLock",
     "RunSpan",
     "RunContext",
+    "SettleListener",
+    "SettledTask",
     "Subtask",
     "SubtaskState",
     "TaskData",

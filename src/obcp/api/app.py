@@ -17,6 +17,7 @@ from obcp.api.metrics import HttpMetricsMiddleware
 from obcp.api.middleware import BodyLimitMiddleware, TraceMiddleware
 from obcp.api.routes import (
     access_keys,
+    alarm_channels,
     audit_events,
     cluster_import,
     clusters,
@@ -58,6 +59,7 @@ ROUTERS = [
     audit_events.router,
     metrics.router,
 ]
+ROUTERS += [alarm_channels.router]
 # The web console: its login, live task events, pages (static files are mounted in create_app).
 ROUTERS += [console.router, task_events.router]
 

@@ -47,6 +47,7 @@ _ZONE = _CLUSTER + "/zones/{zoneName}"
 _SERVER = _CLUSTER + "/servers/{serverId}"
 _TASK = "/api/v2/tasks/instances/{taskInstanceId}"
 _SUBTASK = _TASK + "/subtasks/{subtaskInstanceId}"
+_CHANNEL = "/api/v2/alarm/channels/{channelId}"
 
 ACTIONS: dict[str, Action] = {
     "POST /api/v2/iam/login": Action("LOGIN", "USER"),
@@ -89,6 +90,9 @@ ACTIONS: dict[str, Action] = {
     f"DELETE {_MINE}/{{accessKeyId}}": Action("ACCESS_KEY_DELETE", "ACCESS_KEY", "{accessKeyId}"),
     f"POST {_THEIRS}/{{accessKeyId}}/disable": Action("ACCESS_KEY_DISABLE", "ACCESS_KEY", "{accessKeyId}"),
     f"DELETE {_THEIRS}/{{accessKeyId}}": Action("ACCESS_KEY_DELETE", "ACCESS_KEY", "{accessKeyId}"),
+    "POST /api/v2/alarm/channels": Action("ALARM_CHANNEL_CREATE", "ALARM_CHANNEL"),
+    f"PUT {_CHANNEL}": Action("ALARM_CHANNEL_UPDATE", "ALARM_CHANNEL", "{channelId}"),
+    f"DELETE {_CHANNEL}": Action("ALARM_CHANNEL_DELETE", "ALARM_CHANNEL", "{channelId}"),
 }
 
 

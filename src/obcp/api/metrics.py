@@ -1,8 +1,9 @@
 """The server replica's Prometheus series: its own registry (the engine's series, HTTP, authentication, agent
 calls) and two gauges read from the metadb when scraped; and the middleware that counts HTTP requests.
 
-Counters count what this replica did, so `sum` across replicas counts each event once. The two metadb gauges
-(`obcp_tasks_running`, `obcp_restart_outage_seconds`) say the same on every replica: take `max`, not `sum`.
+Counters count what this replica did, so `sum` across replicas counts each event once. The metadb gauges
+(`obcp_tasks_running`, `obcp_restart_outage_seconds`, `obcp_notify_outbox_deliveries`) say the same on every
+replica: take `max`, not `sum`.
 Labels take few values: the route's template (never the raw path; `unmatched` for paths no route has), the
 agent's address, the action's name, a refusal's reason; never a user's input or a secret.
 """
@@ -28,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from obcp.engine import EngineMetrics, running_task_counts
 from obcp.meta.db import Database
+from obcp.notify import deliveries
 from obcp.operations.availability import last_outages
 
 UNMATCHED = "unmatched"
@@ -64,6 +66,22 @@ class ServerMetrics:
             "obcp_tasks_running", "Tasks RUNNING in the metadb, by template name (same on every replica).",
             ["name"], registry=r,
         )  # fmt: skip
+        self.notify_attempts = Counter(
+            "obcp_notify_attempts", "Webhook delivery attempts this replica made, by outcome (ok, "
+            "http_error, timeout, error).", ["outcome"], registry=r,
+        )  # fmt: skip
+        self.notify_seconds = Histogram(
+            "obcp_notify_attempt_duration_seconds", "Duration of webhook delivery attempts.",
+            buckets=HTTP_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.notify_final = Counter(
+            "obcp_notify_deliveries", "Deliveries this replica finished, by final status (SENT, FAILED).",
+            ["status"], registry=r,
+        )  # fmt: skip
+        self.notify_outbox = Gauge(
+            "obcp_notify_outbox_deliveries", "Deliveries in the metadb's outbox by status (PENDING, SENT, "
+            "FAILED; the same on every replica).", ["status"], registry=r,
+        )  # fmt: skip
         self.outage = Gauge(
             "obcp_restart_outage_seconds", "Longest interval with no observer answering SQL during the "
             "cluster's last monitored restart (the same on every replica).", ["cluster_id"], registry=r,
@@ -76,11 +94,19 @@ class ServerMetrics:
         self.agent_calls.labels(host, action, outcome).inc()
         self.agent_seconds.labels(host, action).observe(seconds)
 
+    def notify_attempt(self, outcome: str, seconds: float) -> None:
+        self.notify_attempts.labels(outcome).inc()
+        self.notify_seconds.observe(seconds)
+
+    def notify_finished(self, status: str) -> None:
+        self.notify_final.labels(status).inc()
+
     async def render(self, db: Database) -> bytes:
         """The text exposition, with the metadb gauges read now."""
         async with db.read() as conn:
             running = await running_task_counts(conn)
         outages = await last_outages(db)
+        _replace(self.notify_outbox, await deliveries.counts(db))
         _replace(self.tasks_running, running)
         _replace(self.outage, {str(k): v for k, v in outages.items()})
         return generate_latest(self.registry)

@@ -184,6 +184,50 @@ AUDIT_EVENT = obj(
         "errorCode": {"type": "integer", "description": "OCP's error code of a refusal or failure"},
     },
 )
+EVENT: Schema = {"type": "string", "enum": ["TASK_FAILED", "TASK_SUCCESSFUL", "PARAMETER_PENDING_RESTART"]}
+ALARM_SUBSCRIPTION = obj(
+    {
+        "event": EVENT,
+        "taskNames": {"type": "array", "items": STR},
+        "clusterIds": {"type": "array", "items": ID},
+    }
+)
+ALARM_CHANNEL = obj(
+    {
+        "id": ID,
+        "name": STR,
+        "type": {"type": "string", "enum": ["HTTP"]},
+        "url": STR,
+        "headers": {"type": "object", "additionalProperties": STR},
+        "secretConfigured": BOOL,
+        "subscriptions": {"type": "array", "items": ref("AlarmSubscription")},
+        "enabled": BOOL,
+        "creator": STR,
+        "createTime": TIME,
+        "updateTime": TIME,
+    },
+    {"description": STR},
+)
+ALARM_DELIVERY = obj(
+    {
+        "id": ID,
+        "channelId": ID,
+        "deliveryId": STR,
+        "event": EVENT,
+        "status": {"type": "string", "enum": ["PENDING", "SENT", "FAILED"]},
+        "attemptCount": INT,
+        "payload": {"type": "object"},
+        "createTime": TIME,
+        "attempts": {
+            "type": "array",
+            "items": obj(
+                {"attempt": INT, "sender": STR, "startTime": TIME, "durationMillis": INT},
+                {"statusCode": INT, "error": STR},
+            ),
+        },
+    },
+    {"nextAttemptTime": TIME, "finishTime": TIME, "lastError": STR},
+)
 
 COMPONENTS: dict[str, Schema] = {
     "Page": obj({"number": INT, "size": INT, "totalElements": INT, "totalPages": INT}),
@@ -204,6 +248,9 @@ COMPONENTS: dict[str, Schema] = {
     "ParameterInfo": PARAMETER_INFO,
     "ClusterParameter": CLUSTER_PARAMETER,
     "AuditEvent": AUDIT_EVENT,
+    "AlarmSubscription": ALARM_SUBSCRIPTION,
+    "AlarmChannel": ALARM_CHANNEL,
+    "AlarmDelivery": ALARM_DELIVERY,
     "OcpError": obj(
         {"code": {"type": "integer", "description": "OCP's error code"}, "message": STR},
         {
@@ -286,6 +333,16 @@ DATA: dict[str, Schema | None] = {
     "POST /api/v2/tasks/instances/{taskInstanceId}/subtasks/{subtaskInstanceId}/cancel": _NO_DATA,
     "GET /api/v2/audit/events": paged(ref("AuditEvent")),
 }
+DATA.update(
+    {
+        "GET /api/v2/alarm/channels": paged(ref("AlarmChannel")),
+        "POST /api/v2/alarm/channels": ref("AlarmChannel"),
+        "GET /api/v2/alarm/channels/{channelId}": ref("AlarmChannel"),
+        "PUT /api/v2/alarm/channels/{channelId}": ref("AlarmChannel"),
+        "DELETE /api/v2/alarm/channels/{channelId}": _NO_DATA,
+        "GET /api/v2/alarm/channels/{channelId}/deliveries": paged(ref("AlarmDelivery")),
+    }
+)
 for _scope in ("", "/zones/{zoneName}", "/servers/{serverId}"):
     for _action in ("restart", "start", "stop"):
         DATA[f"POST /api/v2/ob/clusters/{{id}}{_scope}/{_action}"] = _OPERATION
@@ -311,6 +368,8 @@ EXTRA_ERRORS: dict[str, set[int]] = {
     "POST /api/v2/iam/roles": {409},
     "POST /api/v2/iam/login": {401},
     "POST /api/v2/iam/logout": {403},
+    "POST /api/v2/alarm/channels": {409},
+    "PUT /api/v2/alarm/channels/{channelId}": {409},
 }
 
 # OpenAPI links, for clients and stateful testing: what a creation answers (the `data` field) names the
@@ -322,6 +381,7 @@ LINKS: dict[str, tuple[str, str, str]] = {
     "POST /api/v2/iam/roles": ("/api/v2/iam/roles/{roleId}", "roleId", "id"),
     "POST /api/v2/ob/clusters/takeover": ("/api/v2/ob/clusters/{id}", "id", "id"),
     "POST /api/v2/ob/clusters/takeOver": _TASK,
+    "POST /api/v2/alarm/channels": ("/api/v2/alarm/channels/{channelId}", "channelId", "id"),
     "POST /api/v2/profiles/me/accessKeys": (
         "/api/v2/profiles/me/accessKeys/{accessKeyId}",
         "accessKeyId",

@@ -1,5 +1,6 @@
 """What a server replica runs on, built once when the app starts: the metadb, the secret box, the
-authenticator, the operation services and the task engine. Handlers reach it through the typed
+authenticator, the operation services, the task engine (its settled tasks written to the notification
+outbox) and the notification sender. Handlers reach it through the typed
 dependencies of `obcp.api.deps`, never through untyped attributes of `app.state`."""
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from obcp.config import Settings
 from obcp.engine import Engine
 from obcp.iam.store import ensure_defaults
 from obcp.meta.db import Database
+from obcp.notify import outbox
+from obcp.notify.sender import DeliverySender
 from obcp.ob.connection import Connector
 from obcp.operations.availability import AvailabilityMonitors
 from obcp.operations.services import AgentFactory, OperationServices
@@ -31,6 +34,7 @@ class Runtime:
     engine: Engine
     metrics: ServerMetrics
     pruner: AuditPruner
+    notifier: DeliverySender
 
     @classmethod
     async def start(
@@ -53,17 +57,32 @@ class Runtime:
             agent_calls=metrics.agent_call,
             agent_tls=settings.agent_tls(),
         )
-        engine = Engine(db, settings.resolved_server_id(), services=operations, metrics=metrics.engine)
+        engine = Engine(
+            db,
+            settings.resolved_server_id(),
+            services=operations,
+            metrics=metrics.engine,
+            on_settled=outbox.task_settled,
+        )
+        notifier = DeliverySender(
+            db,
+            box,
+            settings.resolved_server_id(),
+            on_attempt=metrics.notify_attempt,
+            on_final=metrics.notify_finished,
+        )
         authenticator = Authenticator(
             db, box, settings.auth_cache_seconds, metrics_token=token, on_refusal=metrics.auth_refused
         )
         pruner = AuditPruner(db, settings.audit_retention_days, settings.audit_prune_interval_seconds)
-        runtime = cls(settings, db, box, authenticator, operations, engine, metrics, pruner)
+        runtime = cls(settings, db, box, authenticator, operations, engine, metrics, pruner, notifier)
         await engine.start()
         pruner.start()
+        await notifier.start()
         return runtime
 
     async def close(self) -> None:
+        await self.notifier.stop()
         await self.pruner.stop()
         await self.engine.stop()
         await self.operations.close()

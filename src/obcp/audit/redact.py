@@ -10,7 +10,10 @@ from urllib.parse import parse_qsl
 
 REDACTED = "[redacted]"
 # A field name that may carry a secret: rootSysPassword, agentKey, accessKeySecret, privateKey, passphrase...
-SECRET_NAME = re.compile(r"pass|secret|token|key|credential|private|cookie|authori[sz]ation|signature", re.I)
+# A webhook's `headers` are kept out whole: any may be a token under a name of the receiver's choosing.
+SECRET_NAME = re.compile(
+    r"pass|secret|token|key|credential|private|cookie|authori[sz]ation|signature|^headers$", re.I
+)
 MAX_SUMMARY_CHARS = 4000
 MAX_STRING_CHARS = 256
 

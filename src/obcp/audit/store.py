@@ -4,6 +4,7 @@ a transaction of its own, the filtered and paged list, and the pruning after the
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,7 +12,7 @@ from sqlalchemy import ColumnElement, delete, event, func, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from obcp.audit.context import AuditEntry, current
+from obcp.audit.context import AuditEntry, current, pending
 from obcp.audit.redact import as_text, redacted
 from obcp.meta.audit_tables import audit_event
 from obcp.meta.db import Database, now_ms
@@ -91,6 +92,20 @@ def record_in(
         return
     conn.execute(insert(audit_event).values(**_values(entry, SUCCESS, None, resource_id, details)))
     _recorded_unless_rolled_back(conn, entry)
+
+
+def audited(
+    action: Callable[[Connection], object], details: dict[str, Any] | None = None
+) -> Callable[[Connection], None]:
+    """The action, then the calling request's event in the same synchronous transaction (`record_in`): the
+    entry is taken now, in the request's task."""
+    entry = pending()
+
+    def act(conn: Connection) -> None:
+        action(conn)
+        record_in(conn, entry, details=details)
+
+    return act
 
 
 def _recorded_unless_rolled_back(conn: Connection | None, entry: AuditEntry) -> None:

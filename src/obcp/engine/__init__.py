@@ -2,12 +2,14 @@
 
 Layers: `template` (DAG builders and the subtask class registry), `context` (OCP's Context), `store` (every
 guarded state transition), `scheduler` (claims, runs, heartbeats, recovery), `locks` (resource operation
-locks), `logs` (per-run logs in OCP's format), `queries` (what others may read of tasks) and `views` (OCP's
+locks), `logs` (per-run logs in OCP's format), `hooks` (the
+settle listener its host wires in), `queries` (what others may read of tasks) and `views` (OCP's
 JSON shapes). Only the engine touches the task tables; everything else imports from this package, never
 from its modules.
 """
 
 from obcp.engine.context import Context
+from obcp.engine.hooks import SettledTask, SettleListener
 from obcp.engine.instruments import EngineMetrics
 from obcp.engine.locks import ResourceLock
 from obcp.engine.queries import (
@@ -54,6 +56,8 @@ __all__ = [
     "ResourceLock",
     "RunContext",
     "RunSpan",
+    "SettleListener",
+    "SettledTask",
     "Subtask",
     "SubtaskState",
     "TaskData",

@@ -12,9 +12,9 @@ import contextlib
 import importlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.engine import Connection
 
@@ -22,6 +22,7 @@ from obcp import audit, tracing
 from obcp.engine import logs, store
 from obcp.engine.context import Context
 from obcp.engine.health import MetadbHealth
+from obcp.engine.hooks import SettleListener
 from obcp.engine.instruments import EngineMetrics
 from obcp.engine.locks import ResourceLock
 from obcp.engine.queries import task_state
@@ -32,6 +33,7 @@ from obcp.engine.template import RunContext, Subtask, Template, lookup, register
 from obcp.meta.db import Database, metadb_unreachable, now_ms
 
 log = logging.getLogger("obcp.engine")
+R = TypeVar("R")
 
 
 class Engine:
@@ -42,6 +44,7 @@ class Engine:
         settings: EngineSettings | None = None,
         services: object = None,
         metrics: EngineMetrics | None = None,
+        on_settled: SettleListener | None = None,
     ) -> None:
         self.db = db
         self.server_id = server_id
@@ -61,6 +64,8 @@ class Engine:
         self.health = MetadbHealth()
         self.metrics = metrics or EngineMetrics()
         self.metrics.watch(self._runs)
+        # Told, in the settling transaction, of each task that enters FAILED or SUCCESSFUL (hooks.py).
+        self.on_settled = on_settled
 
     # --- lifecycle ----------------------------------------------------------------------------------------
 
@@ -130,7 +135,7 @@ class Engine:
             audit.record_in(conn, entry, details={"taskId": task_id})
             return task_id
 
-        task_id = await store.in_tx(self.db, create)
+        task_id = await self._tx(create)
         self.kick()
         return task_id
 
@@ -147,13 +152,7 @@ class Engine:
         await self._act(lambda c: store.skip_subtask(c, task_id, sid, by), {"subtaskId": sid})
 
     async def cancel_subtask(self, task_id: int, sid: int) -> None:
-        entry = audit.pending()
-
-        def cancel(conn: Connection) -> None:
-            store.cancel_subtask(conn, task_id, sid)
-            audit.record_in(conn, entry, details={"subtaskId": sid})
-
-        await store.in_tx(self.db, cancel)
+        await self._tx(audit.audited(lambda c: store.cancel_subtask(c, task_id, sid), {"subtaskId": sid}))
         run = self._runs.get(sid)
         if run is not None:  # ours: interrupt now rather than at the next heartbeat
             self._interrupt(run, "cancel")
@@ -163,15 +162,12 @@ class Engine:
     ) -> None:
         """An operator's action (with the caller's audit event), then the dispatcher woken for what it made
         READY."""
-        entry = audit.pending()
-
-        def act(conn: Connection) -> None:
-            action(conn)
-            audit.record_in(conn, entry, details=details)
-
-        await store.in_tx(self.db, act)
+        await self._tx(audit.audited(action, details))
         self.kick()
         await self._changed_notify()
+
+    def _tx(self, fn: Callable[[Connection], R]) -> Awaitable[R]:
+        return store.in_tx(self.db, fn, on_settled=self.on_settled)
 
     def kick(self) -> None:
         self._wake.set()
@@ -231,9 +227,7 @@ class Engine:
     async def _claim(self, sid: int, version: int) -> store.Claimed | None:
         lease_ms = int(self.settings.lease_seconds * 1000)
         try:
-            return await store.in_tx(
-                self.db, lambda c: store.claim(c, sid, version, self.server_id, lease_ms)
-            )
+            return await self._tx(lambda c: store.claim(c, sid, version, self.server_id, lease_ms))
         except Exception as exc:
             self.health.failed(f"claiming subtask {sid}", exc)
             return None
@@ -336,7 +330,7 @@ class Engine:
         await self._flush(run)
         reason = "interrupted: the server running it stopped"
         try:
-            await store.in_tx(self.db, lambda conn: store.interrupt(conn, c.id, c.version, c.task_id, reason))
+            await self._tx(lambda conn: store.interrupt(conn, c.id, c.version, c.task_id, reason))
         except Exception as exc:
             self.health.failed(f"handing subtask {c.id} over", exc)
 
@@ -366,7 +360,7 @@ class Engine:
                 )
 
             try:
-                done = await store.in_tx(self.db, write)
+                done = await self._tx(write)
             except Exception as exc:
                 attempt += 1
                 self.health.failed(f"recording the result of subtask {c.id} (attempt {attempt})", exc)
@@ -420,7 +414,7 @@ class Engine:
             return store.heartbeat(conn, self.server_id, versions, lease_ms)
 
         async with self._log_lock:
-            lost, canceling = await store.in_tx(self.db, work)
+            lost, canceling = await self._tx(work)
         self.health.succeeded()
         for sid in lost:
             if sid in self._runs:
@@ -436,7 +430,7 @@ class Engine:
         # otherwise overwrite ours after we wrote it.
         async with self._log_lock:
             with contextlib.suppress(Exception):
-                await store.in_tx(self.db, lambda c: store.save_run_log(c, run.claimed, run.runlog.text()))
+                await self._tx(lambda c: store.save_run_log(c, run.claimed, run.runlog.text()))
 
     # --- sweep ----------------------------------------------------------------------------------------------
 
@@ -463,7 +457,7 @@ class Engine:
             taken = partial(
                 store.interrupt, sid=row.id, version=row.version, task_id=row.task_id, reason=reason
             )
-            if await store.in_tx(self.db, taken):
+            if await self._tx(taken):
                 await self.metrics.taken_over(self.db, row.task_id)
         if rows:
             self.kick()
@@ -474,8 +468,7 @@ class Engine:
         for row in await store.overdue(self.db, grace):
             if row.id in self._runs:
                 continue  # ours: the local timer handles it
-            taken = await store.in_tx(
-                self.db,
+            taken = await self._tx(
                 partial(
                     store.interrupt,
                     sid=row.id,

@@ -132,3 +132,18 @@ def noop_fanout(width: int) -> Template:
         .wait()
         .build()
     )
+
+
+@register
+class FailStep(Subtask):
+    key = "obcp.test.FailStep"
+    name = "Failing test step"
+    timeout = 60
+
+    async def run(self, ctx: RunContext) -> None:
+        raise RuntimeError(ctx.get("fail_message", "") or "failed on purpose (test step)")
+
+
+def fail_template() -> Template:
+    """A no-op step, then one that fails: the task ends FAILED."""
+    return TemplateBuilder("Engine failing test").then(NoopStep).then(FailStep).build()

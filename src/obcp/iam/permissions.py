@@ -24,6 +24,14 @@ DEFAULT_ROLES: dict[str, tuple[str, list[str]]] = {
         "Reads all clusters, hosts and tasks.",
         ["CLUSTER:*:READ", "HOST:*:READ", "TASK:*:READ", "ALARM:*:READ", "PACKAGE:*:READ", "OBPROXY:*:READ"],
     ),
+    "ALARM_MANAGER": (
+        "Manages notification channels (alarms); reads clusters, hosts and users.",
+        ["ALARM:*:*", "CLUSTER:*:READ", "HOST:*:READ", "USER:*:READ"],
+    ),
+    "ALARM_VIEWER": (
+        "Reads notification channels and their deliveries; reads clusters, hosts and users.",
+        ["ALARM:*:READ", "CLUSTER:*:READ", "HOST:*:READ", "USER:*:READ"],
+    ),
     "TENANT_MANAGER": (
         "Manages the tenants of all clusters.",
         ["CLUSTER:*:TENANT:*:*", "CLUSTER:*:READ", "TASK:*:READ"],

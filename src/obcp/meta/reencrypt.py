@@ -37,6 +37,8 @@ async def reencrypt_column(
         rows = (await conn.execute(select(key, column))).all()
     todo = []
     for pk, value in rows:
+        if value is None:  # a nullable column with nothing stored
+            continue
         if not box.needs_rotation(value):
             result.unchanged += 1
             continue
@@ -58,4 +60,4 @@ async def key_census(db: Database, column: Column[str]) -> Counter[str]:
     """How many values of the column each key id wrote (LEGACY: written before key ids)."""
     async with db.read() as conn:
         values = (await conn.execute(select(column))).scalars().all()
-    return Counter(written_by(v) or LEGACY for v in values)
+    return Counter(written_by(v) or LEGACY for v in values if v is not None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from obcp.meta import (
     access_key_tables,
+    alarm_tables,
     audit_tables,
     login_tables,
     parameter_tables,
@@ -25,6 +26,7 @@ TABLE_MODULES = (
     parameter_tables,
     audit_tables,
     login_tables,
+    alarm_tables,
 )
 
 __all__ = ["TABLE_MODULES", "metadata"]

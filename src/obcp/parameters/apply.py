@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from obcp import audit
 from obcp.errors import ErrorCode, ObcpError
 from obcp.meta.db import now_ms
+from obcp.notify import outbox
+from obcp.notify.events import PendingParameter
 from obcp.ob.errors import ObSqlError
 from obcp.ob.parameter_values import BadValue, check_value
 from obcp.ob.parameters import Parameter, set_parameter, valid_name
@@ -83,9 +85,18 @@ async def apply_changes(
             _failed_value(exc, entries),
             f"OceanBase refused it ({exc.ob_message}, error {exc.errno}); nothing was changed",
         ) from exc
+    pending = [
+        PendingParameter(c.name, c.old_value, c.new_value, tuple(sorted(c.start_times)))
+        for c in changes
+        if c.need_restart
+    ]
     async with services.db.tx() as conn:
         await store.record(conn, cluster_id, changes, changed_by=who, changed_at=now_ms(), trace_id=trace_id)
         await audit.record(conn)
+        # In the same transaction: channels hear of exactly the changes that were recorded.
+        await conn.run_sync(
+            lambda c: outbox.parameters_pending(c, cluster_id, pending, changed_by=who, trace_id=trace_id)
+        )
     return changes
 
 

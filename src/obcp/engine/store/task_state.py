@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.engine import Connection
 
+from obcp.engine.hooks import task_settled
 from obcp.engine.states import Operation, SubtaskState, TaskState
 from obcp.engine.store.columns import ACTIVE, S, T
 from obcp.errors import ErrorCode, ObcpError
@@ -25,7 +26,8 @@ def lock_task(conn: Connection, task_id: int) -> None:
 
 def settle_task_state(conn: Connection, task_id: int, known: tuple[str, bool] | None = None) -> str:
     """Settle the task's state from its subtasks: RUNNING while any is active, else SUCCESSFUL or FAILED.
-    A SUCCESSFUL task drops its locks. `known` = (current state, in rollback) when the caller knows them,
+    A SUCCESSFUL task drops its locks. A task that enters FAILED or SUCCESSFUL is told to the transaction's
+    settle listener (`hooks`). `known` = (current state, in rollback) when the caller knows them,
     to save a query."""
     if known is None:
         row = (conn.execute(select(T.state, T.operation).where(T.id == task_id))).one()
@@ -38,6 +40,8 @@ def settle_task_state(conn: Connection, task_id: int, known: tuple[str, bool] | 
         values: dict[str, Any] = {"state": new, "updated_at": now}
         values["end_time"] = None if new == TaskState.RUNNING.value else now
         conn.execute(update(task_instance).where(T.id == task_id).values(**values))
+        if new != TaskState.RUNNING.value:
+            task_settled(conn, task_id)
     if new == TaskState.SUCCESSFUL.value:
         conn.execute(delete(resource_lock).where(resource_lock.c.task_id == task_id))
     return new

@@ -11,6 +11,7 @@ from typing import TypeVar
 from sqlalchemy.engine import Connection, Engine, create_engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from obcp.engine.hooks import SettleListener, with_listener
 from obcp.meta.db import Database, install_sqlite_pragmas, sync_url
 
 R = TypeVar("R")
@@ -18,26 +19,38 @@ R = TypeVar("R")
 _RETRYABLE = ("deadlock", "lock wait timeout", "database is locked", "could not serialize", "1213", "1205")
 
 
-async def in_tx(db: Database, fn: Callable[[Connection], R], attempts: int = 8) -> R:
+async def in_tx(
+    db: Database, fn: Callable[[Connection], R], attempts: int = 8, on_settled: SettleListener | None = None
+) -> R:
     """Run `fn` (synchronous SQLAlchemy Core) in one write transaction, again on a deadlock or serialisation
     failure (every step is guarded, so a repeat is harmless).
 
     On PostgreSQL and MySQL it runs on the async engine (`run_sync`). On SQLite the whole transaction runs in
     one hop on a thread of its own with the synchronous driver: SQLite serialises writers anyway, and one
     hop per transaction instead of one per statement is most of the engine's speed there.
+
+    `on_settled` rides with the connection: a task the transaction settles to a final state is told to it.
     """
+    work = fn if on_settled is None else _telling(fn, on_settled)
     for attempt in range(attempts):
         try:
             if db.dialect == "sqlite":
                 lane = _sqlite_lane(db)
-                return await asyncio.get_running_loop().run_in_executor(lane.executor, lane.run, fn)
+                return await asyncio.get_running_loop().run_in_executor(lane.executor, lane.run, work)
             async with db.tx() as conn:
-                return await conn.run_sync(fn)
+                return await conn.run_sync(work)
         except (OperationalError, DBAPIError) as exc:
             if attempt == attempts - 1 or not _retryable(exc):
                 raise
             await asyncio.sleep(0.01 * (2**attempt))
     raise AssertionError("unreachable")
+
+
+def _telling(fn: Callable[[Connection], R], listener: SettleListener) -> Callable[[Connection], R]:
+    def work(conn: Connection) -> R:
+        return fn(with_listener(conn, listener))
+
+    return work
 
 
 class _SqliteLane:
