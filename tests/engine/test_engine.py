@@ -1,5 +1,5 @@
 """The engine in one process: OCP's state machine, operator actions, locks, timeouts, recovery. On SQLite; the
-claims, locks, lease recovery and fencing on every metadb (SQLite, PostgreSQL, MariaDB, seekdb)."""
+locks, a lease's expiry and recovery, and fencing on every metadb (SQLite, PostgreSQL, MariaDB, seekdb)."""
 
 from __future__ import annotations
 
@@ -62,7 +62,6 @@ def chain(*classes: type) -> TemplateBuilder:
     return builder
 
 
-@pytest.mark.parametrize("db", METADBS, indirect=True)
 async def test_chain_runs_in_order_and_passes_context(engine: Engine, db: Database) -> None:
     ctx = Context()
     ctx.put("cluster_id", 5)
@@ -221,7 +220,6 @@ async def test_cancel_interrupts_the_run(engine: Engine, db: Database) -> None:
     assert (subs[1].run_time, subs[1].operation) == (2, "RETRY")
 
 
-@pytest.mark.parametrize("db", METADBS, indirect=True)
 async def test_cancel_from_another_replica_reaches_the_owner(engine: Engine, db: Database) -> None:
     SCRIPT[("B:run", 1)] = "hang"
     tid = await engine.submit(chain(A, B).build(), Context(), creator="admin")
@@ -253,7 +251,6 @@ async def test_timeout_fails_the_run(engine: Engine, db: Database) -> None:
         assert "Receive timeout callback" in await read_log(conn, tid, subs[0].id)
 
 
-@pytest.mark.parametrize("db", METADBS, indirect=True)
 async def test_fan_out_parallel_and_serial_with_wait_node(engine: Engine, db: Database) -> None:
     template = (
         TemplateBuilder("Fan out")
