@@ -39,15 +39,18 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from _stack import ADMIN_PASSWORD, sandbox
 from obcp.agent.ports import free_port
+from obcp.meta.db import sync_url
+from obcp.meta.task_tables import subtask_instance
 from obcp.sandbox.server_process import ServerProcess, start_server, stop_process, wait_answering
 
 PG_URL = os.environ.get("OBCP_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 AUTH = ("admin", ADMIN_PASSWORD)
+S = subtask_instance.c
 
 
 @contextmanager
@@ -225,10 +228,25 @@ def soak(db_url: str, work: Path, restarts: int, seed: int, every: tuple[float, 
         replicas[0].start()  # alone first: it migrates the metadb and creates the admin user
         replicas[1].start()
         with sandbox(replicas[0].url, work / "sandbox", 3, "soak") as sb:
-            return run_restarts(api, sb.cluster_id, work / "sandbox", restarts, seed, every)
+            result = run_restarts(api, sb.cluster_id, work / "sandbox", restarts, seed, every)
+        return {**result, "steps_run_again": steps_run_again(db_url)}
     finally:
         for r in replicas:
             r.stop()
+
+
+def steps_run_again(db_url: str) -> dict[str, int]:
+    """Subtasks that ran more than once (a run taken over from a killed replica starts again, as does an
+    automatic retry), and their extra runs."""
+    engine = create_engine(sync_url(db_url))
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(
+                select(func.count(), func.coalesce(func.sum(S.run_time - 1), 0)).where(S.run_time > 1)
+            ).one()
+    finally:
+        engine.dispose()
+    return {"subtasks": int(row[0]), "extra_runs": int(row[1])}
 
 
 def run_restarts(
@@ -292,6 +310,9 @@ def report(result: dict[str, Any], wrong: list[str]) -> None:
           f"median {median:.1f} s, worst {max(down, default=0):.1f} s")  # fmt: skip
     counts = {name: len(p) for name, p in result["observer_processes"].items()}
     print(f"observer processes seen (initial + one per restart): {counts}")
+    again = result["steps_run_again"]
+    print(f"subtasks run more than once (taken over, or retried): {again['subtasks']}, "
+          f"{again['extra_runs']} more runs")  # fmt: skip
     print(f"task API: {sum(result['api_answers'].values())} answers {result['api_answers']}, "
           f"{len(result['api_failures'])} failures")  # fmt: skip
     print("soak PASSED" if not wrong else "soak FAILED:\n  " + "\n  ".join(wrong))
