@@ -159,6 +159,17 @@ class ObserverWatcher(threading.Thread):
     def processes(self) -> dict[str, list[int]]:
         return {Path(d).name: sorted(p) for d, p in self.pids.items()}
 
+    def starts(self, windows: list[tuple[float, float]]) -> dict[str, list[int]]:
+        """For each observer, in which restart each of its processes first appeared: 0 before the first,
+        k during the k-th (from its request to its end), -1 between restarts."""
+
+        def during(seen: float) -> int:
+            if not windows or seen < windows[0][0]:
+                return 0
+            return next((k + 1 for k, (t0, t1) in enumerate(windows) if t0 <= seen <= t1), -1)
+
+        return {Path(d).name: sorted(during(seen) for seen in p.values()) for d, p in self.pids.items()}
+
 
 class Killer(threading.Thread):
     """Every few seconds (seeded), SIGKILLs the replicas in turn and starts the killed one again."""
@@ -200,8 +211,11 @@ class Prober(threading.Thread):
                 self.api.call("GET", f"/api/v2/tasks/instances/{self.task_id}")
 
 
-def one_restart(api: LiveApi, prober: Prober, cluster_id: int, timeout: float) -> tuple[str, float, int]:
-    """(status, seconds, task id) of a rolling restart asked of the live replica and followed to its end."""
+def one_restart(
+    api: LiveApi, prober: Prober, cluster_id: int, timeout: float
+) -> tuple[str, tuple[float, float], int]:
+    """(status, (start, end) on the monotonic clock, task id) of a rolling restart asked of the live replica
+    and followed to its end."""
     t0 = time.monotonic()
     task = None
     while task is None:  # a failed call is counted; ask again
@@ -212,7 +226,7 @@ def one_restart(api: LiveApi, prober: Prober, cluster_id: int, timeout: float) -
         time.sleep(0.5)
         answer = api.call("GET", f"/api/v2/tasks/instances/{task['id']}")
         status = answer["status"] if answer else status
-    return status, time.monotonic() - t0, int(task["id"])
+    return status, (t0, time.monotonic()), int(task["id"])
 
 
 def soak(db_url: str, work: Path, restarts: int, seed: int, every: tuple[float, float]) -> dict[str, Any]:
@@ -260,9 +274,12 @@ def run_restarts(
     prober.start()
     killer.start()
     tasks: list[dict[str, Any]] = []
+    windows: list[tuple[float, float]] = []
     try:
         for i in range(restarts):
-            status, seconds, task_id = one_restart(api, prober, cluster_id, timeout=600)
+            status, window, task_id = one_restart(api, prober, cluster_id, timeout=600)
+            windows.append(window)
+            seconds = window[1] - window[0]
             tasks.append({"task": task_id, "status": status, "seconds": round(seconds, 1)})
             print(f"restart {i + 1}/{restarts}: task {task_id} {status} in {seconds:.1f} s", flush=True)
             if status != "SUCCESSFUL" or killer.errors:
@@ -276,6 +293,7 @@ def run_restarts(
         "restarts": restarts,
         "tasks": tasks,
         "observer_processes": watcher.processes(),
+        "observer_starts": watcher.starts(windows),
         "replica_kills": {r.name: r.kills for r in api.replicas},
         "replica_down_seconds": [round(s, 2) for s in killer.downtimes],
         "killer_errors": killer.errors,
@@ -289,9 +307,11 @@ def verdict(result: dict[str, Any]) -> list[str]:
     wrong = [f"task {t['task']} ended {t['status']}" for t in result["tasks"] if t["status"] != "SUCCESSFUL"]
     if len(result["tasks"]) != result["restarts"]:
         wrong.append(f"only {len(result['tasks'])} of {result['restarts']} restarts ran")
-    for name, pids in result["observer_processes"].items():
-        if len(pids) != result["restarts"] + 1:
-            wrong.append(f"observer {name}: {len(pids)} processes, expected {result['restarts'] + 1}: {pids}")
+    expected = list(range(len(result["tasks"]) + 1))
+    for name, starts in result["observer_starts"].items():
+        if starts != expected:
+            pids = result["observer_processes"][name]
+            wrong.append(f"observer {name}: processes started in restarts {starts}, not {expected}: {pids}")
     wrong += [f"API call failed: {f}" for f in result["api_failures"]]
     wrong += result["killer_errors"]
     return wrong
@@ -310,6 +330,8 @@ def report(result: dict[str, Any], wrong: list[str]) -> None:
           f"median {median:.1f} s, worst {max(down, default=0):.1f} s")  # fmt: skip
     counts = {name: len(p) for name, p in result["observer_processes"].items()}
     print(f"observer processes seen (initial + one per restart): {counts}")
+    once = all(starts == list(range(len(seconds) + 1)) for starts in result["observer_starts"].values())
+    print(f"each observer replaced exactly once during each restart: {'yes' if once else 'NO'}")
     again = result["steps_run_again"]
     print(f"subtasks run more than once (taken over, or retried): {again['subtasks']}, "
           f"{again['extra_runs']} more runs")  # fmt: skip

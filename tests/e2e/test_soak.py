@@ -60,9 +60,10 @@ def test_two_replicas_two_restarts_with_replicas_killed_on_a_seekdb_metadb(tmp_p
     result = json.loads(lines[-1].removeprefix("SOAK-RESULT "))
     assert result["wrong"] == [] and run.returncode == 0, run.stdout[-3000:]
     assert [t["status"] for t in result["tasks"]] == ["SUCCESSFUL", "SUCCESSFUL"], result["tasks"]
-    # Three observers, each replaced exactly once per restart (the metadb's seekdb, above, never).
-    processes = result["observer_processes"]
-    assert len(processes) == 3 and all(len(pids) == 3 for pids in processes.values()), processes
+    # Three observers, each replaced exactly once during each restart (the metadb's seekdb, above, never):
+    # one process from before the restarts, one new one in the first, one in the second.
+    starts = result["observer_starts"]
+    assert len(starts) == 3 and all(s == [0, 1, 2] for s in starts.values()), result["observer_processes"]
     # The replicas were killed under the restarts, and the live one answered every call.
     assert sum(result["replica_kills"].values()) >= 2, result["replica_kills"]
     assert result["api_failures"] == [] and all(n > 0 for n in result["api_answers"].values()), result
