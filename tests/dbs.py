@@ -1,5 +1,6 @@
 """Throw-away metadbs for tests: a SQLite file, or a uniquely named database on the machine's PostgreSQL
-or MariaDB (URLs from OBCP_TEST_PG_URL / OBCP_TEST_MYSQL_URL).
+or MariaDB (URLs from OBCP_TEST_PG_URL / OBCP_TEST_MYSQL_URL), or on the session's seekdb (a real
+OceanBase-kernel server, started once per session: tests/support/seekdb_metadb.py).
 
 A server that is absent makes the test skip with the reason, except where OBCP_REQUIRE_ALL_DBS=1 (CI), where
 it fails: CI must never skip them silently.
@@ -18,9 +19,11 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from tests.support.seekdb_metadb import seekdb_admin_url
+
 PG_URL = os.environ.get("OBCP_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 MYSQL_URL = os.environ.get("OBCP_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test")
-KINDS = ("sqlite", "postgresql", "mysql")
+KINDS = ("sqlite", "postgresql", "mysql", "seekdb")
 
 
 def skip_unless_required(reason: str) -> None:
@@ -63,7 +66,25 @@ SERVERS = {
         "DROP DATABASE IF EXISTS `{name}`",
         {},
     ),
+    # The session's seekdb: its URL is known once it runs (`_server_url`).
+    "seekdb": Server(
+        "",
+        "mysql+pymysql",
+        "CREATE DATABASE `{name}` CHARACTER SET utf8mb4",
+        "DROP DATABASE IF EXISTS `{name}`",
+        {},
+    ),
 }
+
+
+def _server_url(kind: str) -> str:
+    if kind != "seekdb":
+        return SERVERS[kind].url
+    try:
+        return seekdb_admin_url()
+    except RuntimeError as exc:
+        skip_unless_required(f"seekdb metadb: {exc}")
+        raise
 
 
 @contextmanager
@@ -73,14 +94,15 @@ def temporary_database(kind: str, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'metadb.sqlite'}"
         return
     server = SERVERS[kind]
+    server_url = _server_url(kind)
     name = f"obcp_t_{uuid.uuid4().hex[:12]}"
-    admin_url = make_url(server.url).set(drivername=server.driver)
+    admin_url = make_url(server_url).set(drivername=server.driver)
     try:
         admin = create_engine(admin_url, **server.engine_options)
         with admin.connect() as conn:
             conn.execute(text(server.create.format(name=name)))
     except Exception as exc:
-        _unavailable(kind, server.url, exc)
+        _unavailable(kind, server_url, exc)
     try:
         yield admin_url.set(database=name).render_as_string(hide_password=False)
     finally:

@@ -1,4 +1,5 @@
-"""Fixtures for the engine tests: a fresh SQLite metadb per test and an engine with short timers."""
+"""Fixtures for the engine tests: a fresh metadb per test (SQLite, or each kind in turn for the tests that
+parametrise `db` indirectly: METADBS) and an engine with short timers."""
 
 from __future__ import annotations
 
@@ -12,6 +13,10 @@ from obcp.engine import Engine, EngineSettings
 from obcp.engine.testing import effect_metadata
 from obcp.meta.db import Database, sync_url
 from obcp.meta.schema import metadata
+from tests.dbs import KINDS, temporary_database
+
+# `@pytest.mark.parametrize("db", METADBS, indirect=True)`: claims, leases and fencing on every metadb.
+METADBS = KINDS
 
 FAST = EngineSettings(lease_seconds=2, heartbeat_seconds=0.5, sweep_seconds=0.2, log_flush_seconds=0.1)
 
@@ -24,12 +29,12 @@ def create_schema(url: str) -> None:
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'meta.db'}"
-    create_schema(url)
-    database = Database(url)
-    yield database
-    await database.dispose()
+async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    with temporary_database(getattr(request, "param", "sqlite"), tmp_path) as url:
+        create_schema(url)
+        database = Database(url)
+        yield database
+        await database.dispose()
 
 
 @pytest.fixture

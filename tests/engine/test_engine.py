@@ -1,4 +1,5 @@
-"""The engine in one process on SQLite: OCP's state machine, operator actions, locks, timeouts, recovery."""
+"""The engine in one process: OCP's state machine, operator actions, locks, timeouts, recovery. On SQLite; the
+locks, a lease's expiry and recovery, and fencing on every metadb (SQLite, PostgreSQL, MariaDB, seekdb)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from obcp.errors import ErrorCode, ObcpError
 from obcp.meta.db import Database, now_ms
 from obcp.meta.task_tables import subtask_instance
 
-from .conftest import FAST
+from .conftest import FAST, METADBS
 from .helpers import (
     GATES,
     JOURNAL,
@@ -308,6 +309,7 @@ async def test_lock_hierarchy(engine: Engine, db: Database) -> None:
     assert await settle(engine, again) == "SUCCESSFUL"
 
 
+@pytest.mark.parametrize("db", METADBS, indirect=True)
 async def test_concurrent_submissions_one_wins(engine: Engine) -> None:
     SCRIPT[("A:run", 1)] = "gate"
     results = await asyncio.gather(
@@ -317,15 +319,16 @@ async def test_concurrent_submissions_one_wins(engine: Engine) -> None:
         ],
         return_exceptions=True,
     )
-    assert sum(isinstance(r, int) for r in results) == 1
+    assert sum(isinstance(r, int) for r in results) == 1, results
     assert all(
         isinstance(r, ObcpError) and r.error_code is ErrorCode.CLUSTER_BUSY
         for r in results
         if not isinstance(r, int)
-    )
+    ), results
     GATES["A"].set()
 
 
+@pytest.mark.parametrize("db", METADBS, indirect=True)
 async def test_expired_lease_is_recovered_by_another_replica(db: Database) -> None:
     SCRIPT[("Repeat:run", 1)] = "hang"
     SCRIPT[("B:run", 1)] = "hang"
@@ -363,6 +366,7 @@ async def test_expired_lease_is_recovered_by_another_replica(db: Database) -> No
         await alive.stop()
 
 
+@pytest.mark.parametrize("db", METADBS, indirect=True)
 async def test_stale_owner_is_fenced(engine: Engine, db: Database) -> None:
     SCRIPT[("A:run", 1)] = "gate"
     tid = await engine.submit(chain(A).build(), Context(), creator="admin")

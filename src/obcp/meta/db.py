@@ -13,8 +13,14 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-_ASYNC_DRIVERS = {"sqlite": "aiosqlite", "mysql": "aiomysql", "mariadb": "aiomysql", "postgresql": "psycopg"}
-_SYNC_DRIVERS = {"sqlite": "pysqlite", "mysql": "pymysql", "mariadb": "pymysql", "postgresql": "psycopg"}
+from obcp.meta import oceanbase
+
+# MySQL, MariaDB and OceanBase (seekdb) all go through obcp's MySQL drivers: aiomysql and PyMySQL, reading
+# OceanBase's table definitions too (see `oceanbase`).
+_MYSQL_ASYNC, _MYSQL_SYNC = oceanbase.ASYNC_DRIVER, oceanbase.SYNC_DRIVER
+_ASYNC_DRIVERS = {"sqlite": "aiosqlite", "mysql": _MYSQL_ASYNC, "mariadb": _MYSQL_ASYNC}
+_ASYNC_DRIVERS["postgresql"] = "psycopg"
+_SYNC_DRIVERS = {"sqlite": "pysqlite", "mysql": _MYSQL_SYNC, "mariadb": _MYSQL_SYNC, "postgresql": "psycopg"}
 
 
 # Seconds to open a connection to the metadb, or to wait for one from the pool, before giving up.
@@ -40,7 +46,7 @@ def async_url(url: str | URL) -> URL:
     if backend not in _ASYNC_DRIVERS:
         raise ValueError(f"unsupported metadb backend {backend!r}: use sqlite, mysql/mariadb or postgresql")
     if backend == "mariadb":
-        u = u.set(drivername="mysql+aiomysql")
+        u = u.set(drivername=f"mysql+{_MYSQL_ASYNC}")
     else:
         u = u.set(drivername=f"{backend}+{_ASYNC_DRIVERS[backend]}")
     if backend in ("mysql", "mariadb") and "charset" not in u.query:
@@ -103,6 +109,12 @@ class Database:
                 pool_timeout=CONNECT_TIMEOUT_SECONDS,
                 connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS},
             )
+        if self.dialect in ("mysql", "mariadb"):
+            # Each statement must see what other replicas committed before it, as on PostgreSQL: under
+            # MySQL's default REPEATABLE READ, a submission that waited for a cluster's lock guard read the
+            # snapshot from before the winner's commit and tried to take the same lock again (a duplicate
+            # key instead of "cluster busy"). OceanBase's default is READ COMMITTED already.
+            kwargs["isolation_level"] = "READ COMMITTED"
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.dialect == "sqlite":
             install_sqlite_pragmas(self.engine.sync_engine)
