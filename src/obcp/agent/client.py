@@ -214,11 +214,13 @@ class AgentClient:
                     await asyncio.sleep(self._retry_delay * attempt)
                     continue
                 waited = time.monotonic() - started
+                text = _transport_text(exc, timeout)
+                if lost and not isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
+                    text = f"the connection dropped before the answer, then {text}"
                 raise AgentError(
                     self.host,
                     command,
-                    f"{_transport_text(exc, timeout)}; gave up after {attempt + 1} attempt(s) in "
-                    f"{waited:.1f} s",
+                    f"{text}; gave up after {attempt + 1} attempt(s) in {waited:.1f} s",
                     lost=lost,
                 ) from exc
         return self._decode(response, command)
