@@ -14,7 +14,8 @@ from obcp.sandbox.observer_watch import ObserverWatch, replaced_once
 
 def start(base: Path) -> subprocess.Popen[bytes]:
     # A parent that runs a child in the same directory, as seekdb runs `sh -c grep … /proc/cpuinfo`.
-    return subprocess.Popen(["sh", "-c", "sleep 30 & wait"], cwd=base, start_new_session=True)
+    # The parent names the base dir on its command line (as seekdb's --base-dir); the child does not.
+    return subprocess.Popen(["sh", "-c", "sleep 30 & wait", str(base)], cwd=base, start_new_session=True)
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:

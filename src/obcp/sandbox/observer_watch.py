@@ -5,8 +5,9 @@ replaced each observer exactly once: two pids per observer (the old one, the new
 
 It polls (every 50 ms by default); an observer lives seconds at least, so none is missed. A pid first seen
 elsewhere is looked at again for a while, since a child forked by the agent changes its directory an
-instant after it exists. Children of an observer (seekdb runs shell commands as it starts) are helpers,
-not observers, and are not counted."""
+instant after it exists. Only a process that names its base dir on its command line counts (seekdb runs
+with `--base-dir`): seekdb's own children (shell commands it runs as it starts) do not, nor does the agent's
+fork before it executes seekdb."""
 
 from __future__ import annotations
 
@@ -33,6 +34,16 @@ class Sighting:
     gone: bool = False
     # A child of an observer (seekdb runs `sh -c grep … /proc/cpuinfo` as it starts): not an observer.
     helper: bool = False
+
+    @property
+    def names_base(self) -> bool:
+        return self.base_dir in self.command
+
+    @property
+    def observer(self) -> bool:
+        """An observer names its base dir on its command line (seekdb's `--base-dir`), which a helper,
+        even one orphaned by its observer's death, does not."""
+        return not self.helper and self.names_base
 
 
 class ObserverWatch:
@@ -69,12 +80,13 @@ class ObserverWatch:
             return None
         return self._bases.get(cwd)
 
-    def _describe(self, pid: int) -> tuple[int, str]:
+    def _describe(self, pid: int) -> tuple[int, str] | None:
+        """Its parent and command line; None if it is already gone."""
         try:
             stat = (self._proc / str(pid) / "stat").read_text()
             command = (self._proc / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
-            return 0, ""
+            return None
         # The parent is the second field after the command name, which is in parentheses.
         return int(stat.rsplit(")", 1)[1].split()[1]), command.strip()
 
@@ -94,6 +106,9 @@ class ObserverWatch:
                 seen = self._live.get(pid)
                 if seen is not None:
                     seen.last_seen = now
+                    if not seen.names_base:  # a fork of the agent until it executes the observer
+                        described = self._describe(pid)
+                        seen.command = described[1] if described else seen.command
                     continue
                 first = self._others.get(pid)
                 if first is not None and now - first > RECHECK_SECONDS:
@@ -102,8 +117,13 @@ class ObserverWatch:
                 if base is None:
                     self._others.setdefault(pid, now)
                     continue
+                described = self._describe(pid)
+                if described is None:
+                    # Gone between two reads: a helper that lived less than a poll (an observer lives
+                    # seconds), whose parent could not be told.
+                    continue
                 self._others.pop(pid, None)
-                sighting = Sighting(pid, self._bases[base], now, now, *self._describe(pid))
+                sighting = Sighting(pid, self._bases[base], now, now, *described)
                 parent = self._live.get(sighting.parent)
                 sighting.helper = parent is not None and parent.base_dir == sighting.base_dir
                 self._live[pid] = sighting
@@ -120,7 +140,7 @@ class ObserverWatch:
         found: dict[str, list[Sighting]] = {base: [] for base in self._bases.values()}
         with self._lock:
             for s in self._sightings:
-                if not s.helper and (not s.gone or s.last_seen >= since):
+                if s.observer and (not s.gone or s.last_seen >= since):
                     found[s.base_dir].append(s)
         return found
 
@@ -134,7 +154,7 @@ class ObserverWatch:
         found: dict[str, list[int]] = {base: [] for base in self._bases.values()}
         with self._lock:
             for s in self._live.values():
-                if not s.helper:
+                if s.observer:
                     found[s.base_dir].append(s.pid)
         return found
 
