@@ -31,6 +31,7 @@ class Round:
     outcome: str = "never"  # "own", "retry" or "never"
     seconds: float = 0.0
     rerun: list[str] = field(default_factory=list)  # steps that ran more than once (the kill's victims)
+    # The task had ended before the kill moment (not killed then): the round tested nothing.
     killed_after_end: bool = False
     pid_problems: dict[str, str] = field(default_factory=dict)
     error: str = ""
@@ -110,15 +111,19 @@ def failed_steps(server: RestartableServer, task: dict[str, Any]) -> str:
 def one_round(
     server: RestartableServer, cluster_id: int, watch: ObserverWatch, number: int, delay: float, freeze: bool
 ) -> Round:
-    """A restart of the cluster, the server SIGKILLed `delay` s after the call and started again, the task
-    waited for (and retried once if it failed), the observers' pids checked."""
+    """A restart of the cluster, the server SIGKILLed `delay` s after the call (if the task still runs then)
+    and started again, the task waited for (and retried once if it failed), the observers' pids checked."""
     result = Round(number, round(delay, 3))
     since = watch.mark()
     t0 = time.monotonic()
     task_id = submit_restart(server, cluster_id, freeze)
     time.sleep(max(0.0, delay - (time.monotonic() - t0)))
-    server.sigkill()
-    server.start()
+    if _status(server, task_id) != "RUNNING":
+        # Over before the kill: a kill now would test nothing. The round is reported as missed.
+        result.killed_after_end = True
+    else:
+        server.sigkill()
+        server.start()
     task = wait_task(server, task_id)
     if task["status"] == "SUCCESSFUL":
         result.outcome = "own"
@@ -132,13 +137,19 @@ def one_round(
                 result.outcome = "retry"
     result.seconds = round(time.monotonic() - t0, 2)
     result.rerun = sorted(s["name"] for s in task["subtasks"] if int(s.get("runTime") or 1) > 1)
-    result.killed_after_end = not result.rerun and _ended_before(task, delay, t0)
+    result.killed_after_end = result.killed_after_end or (not result.rerun and _ended_before(task, delay))
     result.pid_problems = replaced_once(watch, since)
     return result
 
 
-def _ended_before(task: dict[str, Any], delay: float, t0: float) -> bool:
-    """Whether the task had finished before the kill: its own span (server clock) shorter than the delay."""
+def _status(server: RestartableServer, task_id: int) -> str:
+    with api(server) as client:
+        return str(data(client, "GET", f"/api/v2/tasks/instances/{task_id}")["status"])
+
+
+def _ended_before(task: dict[str, Any], delay: float) -> bool:
+    """Whether the task had finished before the kill (it ended between the look and the kill): its own span
+    (server clock) shorter than the delay."""
     try:
         start = datetime.fromisoformat(task["startTime"])
         end = datetime.fromisoformat(task["finishTime"])
