@@ -204,7 +204,11 @@ def test_hanging_then_refusing_host_fails_the_step_and_retry_resumes(stack: Stac
 def test_server_sigkilled_in_rolling_restarts_finishes_on_its_own(stack: Stack) -> None:
     """The short version of `bench/kill_campaign.py` (no minor freeze, for a shorter restart)."""
     rng = random.Random(12)
+    interrupted: list[str] = []
     for n in (1, 2):
         r = one_round(stack.server, stack.sb.cluster_id, stack.watch, n, rng.uniform(0, KILL_WINDOW), False)
+        assert not r.killed_after_end, r  # the kill landed while the task ran
         assert r.outcome == "own" and not r.error, r
         assert r.pid_problems == {}, r
+        interrupted += r.rerun
+    assert interrupted  # the kills interrupted running steps, which ran again
