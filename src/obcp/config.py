@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     server_id: str | None = None
     # Seconds a verified Basic credential stays cached, so a client polling with Basic is not throttled.
     auth_cache_seconds: float = 60.0
+    # Seconds an agent call waits for an answer (per attempt; a start or stop waits for the operation
+    # itself): a host that accepts connections and never answers fails the step after 3 such waits.
+    agent_timeout_seconds: float = Field(default=10.0, gt=0)
     log_level: str = "info"
     secret_key_file: Path | None = None
     # `text` or `json` (one JSON object per line); both carry the traceId of the API call behind a line.

@@ -3,8 +3,10 @@
 Retries: every agent operation is idempotent by design (starting a running observer and stopping a
 stopped one are successes, a first initialisation is only done when no data exists), so each method is
 marked idempotent and is retried on transport failures — connection refused/reset and timeouts — with a
-fresh timestamp and nonce. An answer from the agent, success or error, is never retried. A method that is
-not idempotent (none exists yet) would only be retried when the request provably never left.
+fresh timestamp and nonce (a start or stop, whose wait is long, is not retried after a timeout). Every
+call is bounded (its timeout per attempt, a few attempts), and its failure says how long it waited. An
+answer from the agent, success or error, is never retried. A method that is not idempotent (none exists
+yet) would only be retried when the request provably never left.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class AgentError(Exception):
         status_code: int | None = None,
         code: str | None = None,
         observer: str | None = None,
+        lost: bool = False,
     ) -> None:
         self.host = host
         self.command = command
@@ -45,6 +48,9 @@ class AgentError(Exception):
         self.status_code = status_code
         self.code = code
         self.observer = observer
+        # The connection dropped after the request was sent: the agent may have acted on it (it died, or
+        # restarted, in the middle of the call). Only a new answer from it tells the outcome.
+        self.lost = lost
         super().__init__(f"agent {host}: {command}: {message}")
 
 
@@ -83,6 +89,7 @@ class AgentClient:
         self._address = address
         self._observe = observe
         self._start_timeout = start_timeout
+        self._timeout = timeout
         self._retries = retries
         self._retry_delay = retry_delay
         scheme = "https" if tls is not None else "http"
@@ -190,25 +197,31 @@ class AgentClient:
         body: dict[str, Any] | None,
         wait_seconds: float | None,
     ) -> dict[str, Any]:
+        started = time.monotonic()
+        timeout = wait_seconds if wait_seconds is not None else self._timeout
         attempt = 0
+        lost = False
         while True:
             try:
-                response = await self._http.request(
-                    method,
-                    path,
-                    json=body,
-                    timeout=wait_seconds if wait_seconds is not None else httpx.USE_CLIENT_DEFAULT,
-                )
+                response = await self._http.request(method, path, json=body, timeout=timeout)
                 break
             except httpx.TransportError as exc:
-                # A refused connection never reached the agent; anything else may have.
-                never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
-                if attempt < self._retries and (idempotent or never_sent):
+                lost = lost or isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError)
+                if attempt < self._retries and _retryable(
+                    exc, idempotent, long_call=wait_seconds is not None
+                ):
                     attempt += 1
                     await asyncio.sleep(self._retry_delay * attempt)
                     continue
+                waited = time.monotonic() - started
+                text = _transport_text(exc, timeout)
+                if lost and not isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
+                    text = f"the connection dropped before the answer, then {text}"
                 raise AgentError(
-                    self.host, command, f"{_transport_text(exc)} (after {attempt + 1} attempt(s))"
+                    self.host,
+                    command,
+                    f"{text}; gave up after {attempt + 1} attempt(s) in {waited:.1f} s",
+                    lost=lost,
                 ) from exc
         return self._decode(response, command)
 
@@ -237,9 +250,25 @@ class AgentClient:
         )
 
 
-def _transport_text(exc: httpx.TransportError) -> str:
+def _retryable(exc: httpx.TransportError, idempotent: bool, long_call: bool) -> bool:
+    """A refused connection never reached the agent: always tried again. Anything else may have reached
+    it: tried again only for an idempotent call, and a long call (start, stop) not after a timeout, since
+    an agent that kept it unanswered for its whole wait hangs, and a second wait as long would only delay
+    the step's failure."""
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+        return True
+    if long_call and isinstance(exc, httpx.TimeoutException):
+        return False
+    return idempotent
+
+
+def _transport_text(exc: httpx.TransportError, timeout: float) -> str:
+    if isinstance(exc, httpx.ConnectTimeout):
+        return f"cannot connect within {timeout:g} s (ConnectTimeout); is the host reachable?"
     if isinstance(exc, httpx.ConnectError):
         return f"cannot connect ({exc}); is the agent running?"
     if isinstance(exc, httpx.TimeoutException):
-        return f"no answer in time ({type(exc).__name__})"
+        return f"no answer within {timeout:g} s ({type(exc).__name__}): the host or its agent hangs"
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
+        return f"the connection dropped before the answer ({type(exc).__name__}: {exc}); did the agent stop?"
     return f"{type(exc).__name__}: {exc}"

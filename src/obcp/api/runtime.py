@@ -51,6 +51,7 @@ class Runtime:
         operations = OperationServices(
             db,
             box,
+            agent_timeout=settings.agent_timeout_seconds,
             availability=AvailabilityMonitors(db, connect=connect),
             connect=connect,
             agent_factory=agent_factory,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any, ClassVar
 
-from obcp.agent.client import AgentError
 from obcp.engine import RunContext, Subtask, register
 from obcp.meta.inventory import ServerRef
 from obcp.meta.statuses import ServerStatus
@@ -15,6 +14,7 @@ from obcp.ob.readiness import PROBE_TIMEOUTS, ProbeFailure, probe, restart_proof
 from obcp.ob.topology import ServerAddr
 from obcp.ob.waiting import wait_until
 from obcp.operations import keys
+from obcp.operations.agent_calls import agent_status, observer_action
 from obcp.operations.common import (
     cluster_id,
     label,
@@ -48,13 +48,6 @@ async def _watched(ctx: RunContext) -> ServerRef:
     return ref
 
 
-async def _agent_status(ctx: RunContext, ref: ServerRef) -> dict[str, Any]:
-    try:
-        return await OperationServices.of(ctx).agent(ref).status(ref.observer_name, ports=False)
-    except AgentError as exc:
-        raise RuntimeError(f"{label(ref)}: {exc}") from exc
-
-
 class PrepareObserver(Subtask):
     kind: ClassVar[Kind] = Kind.RESTART
     # A start's observers may all be down; its "Start server" asks DBA_OB_SERVERS once they serve.
@@ -66,7 +59,7 @@ class PrepareObserver(Subtask):
         ref = await server_of(ctx)
         if self.records_zone_states:
             await record_zone_states(ctx, [ref.zone_name])
-        status = await _agent_status(ctx, ref)
+        status = await agent_status(ctx, ref)
         ctx.log.info("%s: %s", label(ref), describe_process(status))
         if ctx.get(keys.process_before(ref.id)) is None:
             ctx.put(keys.process_before(ref.id), _identity(status))
@@ -125,7 +118,7 @@ class StopObserverProcess(Subtask):
 
     async def run(self, ctx: RunContext) -> None:
         ref = await _watched(ctx)
-        status = await _agent_status(ctx, ref)
+        status = await agent_status(ctx, ref)
         before = ctx.get(keys.process_before(ref.id)) or ""
         now = _identity(status)
         if not now:
@@ -138,10 +131,7 @@ class StopObserverProcess(Subtask):
             return
         else:
             await freeze_before_stop(ctx, ref)
-            try:
-                answer = await OperationServices.of(ctx).agent(ref).stop(ref.observer_name)
-            except AgentError as exc:
-                raise RuntimeError(f"{label(ref)}: {exc}") from exc
+            answer = await observer_action(ctx, ref, "stop")
             ctx.log.info("%s: %s", label(ref), answer.get("message", "stopped"))
         ctx.put(keys.process_stopped(ref.id), "true")
 
@@ -153,10 +143,7 @@ class StopObserverProcess(Subtask):
 
 async def _start(ctx: RunContext, ref: ServerRef, why: str) -> None:
     ctx.log.info("%s: %s", label(ref), why)
-    try:
-        answer = await OperationServices.of(ctx).agent(ref).start(ref.observer_name)
-    except AgentError as exc:
-        raise RuntimeError(f"{label(ref)}: {exc}") from exc
+    answer = await observer_action(ctx, ref, "start")
     ctx.log.info("%s: %s", label(ref), answer.get("message", "started"))
 
 
@@ -222,7 +209,7 @@ class StartOcpAgentService(Subtask):
 
     async def run(self, ctx: RunContext) -> None:
         ref = await server_of(ctx)
-        status = await _agent_status(ctx, ref)
+        status = await agent_status(ctx, ref)
         if not status.get("running"):
             raise RuntimeError(f"{label(ref)}: the agent reports the observer not running after its start")
         ctx.put(keys.process_after(ref.id), _identity(status))
@@ -373,7 +360,7 @@ class WaitObserverStop(Subtask):
         password = await OperationServices.of(ctx).root_password(cluster_id(ctx))
 
         async def stopped() -> str | None:
-            status = await _agent_status(ctx, ref)
+            status = await agent_status(ctx, ref)
             if status.get("running"):
                 return f"the agent to report it not running (now {describe_process(status)})"
             answer = await probe(
