@@ -37,8 +37,11 @@ from sim_observers import host_address  # noqa: E402
 
 
 def _faults(args: argparse.Namespace) -> list[str]:
+    """The simulation's timings and faults, as its command-line flags."""
     hosts = args.clusters * args.zones * args.servers
-    flags = [f"--fail-start={host_address(i * 7 % hosts)}" for i in range(args.fail_starts)]
+    flags = [f"--start-min={args.start[0]}", f"--start-max={args.start[1]}"]
+    flags += [f"--stop-min={args.stop[0]}", f"--stop-max={args.stop[1]}"]
+    flags += [f"--fail-start={host_address(i * 7 % hosts)}" for i in range(args.fail_starts)]
     flags += [f"--hang-agent={host_address((i * 11 + 3) % hosts)}" for i in range(args.hang_agents)]
     return flags
 
@@ -185,6 +188,22 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         default=0,
         help="OBCP_ENGINE_MAX_RUNNING of the replicas (default: 2 x clusters x servers)",
+    )
+    p.add_argument(
+        "--start",
+        type=float,
+        nargs=2,
+        default=(1.7, 2.6),
+        metavar=("MIN", "MAX"),
+        help="simulated start seconds, uniform (measured on seekdb: 1.7-2.6)",
+    )
+    p.add_argument(
+        "--stop",
+        type=float,
+        nargs=2,
+        default=(0.05, 0.1),
+        metavar=("MIN", "MAX"),
+        help="simulated stop seconds, uniform (measured on seekdb: 0.05-0.1)",
     )
     p.add_argument("--fail-starts", type=int, default=0, help="simulated observers whose start fails")
     p.add_argument("--hang-agents", type=int, default=0, help="simulated agents that never answer")

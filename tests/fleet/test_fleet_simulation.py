@@ -23,7 +23,7 @@ def test_five_clusters_restarted_at_once_every_simulated_observer_once(tmp_path:
     out = tmp_path / "fleet.json"
     argv = [
         sys.executable, str(REPO / "bench" / "fleet" / "run.py"), "--clusters", "5", "--zones", "3",
-        "--servers", "2", "--pollers", "4", "--watchers", "2", "--metadb", "sqlite",
+        "--servers", "2", "--pollers", "4", "--watchers", "2", "--metadb", "sqlite", "--start", "0.4", "0.6",
         "--agent-port", str(free_port("127.0.1.1")), "--json", str(out),
     ]  # fmt: skip
     run = subprocess.run(argv, capture_output=True, text=True, timeout=220, env=os.environ.copy())
