@@ -82,6 +82,7 @@ class Latencies:
     sse_lag: list[float] = field(default_factory=list)  # s from a task's finishTime to a watcher seeing it
     sse_events: list[int] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    transport_errors: list[str] = field(default_factory=list)  # reconnected and went on
 
 
 async def restart_all(urls: Sequence[str], cluster_ids: Sequence[int]) -> list[int]:
@@ -114,16 +115,19 @@ async def follow(urls: Sequence[str], task_ids: Sequence[int], pollers: int, wat
         await asyncio.sleep(rng.uniform(0, 0.5))
         turn = 0
         while not done.is_set():
-            began = time.perf_counter()
-            r = await http.get(f"/api/v2/tasks/instances/{task_id}")
-            lat.task_get.append(time.perf_counter() - began)
-            if r.status_code == 200 and r.json()["data"]["status"] != "RUNNING":
-                finished.add(task_id)
-            turn += 1
-            if turn % 10 == 0:
+            try:
                 began = time.perf_counter()
-                await http.get("/api/v2/tasks/instances", params={"page": rng.randint(1, 5), "size": 10})
-                lat.page_get.append(time.perf_counter() - began)
+                r = await http.get(f"/api/v2/tasks/instances/{task_id}")
+                lat.task_get.append(time.perf_counter() - began)
+                if r.status_code == 200 and r.json()["data"]["status"] != "RUNNING":
+                    finished.add(task_id)
+                turn += 1
+                if turn % 10 == 0:
+                    began = time.perf_counter()
+                    await http.get("/api/v2/tasks/instances", params={"page": rng.randint(1, 5), "size": 10})
+                    lat.page_get.append(time.perf_counter() - began)
+            except httpx.TransportError as exc:  # e.g. a kept-alive connection the server closed meanwhile
+                lat.transport_errors.append(f"poller: {type(exc).__name__}")
             if len(finished) == len(task_ids):
                 done.set()
             await asyncio.sleep(0.5)
@@ -132,17 +136,21 @@ async def follow(urls: Sequence[str], task_ids: Sequence[int], pollers: int, wat
         http = https[n % len(https)]
         task_id = task_ids[n % len(task_ids)]
         events = 0
-        async with http.stream("GET", f"/api/v2/tasks/instances/{task_id}/events") as stream:
-            async for line in stream.aiter_lines():
-                if not line.startswith("data:"):
-                    continue
-                events += 1
-                task = json.loads(line[5:])
-                task = task.get("task", task)
-                if task.get("status") not in (None, "RUNNING"):
-                    lat.sse_lag.append(time.time() - _epoch(task.get("finishTime")))
-                    break
-        lat.sse_events.append(events)
+        while True:  # reconnects as a browser's EventSource does
+            try:
+                async with http.stream("GET", f"/api/v2/tasks/instances/{task_id}/events") as stream:
+                    async for line in stream.aiter_lines():
+                        if not line.startswith("data:"):
+                            continue
+                        events += 1
+                        task = json.loads(line[5:])
+                        if task.get("status") not in (None, "RUNNING"):
+                            lat.sse_lag.append(time.time() - _epoch(task.get("finishTime")))
+                            lat.sse_events.append(events)
+                            return
+            except httpx.TransportError as exc:
+                lat.transport_errors.append(f"watcher: {type(exc).__name__}")
+                await asyncio.sleep(1.0)
 
     async def checker() -> None:
         # Pollers cover the tasks they follow; this covers the rest (when there are fewer pollers).
@@ -155,7 +163,10 @@ async def follow(urls: Sequence[str], task_ids: Sequence[int], pollers: int, wat
                     flush=True,
                 )
             for task_id in set(task_ids) - finished:
-                r = await https[0].get(f"/api/v2/tasks/instances/{task_id}")
+                try:
+                    r = await https[0].get(f"/api/v2/tasks/instances/{task_id}")
+                except httpx.TransportError:
+                    continue
                 if r.status_code == 200 and r.json()["data"]["status"] != "RUNNING":
                     finished.add(task_id)
             if len(finished) == len(task_ids):

@@ -121,6 +121,7 @@ def one_round(args: argparse.Namespace, kind: str, count: int) -> dict[str, Any]
         "sse_lag_s": lat.sse_lag,
         "sse_events": lat.sse_events,
         "load_errors": lat.errors,
+        "transport_errors": len(lat.transport_errors),
         "server_cpu_s": cpu,
         "simulation_cpu_s": sim_cpu,
         "metadb_writes": writes,
@@ -154,6 +155,8 @@ def print_round(r: dict[str, Any], args: argparse.Namespace) -> None:
         f"   event stream, {args.watchers} watchers: lag after finish (ms) "
         f"{fr.summary(r['sse_lag_s'], scale=1000)}"
     )
+    if r["transport_errors"]:
+        print(f"   ({r['transport_errors']} requests of the followers failed in transport and were repeated)")
     print(f"   server CPU: {r['server_cpu_s']:.1f} s = {r['server_cpu_s'] / n_sub * 1000:.2f} ms per subtask "
           f"(simulation process: {r['simulation_cpu_s']:.1f} s)")  # fmt: skip
     print(f"   metadb: {rows_per_task:.0f} rows and {r['metadb_bytes_per_task'] / 1024:.1f} KiB per task; "
