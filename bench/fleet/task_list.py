@@ -28,6 +28,8 @@ from obcp.meta.db import Database
 from obcp.meta.migrate import upgrade
 from obcp.sandbox.server_process import running_server
 
+CHROMIUM = "/usr/bin/chromium"
+
 
 async def submit(url: str, count: int) -> float:
     db = Database(url)
@@ -69,6 +71,36 @@ async def measure(url: str, pages: int, rounds: int) -> dict[str, list[float]]:
     return found
 
 
+def console_figures(url: str, pages: int, rounds: int) -> dict[str, list[float]]:
+    """The console's Tasks page in Debian's chromium (headless, through Playwright): from the hash change
+    to the page's table and pager drawn."""
+    from playwright.sync_api import sync_playwright
+
+    found: dict[str, list[float]] = {}
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-quic"]
+        )
+        try:
+            page = browser.new_page(base_url=url, viewport={"width": 1280, "height": 800})
+            page.goto("/")
+            page.wait_for_url("**/login")
+            page.fill("#username", "admin")
+            page.fill("#password", ADMIN_PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_selector("body[data-ready='1']")
+            for n in (1, pages // 2, pages) * rounds:
+                page.evaluate("location.hash = '#/clusters'")
+                page.wait_for_selector("h1:text('Clusters')")
+                began = time.perf_counter()
+                page.evaluate(f"location.hash = '#/tasks?page={n}'")
+                page.wait_for_selector(f"#page-info:has-text('page {n} of')")
+                found.setdefault(f"console: Tasks page {n}", []).append(time.perf_counter() - began)
+        finally:
+            browser.close()
+    return found
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description="task list paging with many tasks")
     p.add_argument("--tasks", type=int, default=10_000)
@@ -82,9 +114,15 @@ def main() -> int:
         print(f"{args.tasks} tasks submitted through the engine in {seconds:.1f} s ({args.metadb})")
         env = {"OBCP_ADMIN_PASSWORD": ADMIN_PASSWORD, "OBCP_DB_URL": url}
         with running_server(home, free_port("127.0.0.1"), env) as server:
-            figures = asyncio.run(measure(server.url, (args.tasks + 19) // 20, args.rounds))
+            pages = (args.tasks + 19) // 20
+            figures = asyncio.run(measure(server.url, pages, args.rounds))
+            if Path(CHROMIUM).exists():
+                figures.update(console_figures(server.url, pages, max(1, args.rounds // 4)))
+            else:
+                print(f"no {CHROMIUM}: the console's page was not measured")
     for label, values in figures.items():
-        print(f"  GET /api/v2/tasks/instances {label:<26} {summary(values, ' ms', 1000)}")
+        what = label if label.startswith("console") else f"GET /api/v2/tasks/instances {label}"
+        print(f"  {what:<56} {summary(values, ' ms', 1000)}")
     return 0
 
 
