@@ -40,8 +40,9 @@ def ready_waits_ms(task: dict[str, Any]) -> list[float]:
     subs = {s["id"]: s for s in task["subtasks"]}
     waits = []
     for s in subs.values():
-        start = _ms(s["startTime"])
-        ends = [_ms(subs[u]["finishTime"]) for u in s["upstreams"]]
+        # OCP's JSON leaves nulls out: a subtask that never ran has no startTime.
+        start = _ms(s.get("startTime"))
+        ends = [_ms(subs[u].get("finishTime")) for u in s["upstreams"]]
         if start is None or not ends or any(e is None for e in ends):
             continue
         waits.append(start - max(e for e in ends if e is not None))
@@ -76,7 +77,7 @@ def restart_rows(
     statuses: dict[str, int] = defaultdict(int)
     for task in tasks:
         statuses[task["status"]] += 1
-        start, end = _ms(task["startTime"]), _ms(task["finishTime"])
+        start, end = _ms(task.get("startTime")), _ms(task.get("finishTime"))
         path, _ = crit[cluster_of_task[task["id"]]]
         if start is None or end is None or path <= 0:
             continue
@@ -149,7 +150,7 @@ def step_durations_ms(tasks: Sequence[dict[str, Any]]) -> dict[str, list[float]]
     found: dict[str, list[float]] = defaultdict(list)
     for task in tasks:
         for s in task["subtasks"]:
-            start, end = _ms(s["startTime"]), _ms(s["finishTime"])
+            start, end = _ms(s.get("startTime")), _ms(s.get("finishTime"))
             if start is not None and end is not None:
                 found[s["name"]].append(end - start)
     return dict(found)
