@@ -85,15 +85,24 @@ class Latencies:
     transport_errors: list[str] = field(default_factory=list)  # reconnected and went on
 
 
-async def restart_all(urls: Sequence[str], cluster_ids: Sequence[int]) -> list[int]:
-    """POST …/restart (rolling) for every cluster at once, spread over the replicas; the task ids."""
+async def restart_all(urls: Sequence[str], cluster_ids: Sequence[int], refused: list[str]) -> list[int]:
+    """POST …/restart (rolling) for every cluster at once, spread over the replicas; the task ids. A 503
+    (the metadb busy or away: nothing was created) is asked again after a second, as a client would; each
+    such answer is kept in `refused`."""
     https = [client(u, 256) for u in urls]
+
+    async def post(i: int, cid: int) -> int:
+        while True:
+            r = await https[i % len(https)].post(
+                f"/api/v2/ob/clusters/{cid}/restart", json={"restartMode": "ROLLING"}
+            )
+            if r.status_code != 503:
+                return int(data(r)["id"])
+            refused.append(r.json().get("error", {}).get("message", "503"))
+            await asyncio.sleep(1.0)
+
     try:
-        posts = [
-            https[i % len(https)].post(f"/api/v2/ob/clusters/{cid}/restart", json={"restartMode": "ROLLING"})
-            for i, cid in enumerate(cluster_ids)
-        ]
-        return [int(data(r)["id"]) for r in await asyncio.gather(*posts)]
+        return list(await asyncio.gather(*(post(i, cid) for i, cid in enumerate(cluster_ids))))
     finally:
         for http in https:
             await http.aclose()
@@ -211,3 +220,16 @@ async def subtask_log(url: str, task: dict[str, Any], step: str) -> str:
     async with client(url) as http:
         found = data(await http.get(f"/api/v2/tasks/instances/{task['id']}/subtasks/{sub['id']}/log"))
         return str(found["log"])
+
+
+async def failures(url: str, tasks: Sequence[dict[str, Any]]) -> list[str]:
+    """Each FAILED subtask's step and the last line of its log: why a task failed."""
+    found = []
+    async with client(url) as http:
+        for task in tasks:
+            for sub in task["subtasks"]:
+                if sub["status"] == "FAILED":
+                    path = f"/api/v2/tasks/instances/{task['id']}/subtasks/{sub['id']}/log"
+                    lines = str(data(await http.get(path))["log"]).strip().splitlines()
+                    found.append(f"task {task['id']} {sub['name']}: {lines[-1][-300:] if lines else ''}")
+    return found

@@ -79,8 +79,10 @@ def one_round(args: argparse.Namespace, kind: str, count: int) -> dict[str, Any]
         sim_cpu_before = asyncio.run(_sim_call(sim.channel_port, "cpu"))["cpu"]
         began = time.monotonic()
 
+        refused: list[str] = []
+
         async def restart_and_follow() -> tuple[list[int], fleet_load.Latencies]:
-            task_ids = await fleet_load.restart_all(urls, targets)
+            task_ids = await fleet_load.restart_all(urls, targets, refused)
             return task_ids, await fleet_load.follow(urls, task_ids, args.pollers, args.watchers)
 
         task_ids, lat = asyncio.run(restart_and_follow())
@@ -90,6 +92,7 @@ def one_round(args: argparse.Namespace, kind: str, count: int) -> dict[str, Any]
         rows_after, bytes_after = fleet_stack.task_table_size(db_url)
         tasks = asyncio.run(fleet_load.fetch_tasks(urls[0], task_ids))
         report = asyncio.run(_sim_call(sim.channel_port, "report"))
+        failed_steps = asyncio.run(fleet_load.failures(urls[0], tasks))
         if args.log_of:
             print(asyncio.run(fleet_load.subtask_log(urls[0], tasks[0], args.log_of)))
     per_cluster = args.zones * args.servers
@@ -122,13 +125,14 @@ def one_round(args: argparse.Namespace, kind: str, count: int) -> dict[str, Any]
         "sse_events": lat.sse_events,
         "load_errors": lat.errors,
         "transport_errors": len(lat.transport_errors),
+        "submissions_refused": refused,
         "server_cpu_s": cpu,
         "simulation_cpu_s": sim_cpu,
         "metadb_writes": writes,
         "metadb_commits": commits,
         "metadb_rows_per_task": {t: (rows_after[t] - rows_before[t]) / len(task_ids) for t in rows_after},
         "metadb_bytes_per_task": (bytes_after - bytes_before) / len(task_ids),
-        "problems": fr.consistency(tasks, report, hosts),
+        "problems": failed_steps + fr.consistency(tasks, report, hosts),
         "step_ms": fr.step_durations_ms(tasks),
         "home": str(home),
     }
@@ -155,6 +159,9 @@ def print_round(r: dict[str, Any], args: argparse.Namespace) -> None:
         f"   event stream, {args.watchers} watchers: lag after finish (ms) "
         f"{fr.summary(r['sse_lag_s'], scale=1000)}"
     )
+    if r["submissions_refused"]:
+        print(f"   {len(r['submissions_refused'])} restart submissions answered 503 and were asked again: "
+              f"{r['submissions_refused'][0]}")  # fmt: skip
     if r["transport_errors"]:
         print(f"   ({r['transport_errors']} requests of the followers failed in transport and were repeated)")
     print(f"   server CPU: {r['server_cpu_s']:.1f} s = {r['server_cpu_s'] / n_sub * 1000:.2f} ms per subtask "
