@@ -92,13 +92,22 @@ async def restart_all(urls: Sequence[str], cluster_ids: Sequence[int], refused: 
     https = [client(u, 256) for u in urls]
 
     async def post(i: int, cid: int) -> int:
+        answered_503 = False
         while True:
             r = await https[i % len(https)].post(
                 f"/api/v2/ob/clusters/{cid}/restart", json={"restartMode": "ROLLING"}
             )
+            error = r.json().get("error", {}) if r.status_code != 200 else {}
+            if answered_503 and error.get("code") == 11020:
+                # The 503 came after the task was created (reading the answer timed out): the conflict
+                # names it.
+                created = int(error["target"]["taskId"])
+                refused.append(f"cluster {cid}: a 503 answered a submission whose task {created} was created")
+                return created
             if r.status_code != 503:
                 return int(data(r)["id"])
-            refused.append(r.json().get("error", {}).get("message", "503"))
+            answered_503 = True
+            refused.append(error.get("message", "503"))
             await asyncio.sleep(1.0)
 
     try:
