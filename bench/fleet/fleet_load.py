@@ -140,7 +140,7 @@ async def follow(urls: Sequence[str], task_ids: Sequence[int], pollers: int, wat
                 if r.status_code == 200 and r.json()["data"]["status"] != "RUNNING":
                     finished.add(task_id)
                 turn += 1
-                if turn % 10 == 0:
+                if turn % 10 == 1:
                     began = time.perf_counter()
                     await http.get("/api/v2/tasks/instances", params={"page": rng.randint(1, 5), "size": 10})
                     lat.page_get.append(time.perf_counter() - began)
