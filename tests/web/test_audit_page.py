@@ -36,7 +36,13 @@ def test_the_audit_page_and_the_cli(browser: Browser, console: Console, pages: l
     w.page.fill("#a-action", "ROLE_CREATE")
     w.page.click("#audit-filters button[type=submit]")
     w.page.wait_for_url("**#/audit?action=ROLE_CREATE")
-    w.page.wait_for_selector("#audit-events tr[data-action=ROLE_CREATE]")
+    # The filtered list replaces the whole one (which has ROLE_CREATE rows too): wait for it, not a row.
+    w.page.wait_for_function(
+        """() => {
+            const rows = [...document.querySelectorAll("#audit-events tbody tr")];
+            return rows.length > 0 && rows.every((r) => r.dataset.action === "ROLE_CREATE");
+        }"""
+    )
     rows = w.page.locator("#audit-events tbody tr")
     assert {rows.nth(i).get_attribute("data-action") for i in range(rows.count())} == {"ROLE_CREATE"}
     mine = w.page.locator("#audit-events tbody tr").first

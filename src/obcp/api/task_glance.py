@@ -52,14 +52,14 @@ def annotate_subtasks(body: dict[str, Any], data: TaskData, runs: dict[int, list
     """Adds `zone`, `serverId` and (for a retried subtask) `runs` to the subtasks of `body`."""
     task_context = _context(data.task.context)
     cluster = data.task.cluster_id
-    rows = {s.id: s._mapping for s in data.subtasks}
+    rows = {s.id: s for s in data.subtasks}
     for sub in body["subtasks"]:
         row = rows[sub["id"]]
-        params = _params(row.get("params"))
+        params = _params(row.params)
         zone = params.get("zone") if isinstance(params.get("zone"), str) else None
         if zone:
             sub["zone"] = zone
-        server = _server_id(params, zone, row["parallel_idx"], task_context, cluster)
+        server = _server_id(params, zone, row.parallel_idx, task_context, cluster)
         if server is not None:
             sub["serverId"] = server
         if sub["id"] in runs:
@@ -79,7 +79,7 @@ def service_times(data: TaskData) -> list[dict[str, Any]]:
     recorded them in the contexts they passed on."""
     found: dict[int, dict[str, int]] = {}
     for s in data.subtasks:
-        for key, value in _context(s._mapping.get("context")).string_map.items():
+        for key, value in _context(s.context).string_map.items():
             m = _SERVICE_TIME.match(key)
             if m and value.isdigit():
                 found.setdefault(int(m.group(1)), {})[m.group(2)] = int(value)

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from obcp.engine.locks import ResourceLock, conflicts
 from obcp.engine.states import TaskState
-from obcp.engine.views import ClusterLookup, TaskData, load_tasks
+from obcp.engine.views import LIST_COLUMNS, VIEW_COLUMNS, ClusterLookup, TaskData, load_tasks
 from obcp.errors import ErrorCode, ObcpError
 from obcp.meta.paging import Pager
 from obcp.meta.task_tables import resource_lock, subtask_instance, subtask_log, task_instance
@@ -74,13 +74,13 @@ async def list_tasks(
     conds = filters.conditions()
     total = int(await conn.scalar(select(func.count()).select_from(task_instance).where(*conds)) or 0)
     ids = list((await conn.execute(pager.apply(select(T.id).where(*conds), SORTABLE, T.id.desc()))).scalars())
-    loaded = await load_tasks(conn, ids, clusters=clusters, edges=False)
+    loaded = await load_tasks(conn, ids, clusters=clusters, edges=False, columns=LIST_COLUMNS)
     return total, [loaded[i] for i in ids if i in loaded]
 
 
 async def load_task(conn: AsyncConnection, task_id: int, clusters: ClusterLookup) -> TaskData:
     """A task with its subtasks and edges; 404 (TASK_NOT_FOUND) when there is none."""
-    data = (await load_tasks(conn, [task_id], clusters=clusters)).get(task_id)
+    data = (await load_tasks(conn, [task_id], clusters=clusters, columns=VIEW_COLUMNS)).get(task_id)
     if data is None:
         raise ObcpError(ErrorCode.TASK_NOT_FOUND, task_id)
     return data

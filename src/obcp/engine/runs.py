@@ -6,10 +6,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import traceback
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from obcp.engine import logs, store
-from obcp.meta.db import now_ms
+from obcp.meta.db import metadb_unreachable, now_ms
 
 
 @dataclass
@@ -44,6 +48,26 @@ def outcome_of(run: Run, logger: logging.Logger) -> store.Outcome:
         logger.error("Subtask %s failed: %s\n%s", c.id, exc, trace)
         return store.Outcome(False, f"{type(exc).__name__}: {exc}")
     return store.Outcome(True, context=c.context)
+
+
+async def patient_with_metadb(
+    body: Callable[[], Coroutine[Any, Any, None]], logger: logging.Logger, max_delay: float = 5.0
+) -> None:
+    """Runs a step that is safe to repeat (`continue_after_crash`) again when its own metadb access found
+    the metadb away or too busy to lend a connection in time (a pool timeout, SQLite's "database is
+    locked"), instead of failing the task: at fleet scale (bench/fleet, 100 restarts at once) hundreds of
+    steps failed that way. The step's timeout still bounds the whole."""
+    delay = 0.5
+    while True:
+        try:
+            await body()
+            return
+        except SQLAlchemyError as exc:
+            if not metadb_unreachable(exc):
+                raise
+            logger.warning("the metadb did not serve this step (%s); running it again in %.1f s", exc, delay)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, max_delay)
 
 
 async def noop() -> None:

@@ -26,7 +26,7 @@ from obcp.engine.hooks import SettleListener
 from obcp.engine.instruments import EngineMetrics
 from obcp.engine.locks import ResourceLock
 from obcp.engine.queries import task_state
-from obcp.engine.runs import Run, noop, outcome_of
+from obcp.engine.runs import Run, noop, outcome_of, patient_with_metadb
 from obcp.engine.settings import EngineSettings
 from obcp.engine.states import Operation, TaskState
 from obcp.engine.template import RunContext, Subtask, Template, lookup, registered_keys
@@ -281,6 +281,8 @@ class Engine:
             body = instance.rollback(rc) if cls.can_rollback else noop()
         elif c.operation in (Operation.SKIP.value, Operation.CANCEL.value):
             body = noop()
+        elif cls.continue_after_crash:
+            body = patient_with_metadb(lambda: instance.run(rc), logger)
         else:
             body = instance.run(rc)
         run.inner = asyncio.create_task(body)

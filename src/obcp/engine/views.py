@@ -23,6 +23,13 @@ S = subtask_instance.c
 D = subtask_dependency.c
 T = task_instance.c
 
+# What a view reads of each subtask. A subtask's `context` (its output, with the task's whole listMap) is
+# most of its row, and only the console's event stream shows anything of it: a task GET and a list page
+# leave it out (bench/fleet: with 3 x 10 restarts, a page of 20 read ~10 MB of contexts to show 5 fields).
+ALL_COLUMNS: tuple[Any, ...] = tuple(subtask_instance.c)
+VIEW_COLUMNS: tuple[Any, ...] = tuple(c for c in subtask_instance.c if c.name != "context")
+LIST_COLUMNS: tuple[Any, ...] = (S.id, S.task_id, S.series_id, S.name, S.operation, S.state)
+
 # OCP's cluster object (`id`, `name`, `obClusterId`, `type`) of each cluster asked for, by cluster id.
 ClusterLookup = Callable[[AsyncConnection, Collection[int]], Awaitable[Mapping[int, dict[str, Any]]]]
 
@@ -42,15 +49,18 @@ class TaskData:
 
 
 async def load_tasks(
-    conn: AsyncConnection, task_ids: list[int], *, clusters: ClusterLookup, edges: bool = True
+    conn: AsyncConnection,
+    task_ids: list[int],
+    *,
+    clusters: ClusterLookup,
+    edges: bool = True,
+    columns: tuple[Any, ...] = ALL_COLUMNS,
 ) -> dict[int, TaskData]:
-    """Tasks with their subtasks (and, with `edges`, their up- and downstreams), keyed by id."""
+    """Tasks with their subtasks (`columns` of them; and, with `edges`, their up- and downstreams), by id."""
     if not task_ids:
         return {}
     tasks = (await conn.execute(select(task_instance).where(T.id.in_(task_ids)))).all()
-    subs = (
-        await conn.execute(select(subtask_instance).where(S.task_id.in_(task_ids)).order_by(S.series_id))
-    ).all()
+    subs = (await conn.execute(select(*columns).where(S.task_id.in_(task_ids)).order_by(S.series_id))).all()
     ups: dict[int, list[int]] = defaultdict(list)
     downs: dict[int, list[int]] = defaultdict(list)
     if edges:

@@ -7,20 +7,34 @@ operations answer as OCP does for them, every subtask in full with the context a
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from obcp.engine import Context, load_task, seed_json, wrapped_json
 from obcp.meta import inventory
-from obcp.meta.db import Database
+from obcp.meta.db import Database, metadb_unreachable
 from obcp.operations import keys
 from obcp.operations.lifecycle import Kind, Scope
 from obcp.operations.submit import Plan
 
+# The task exists once submitted: its answer is worth waiting for, or the caller would be told 503 (and
+# ask again, to be refused with 11020) for a change that was made (bench/fleet: 100 submissions at once).
+ANSWER_ATTEMPTS = 5
+
 
 async def task_answer(db: Database, scope: Scope, task_id: int) -> dict[str, Any]:
-    if scope is Scope.CLUSTER:
-        return await task_view(db, task_id)
-    return await full_task_view(db, task_id)
+    for attempt in range(1, ANSWER_ATTEMPTS + 1):
+        try:
+            if scope is Scope.CLUSTER:
+                return await task_view(db, task_id)
+            return await full_task_view(db, task_id)
+        except SQLAlchemyError as exc:
+            if attempt == ANSWER_ATTEMPTS or not metadb_unreachable(exc):
+                raise
+            await asyncio.sleep(0.5 * attempt)
+    raise AssertionError("unreachable")
 
 
 async def task_view(db: Database, task_id: int) -> dict[str, Any]:

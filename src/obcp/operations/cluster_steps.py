@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+import asyncio
+from typing import Any, ClassVar
 
 from obcp.agent.client import AgentError
 from obcp.engine import RunContext, Subtask, register
 from obcp.meta import inventory
+from obcp.meta.inventory import ServerRef
 from obcp.meta.statuses import ClusterStatus
 from obcp.ob.topology import read_tenants, read_topology
 from obcp.operations import keys
@@ -37,15 +39,7 @@ class PrepareCluster(Subtask):
         busy = lifecycle.during
         if row.status not in (*lifecycle.allowed_from, busy):
             raise RuntimeError(f"cluster {row.name} is {row.status}: a {self.kind} is not possible now")
-        # Every agent of the operation must answer before anything is stopped.
-        zones = ctx.context.list_map.get(keys.ZONE_NAMES, [])
-        for zone in zones:
-            for ref in await zone_servers(ctx, zone):
-                try:
-                    status = await OperationServices.of(ctx).agent(ref).status(ref.observer_name, ports=False)
-                except AgentError as exc:
-                    raise RuntimeError(f"{label(ref)}: its agent does not answer: {exc}") from exc
-                ctx.log.info("%s: %s", label(ref), describe_process(status))
+        await _agents_answer(ctx, ctx.context.list_map.get(keys.ZONE_NAMES, []))
         if row.status != busy:
             await set_cluster_status(ctx, busy)
         if self.watches_availability:
@@ -55,6 +49,21 @@ class PrepareCluster(Subtask):
         former = ctx.get(keys.FORMER_CLUSTER_STATUS) or ClusterStatus.RUNNING
         await set_cluster_status(ctx, former)
         await _report_availability(ctx)
+
+
+async def _agents_answer(ctx: RunContext, zones: list[str]) -> None:
+    """Every agent of the operation must answer before anything is stopped; asked all at once (one after
+    another, 30 servers took ~1 s on a loaded server: bench/fleet)."""
+    refs = [ref for zone in zones for ref in await zone_servers(ctx, zone)]
+
+    async def status(ref: ServerRef) -> dict[str, Any]:
+        try:
+            return await OperationServices.of(ctx).agent(ref).status(ref.observer_name, ports=False)
+        except AgentError as exc:
+            raise RuntimeError(f"{label(ref)}: its agent does not answer: {exc}") from exc
+
+    for ref, found in zip(refs, await asyncio.gather(*(status(r) for r in refs)), strict=True):
+        ctx.log.info("%s: %s", label(ref), describe_process(found))
 
 
 @register

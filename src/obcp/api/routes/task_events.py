@@ -50,9 +50,9 @@ async def _payload(db: Database, task_id: int) -> dict[str, Any] | None:
         runs = await run_spans(conn, task_id)
         availability = await inventory.task_availability(conn, task_id)
     body = wrapped_json(data)
-    rows = {s.id: s._mapping for s in data.subtasks}
+    errors = {s.id: s.error for s in data.subtasks}
     for sub in body["subtasks"]:
-        error = rows[sub["id"]].get("error")
+        error = errors[sub["id"]]
         if error:
             sub["error"] = error
     annotate_subtasks(body, data, runs)

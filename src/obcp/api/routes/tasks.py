@@ -15,6 +15,7 @@ from obcp.api.deps import DbDep, EngineDep
 from obcp.api.envelope import OcpJSONResponse, no_data, ok, paged
 from obcp.api.paging import PageQuery, page_query
 from obcp.api.params import IdPath
+from obcp.api.task_views_cache import task_view
 from obcp.engine import (
     TaskFilter,
     TaskState,
@@ -23,7 +24,6 @@ from obcp.engine import (
     load_task,
     read_log,
     subtask_json,
-    wrapped_json,
 )
 from obcp.errors import ErrorCode, ObcpError
 from obcp.iam.store import Principal
@@ -36,8 +36,7 @@ STATES = {s.value for s in TaskState}
 
 
 async def _wrapped(db: Database, task_id: int) -> OcpJSONResponse:
-    async with db.read() as conn:
-        return ok(wrapped_json(await load_task(conn, task_id, inventory.cluster_briefs)))
+    return ok(await task_view(db, task_id))
 
 
 def _states(status: str | None) -> set[str] | None:
