@@ -9,11 +9,14 @@ import contextlib
 import os
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pymysql
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from obcp.agent.config import DEFAULT_PARAMETERS, DEFAULT_VARIABLES, bundled_seekdb_binary
 from obcp.agent.ports import free_port
@@ -146,3 +149,21 @@ def bare_seekdbs(root: Path, count: int) -> Iterator[list[BareSeekdb]]:
     finally:
         for db in dbs:
             db.stop()
+
+
+PG_URL = os.environ.get("OBCP_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@contextlib.contextmanager
+def fresh_pg_database(prefix: str = "obcp_bench") -> Iterator[str]:
+    """A new database on the machine's PostgreSQL (OBCP_TEST_PG_URL), dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(make_url(PG_URL).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -26,18 +26,15 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import create_engine, event, func, select, text
+from sqlalchemy import create_engine, event, func, select
 from sqlalchemy.engine import Engine as SyncEngine
-from sqlalchemy.engine import make_url
 
+from _stack import fresh_pg_database
 from obcp.agent.ports import free_port
 from obcp.engine import Context, Engine, EngineSettings
 from obcp.engine.testing import chain_template, effect_metadata, engine_test_effect
@@ -46,7 +43,6 @@ from obcp.meta.migrate import upgrade
 from obcp.meta.task_tables import subtask_instance
 from obcp.secretbox import SecretBox
 
-PG_URL = os.environ.get("OBCP_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 OBCP = Path(sys.executable).with_name("obcp")
 PASSWORD = "Bench-failover-1"
 OLD_TIMERS = {
@@ -54,20 +50,6 @@ OLD_TIMERS = {
     "OBCP_ENGINE_HEARTBEAT_SECONDS": "5",
     "OBCP_ENGINE_SWEEP_SECONDS": "2",
 }
-
-
-@contextmanager
-def fresh_pg_database() -> Iterator[str]:
-    name = f"obcp_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(make_url(PG_URL).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def prepare(url: str, home: Path) -> None:

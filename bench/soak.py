@@ -31,40 +31,21 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine, func, select
 
-from _stack import ADMIN_PASSWORD, sandbox
+from _stack import ADMIN_PASSWORD, fresh_pg_database, sandbox
 from obcp.agent.ports import free_port
 from obcp.meta.db import sync_url
 from obcp.meta.task_tables import subtask_instance
 from obcp.sandbox.server_process import ServerProcess, start_server, stop_process, wait_answering
 
-PG_URL = os.environ.get("OBCP_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 AUTH = ("admin", ADMIN_PASSWORD)
 S = subtask_instance.c
-
-
-@contextmanager
-def fresh_pg_database() -> Iterator[str]:
-    name = f"obcp_soak_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(make_url(PG_URL).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @dataclass
@@ -358,7 +339,7 @@ def main() -> None:
         if args.db_url:
             result = soak(args.db_url, work, args.restarts, args.seed, every)
         else:
-            with fresh_pg_database() as url:
+            with fresh_pg_database("obcp_soak") as url:
                 result = soak(url, work, args.restarts, args.seed, every)
     wrong = verdict(result)
     report(result, wrong)

@@ -10,11 +10,14 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Engine, make_url
 
 from obcp.api.app import create_app
+from obcp.api.runtime import Runtime
 from obcp.config import Settings
 from obcp.iam import lockout
+from obcp.meta.db import sync_url
 from obcp.meta.migrate import upgrade
 from tests.api.ocp import register_host, takeover
 
@@ -89,3 +92,13 @@ def login_limits(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
 def no_lockout(login_limits: Callable[..., None]) -> None:
     """For a test that fails logins on purpose for something else than the lockout."""
     login_limits(max_failures=1_000_000, address_max_failures=1_000_000)
+
+
+@pytest.fixture
+def db(client: TestClient) -> Iterator[Engine]:
+    """A synchronous engine on the client's metadb, to look at rows directly."""
+    engine = create_engine(sync_url(Runtime.of(client.app).settings.resolved_db_url()))
+    try:
+        yield engine
+    finally:
+        engine.dispose()

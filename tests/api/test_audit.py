@@ -6,22 +6,20 @@ once: the hosts are unreachable addresses, which is what gives the task actions 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, select
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from obcp import audit
 from obcp.api.audit import ACTIONS, SAFE_METHODS
-from obcp.api.runtime import Runtime
 from obcp.api.sessions import CSRF_COOKIE, CSRF_HEADER
 from obcp.meta.audit_tables import audit_event
-from obcp.meta.db import sync_url
 from obcp.meta.tables import compute_host
 from tests.api.conftest import Inventory
 from tests.api.ocp import create_user, error, ok
@@ -30,15 +28,6 @@ from tests.support.ak_signer import Signer
 
 Auth = tuple[str, str]
 EVENTS = "/api/v2/audit/events"
-
-
-@pytest.fixture
-def db(client: TestClient) -> Iterator[Engine]:
-    engine = create_engine(sync_url(Runtime.of(client.app).settings.resolved_db_url()))
-    try:
-        yield engine
-    finally:
-        engine.dispose()
 
 
 def rows(db: Engine) -> list[Any]:

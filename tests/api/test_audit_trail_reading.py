@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,6 @@ from sqlalchemy.engine import Engine
 
 from obcp import audit
 from obcp.api.app import create_app
-from obcp.api.runtime import Runtime
 from obcp.config import Settings
 from obcp.meta.audit_tables import audit_event
 from obcp.meta.db import Database, now_ms, sync_url
@@ -30,15 +28,6 @@ from tests.support.ak_signer import Signer
 Auth = tuple[str, str]
 EVENTS = "/api/v2/audit/events"
 DAY_MS = 24 * 3600 * 1000
-
-
-@pytest.fixture
-def db(client: TestClient) -> Iterator[Engine]:
-    engine = create_engine(sync_url(Runtime.of(client.app).settings.resolved_db_url()))
-    try:
-        yield engine
-    finally:
-        engine.dispose()
 
 
 def all_rows(db: Engine) -> list[Any]:

@@ -13,13 +13,11 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from obcp.api.paging import page_query
-from obcp.api.runtime import Runtime
 from obcp.iam import store
-from obcp.meta.db import sync_url
 from obcp.meta.tables import compute_host, iam_role, iam_user, iam_user_role, ob_cluster, ob_server, ob_zone
 from tests.api.conftest import Inventory
 from tests.api.ocp import create_role, create_user, error, ok, register_host, takeover, takeover_body
@@ -27,15 +25,6 @@ from tests.api.test_route_auth import Endpoint, endpoints, existing
 
 JSON = {"content-type": "application/json"}
 BAD_IDS = ["0", "-1", str(2**63), str(10**30), "abc", "1.5"]
-
-
-@pytest.fixture
-def db(client: TestClient) -> Iterator[Engine]:
-    engine = create_engine(sync_url(Runtime.of(client.app).settings.resolved_db_url()))
-    try:
-        yield engine
-    finally:
-        engine.dispose()
 
 
 def count(engine: Engine, table: Any) -> int:
