@@ -130,7 +130,9 @@ def _open_task(w: Watched, task_id: int, state: str | None = None) -> None:
 
 
 def _tap(w: Watched, node_id: str) -> None:
-    w.page.evaluate("id => window.obcpConsole.cy.$id(id).emit('tap')", node_id)
+    # The braces matter: emit() answers its collection, and Playwright would copy whatever is returned,
+    # through the whole cytoscape core reachable from it (gigabytes of heap for a 3 × 10 restart).
+    w.page.evaluate("id => { window.obcpConsole.cy.$id(id).emit('tap'); }", node_id)
 
 
 def _drawn(w: Watched) -> dict[str, Any]:
