@@ -100,7 +100,9 @@ class Database:
         if self.dialect == "sqlite":
             # Hundreds of steps at once read the inventory (bench/fleet): with SQLAlchemy's default pool
             # (5 + 10) a step waited over 30 s for a connection and failed. A connection is a thread here.
-            kwargs = {"connect_args": {"timeout": 30}, "pool_size": pool_size, "max_overflow": pool_size * 5}
+            kwargs = {"connect_args": {"timeout": 30}}
+            if self.url.database not in (None, "", ":memory:"):  # an in-memory one has a single connection
+                kwargs.update(pool_size=pool_size, max_overflow=pool_size * 5)
         else:
             # A metadb that is down must be reported in seconds (an API call answers 503 within 5 s), not
             # after the driver's or the pool's default waits.
