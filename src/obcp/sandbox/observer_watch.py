@@ -20,7 +20,7 @@ from pathlib import Path
 from types import TracebackType
 
 # How long a pid seen outside every base dir is looked at again (a fork changes its cwd right after).
-RECHECK_SECONDS = 2.0
+RECHECK_SECONDS = 10.0
 
 
 @dataclass
@@ -124,10 +124,25 @@ class ObserverWatch:
                     continue
                 self._others.pop(pid, None)
                 sighting = Sighting(pid, self._bases[base], now, now, *described)
-                parent = self._live.get(sighting.parent)
-                sighting.helper = parent is not None and parent.base_dir == sighting.base_dir
+                sighting.helper = self._observer_child(sighting)
                 self._live[pid] = sighting
                 self._sightings.append(sighting)
+
+    def _observer_child(self, sighting: Sighting) -> bool:
+        """Whether its parent is an observer of the same base dir: one seen already, or (when that parent
+        was first looked at outside the base dir for longer than the recheck window, as a slow fork under
+        load is) one that /proc shows running there with the base dir on its command line."""
+        parent = self._live.get(sighting.parent)
+        if parent is not None:
+            return parent.base_dir == sighting.base_dir
+        base = self._base_of(sighting.parent)
+        described = self._describe(sighting.parent) if base is not None else None
+        return (
+            base is not None
+            and self._bases[base] == sighting.base_dir
+            and described is not None
+            and sighting.base_dir in described[1]
+        )
 
     def mark(self) -> float:
         """A moment to count from (`pids_since`)."""
