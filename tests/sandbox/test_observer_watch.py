@@ -59,3 +59,23 @@ def test_a_replacement_is_two_pids_and_children_do_not_count(tmp_path: Path) -> 
     finally:
         if first.poll() is None:
             stop(first)
+
+
+def test_an_exited_observer_not_yet_reaped_is_gone(tmp_path: Path) -> None:
+    """An observer orphaned by its agent's death belongs to PID 1, which may reap it late: a zombie in /proc
+    is no longer running (seen in the fault tests: the old observer listed beside its replacement)."""
+    base = tmp_path / "obs"
+    base.mkdir()
+    with ObserverWatch([base]) as watch:
+        proc = start(base)
+        settle(watch)
+        assert watch.live()[str(base)] == [proc.pid]
+        os.killpg(proc.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        # Not waited for yet: the process is a zombie of this one.
+        while (Path("/proc") / str(proc.pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+            assert time.monotonic() < deadline, "the killed process never became a zombie"
+            time.sleep(0.05)
+        settle(watch)
+        assert watch.live()[str(base)] == []
+        proc.wait(timeout=10)

@@ -80,6 +80,15 @@ class ObserverWatch:
             return None
         return self._bases.get(cwd)
 
+    def _zombie(self, pid: int) -> bool:
+        """An observer that exited but whose parent has not reaped it yet (an observer orphaned by its
+        agent's death belongs to PID 1, which may reap late): gone, though /proc still lists it."""
+        try:
+            stat = (self._proc / str(pid) / "stat").read_text()
+        except OSError:
+            return True
+        return stat.rsplit(")", 1)[1].split()[0] == "Z"
+
     def _describe(self, pid: int) -> tuple[int, str] | None:
         """Its parent and command line; None if it is already gone."""
         try:
@@ -98,7 +107,7 @@ class ObserverWatch:
             return
         with self._lock:
             for pid in list(self._live):
-                if pid not in pids:
+                if pid not in pids or self._zombie(pid):
                     self._live.pop(pid).gone = True
             for pid in [p for p in self._others if p not in pids]:
                 del self._others[pid]  # a pid that comes back is another process: looked at afresh
