@@ -15,19 +15,16 @@ import asyncio
 import datetime as dt
 import hashlib
 import random
-import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from tests.ob.ob4_standin import (
-    _SCHEMA,
     RPC_PORT,
     Ob4StandIn,
     _time_to_usec,
 )
-from tests.ob.ob4_standin_parameters import PARAMETER_SCHEMA
 
 from obcp.ob.topology import ServerAddr
 
@@ -87,14 +84,7 @@ class SimulatedCluster(Ob4StandIn):
 
     def __post_init__(self) -> None:
         self.statements = _Journal()
-        self.db = sqlite3.connect(":memory:", check_same_thread=False)
-        self.db.execute("ATTACH DATABASE ':memory:' AS oceanbase")
-        self.db.executescript(_SCHEMA)
-        self.db.executescript(PARAMETER_SCHEMA)
-        self.db.create_function("TIME_TO_USEC", 1, _time_to_usec)
-        self._session: ServerAddr | None = None
-        self.db.create_function("host_ip", 0, lambda: self._session.ip if self._session else None)
-        self.db.create_function("rpc_port", 0, lambda: self._session.rpc_port if self._session else None)
+        self._open_views(threads=True)
         self.servers = [ServerAddr(a, RPC_PORT) for a in self.addresses]
         self._zone = {a: self.zones[i // self.per_zone] for i, a in enumerate(self.servers)}
         # Log streams: sys, meta and the user tenant's first on each zone's first server, then one user

@@ -122,7 +122,13 @@ class Ob4StandIn(ParameterScripts):
     clock_us: int = 1_795_000_000_000_000
 
     def __post_init__(self) -> None:
-        self.db = sqlite3.connect(":memory:")
+        self._open_views()
+        self.servers = [ServerAddr(f"127.0.1.{i + 1}", RPC_PORT) for i in range(len(self.zones))]
+        self._populate()
+
+    def _open_views(self, *, threads: bool = False) -> None:
+        """The views, empty, in an in-memory SQLite (`threads`: used from more than one thread)."""
+        self.db = sqlite3.connect(":memory:", check_same_thread=not threads)
         self.db.execute("ATTACH DATABASE ':memory:' AS oceanbase")
         self.db.executescript(_SCHEMA)
         self.db.executescript(PARAMETER_SCHEMA)
@@ -130,8 +136,6 @@ class Ob4StandIn(ParameterScripts):
         self._session: ServerAddr | None = None
         self.db.create_function("host_ip", 0, lambda: self._session.ip if self._session else None)
         self.db.create_function("rpc_port", 0, lambda: self._session.rpc_port if self._session else None)
-        self.servers = [ServerAddr(f"127.0.1.{i + 1}", RPC_PORT) for i in range(len(self.zones))]
-        self._populate()
 
     # -- initial state ----------------------------------------------------------------------------
 
