@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from obcp.errors import ErrorCode, ObcpError
@@ -24,7 +25,10 @@ _SECRET_KEY = re.compile(
 MASK = "******"
 
 
+@lru_cache(maxsize=4096)
 def looks_secret(key: str) -> bool:
+    # Cached: a run's context has a few dozen keys, each asked about on every claim, log line and view
+    # (bench/fleet: the regular expression was 8 % of the server's CPU at 100 restarts at once).
     return bool(_SECRET_KEY.search(key))
 
 

@@ -8,8 +8,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import CursorResult, event
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -96,19 +96,23 @@ class Database:
     def __init__(self, url: str | URL, *, pool_size: int = 10) -> None:
         self.url = async_url(url)
         self.dialect = self.url.get_backend_name()
-        kwargs: dict[str, Any] = {"pool_pre_ping": True}
+        kwargs: dict[str, Any] = {}
         if self.dialect == "sqlite":
             # Hundreds of steps at once read the inventory (bench/fleet): with SQLAlchemy's default pool
             # (5 + 10) a step waited over 30 s for a connection and failed. A connection is a thread here.
             kwargs = {"connect_args": {"timeout": 30}}
             if self.url.database not in (None, "", ":memory:"):  # an in-memory one has a single connection
-                kwargs.update(pool_size=pool_size, max_overflow=pool_size * 5)
+                # All kept once opened: an overflow connection (a thread) is closed when given back.
+                kwargs.update(pool_size=pool_size * 6, max_overflow=0)
         else:
             # A metadb that is down must be reported in seconds (an API call answers 503 within 5 s), not
             # after the driver's or the pool's default waits.
+            # All kept once opened (no overflow): an overflow connection is closed when it is given back, and
+            # under load (bench/fleet, hundreds of steps at once) that opened a new metadb connection for
+            # every other subtask, each costing the server milliseconds of CPU.
             kwargs.update(
-                pool_size=pool_size,
-                max_overflow=pool_size * 2,
+                pool_size=pool_size * 3,
+                max_overflow=0,
                 pool_recycle=1800,
                 pool_timeout=CONNECT_TIMEOUT_SECONDS,
                 connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS},
@@ -122,6 +126,8 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.dialect == "sqlite":
             install_sqlite_pragmas(self.engine.sync_engine)
+        else:
+            ping_when_idle(self.engine.sync_engine)
 
     @asynccontextmanager
     async def tx(self) -> AsyncIterator[AsyncConnection]:
@@ -139,6 +145,34 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+# A pooled connection is tried before it is lent only when it sat unused this long. SQLAlchemy's
+# `pool_pre_ping` tries it on every loan: a round trip more for every transaction, a third of the
+# statements of a busy server (bench/fleet). A connection used a moment ago is as good as a ping; one that
+# waited through a metadb restart has waited longer than this.
+PING_AFTER_IDLE_SECONDS = 1.0
+
+
+def ping_when_idle(engine: Engine) -> None:
+    """Pessimistic disconnect handling for connections idle past `PING_AFTER_IDLE_SECONDS`: a dead one is
+    replaced before use (the pool opens another on DisconnectionError), as `pool_pre_ping` would."""
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(dbapi_conn: Any, record: Any) -> None:
+        record.info["obcp_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_conn: Any, record: Any, proxy: Any) -> None:
+        since = record.info.pop("obcp_idle_since", None)
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:
+            raise DisconnectionError(f"the metadb connection is gone: {exc}") from exc
+        if not alive:
+            raise DisconnectionError("the metadb connection did not answer a ping")
 
 
 def metadb_unreachable(exc: BaseException) -> bool:

@@ -211,8 +211,11 @@ async def zone_by_name(conn: AsyncConnection, cluster_id: int, zone_name: str) -
     return row
 
 
-async def server_refs(conn: AsyncConnection, cluster_id: int) -> list[ServerRef]:
-    """Every observer of a cluster with its agent's address and (encrypted) key, for the operations layer."""
+async def server_refs(
+    conn: AsyncConnection, cluster_id: int, server_id: int | None = None
+) -> list[ServerRef]:
+    """Every observer of a cluster (or only `server_id` of it) with its agent's address and (encrypted) key,
+    for the operations layer."""
     query = (
         select(
             ob_server,
@@ -226,6 +229,8 @@ async def server_refs(conn: AsyncConnection, cluster_id: int) -> list[ServerRef]
         .where(ob_server.c.cluster_id == cluster_id)
         .order_by(ob_zone.c.id, ob_server.c.id)
     )
+    if server_id is not None:
+        query = query.where(ob_server.c.id == server_id)
     return [
         ServerRef(
             id=r.id,

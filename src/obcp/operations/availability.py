@@ -129,6 +129,9 @@ class AvailabilityMonitors:
         self.save_every = save_every
         self._monitors: dict[int, _Monitor] = {}
 
+    def watching(self, task_id: int) -> bool:
+        return task_id in self._monitors
+
     async def ensure(self, task_id: int, cluster_id: int, refs: list[ServerRef], password: str) -> None:
         """Starts (or, on a replica taking over, resumes) the monitor of this task; a no-op when it runs."""
         if task_id in self._monitors or not refs:

@@ -77,10 +77,13 @@ class OperationServices:
             return await inventory.server_refs(conn, cluster_id)
 
     async def server(self, cluster_id: int, server_id: int) -> ServerRef:
-        for ref in await self.servers(cluster_id):
-            if ref.id == server_id:
-                return ref
-        raise ObcpError(ErrorCode.SERVER_NOT_FOUND, server_id)
+        # One row, not the cluster's: every per-server step asks (bench/fleet: 30 servers a cluster made
+        # this lookup quadratic, 7 % of the server's CPU).
+        async with self.db.read() as conn:
+            refs = await inventory.server_refs(conn, cluster_id, server_id)
+        if not refs:
+            raise ObcpError(ErrorCode.SERVER_NOT_FOUND, server_id)
+        return refs[0]
 
     async def root_password(self, cluster_id: int) -> str:
         async with self.db.read() as conn:
@@ -114,7 +117,8 @@ class OperationServices:
 
     async def watch_availability(self, task_id: int, cluster_id: int) -> None:
         """Makes sure the task's availability monitor runs in this server (started or resumed)."""
-        if self.availability is not None:
+        # Asked by every per-server step: only a monitor not yet running here needs the cluster read.
+        if self.availability is not None and not self.availability.watching(task_id):
             refs = await self.servers(cluster_id)
             await self.availability.ensure(task_id, cluster_id, refs, await self.root_password(cluster_id))
 
