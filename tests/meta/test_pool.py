@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.pool import QueuePool
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import QueuePool
 
 from obcp.meta import db as metadb
 from obcp.meta.db import Database
