@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ import obcp.api.auth
 from obcp.api.app import create_app
 from obcp.api.runtime import Runtime
 from obcp.config import Settings
-from obcp.iam.passwords import hash_password, verify_password
+from obcp.iam.passwords import verify_password
 from obcp.meta.db import sync_url
 from obcp.meta.migrate import upgrade
 from obcp.meta.tables import iam_user
@@ -190,7 +189,8 @@ def test_password_hashes_are_argon2id(client: TestClient, admin: tuple[str, str]
 def test_basic_polling_is_not_throttled_by_hashing(
     client: TestClient, admin: tuple[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """50 requests with the same Basic credential cost far less than 50 argon2 verifies (measured here)."""
+    """50 requests with the same Basic credential cost one argon2 verify, not 50 (counted, not timed: a
+    timing under a loaded CI machine proved nothing)."""
     calls = 0
     real_verify = verify_password
 
@@ -206,20 +206,11 @@ def test_basic_polling_is_not_throttled_by_hashing(
     ok(client.get("/api/v2/ob/clusters", auth=auth))  # the first one verifies
     assert calls == 1
 
-    stored = hash_password("poller-password")
-    started = time.perf_counter()
-    for _ in range(5):
-        assert verify_password(stored, "poller-password")
-    verify_cost = (time.perf_counter() - started) / 5
-
     calls = 0
-    started = time.perf_counter()
-    for _ in range(50):  # the cheapest authenticated call, so the time is mostly authentication
+    for _ in range(50):
         resp = client.get("/api/status", auth=auth)
         assert resp.status_code == 200 and resp.text == "okay"
-    polling = time.perf_counter() - started
     assert calls == 0, "a cached credential was verified again"
-    assert polling < 0.5 * 50 * verify_cost, (polling, verify_cost)
 
     # The cache holds only the right password: a wrong one is still refused (and costs a verify).
     error(client.get("/api/v2/ob/clusters", auth=("poller", "poller-passwore")), 401, 3004)
