@@ -42,6 +42,13 @@ _CHILDREN_OF = select(*CLAIM_COLUMNS, S.waiting, S.state).where(
 _WAITING_DOWN = (
     update(subtask_instance).where(S.id.in_(bindparam("b_ids", expanding=True))).values(waiting=S.waiting - 1)
 )
+# On PostgreSQL the decrement returns the children as it leaves them: one round trip instead of two.
+_WAITING_DOWN_RETURNING = (
+    update(subtask_instance)
+    .where(S.id.in_(select(D.child_id).where(D.parent_id == bindparam("b_parent"))))
+    .values(waiting=S.waiting - 1)
+    .returning(*CLAIM_COLUMNS, (S.waiting + 1).label("waiting"), S.state)
+)
 _DONE = (SubtaskState.SUCCESSFUL.value, SubtaskState.FAILED.value)
 
 
@@ -49,10 +56,15 @@ def entered_successful(conn: Connection, sid: int, defer: bool = False) -> list[
     """A subtask became SUCCESSFUL: its children wait for one upstream less; those waiting for none start.
     Returns them (CLAIM_COLUMNS): READY with their new version, or, with `defer`, still PENDING for the
     caller to claim or make READY in the same transaction."""
-    children = conn.execute(_CHILDREN_OF, {"b_parent": sid}).all()
+    if conn.dialect.name == "postgresql":
+        # `waiting` as it was before the decrement, as the two-statement form reads it.
+        children = conn.execute(_WAITING_DOWN_RETURNING, {"b_parent": sid}).all()
+    else:
+        children = conn.execute(_CHILDREN_OF, {"b_parent": sid}).all()
+        if children:
+            conn.execute(_WAITING_DOWN, {"b_ids": [c.id for c in children]})
     if not children:
         return []
-    conn.execute(_WAITING_DOWN, {"b_ids": [c.id for c in children]})
     # The task row lock serialises this read-then-write with every other transition of the task.
     ready = [
         c

@@ -6,14 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Integer, String, Text, bindparam, func, select, update
+from sqlalchemy import Integer, String, Text, bindparam, case, func, select, update
 from sqlalchemy.engine import Connection
 
 from obcp.engine.context import TRANSIENT_KEYS, Context
 from obcp.engine.logs import state_line
 from obcp.engine.states import Operation, SubtaskState, TaskState
 from obcp.engine.store.claims import Claimant, Claimed, claim_rows
-from obcp.engine.store.columns import LEASED_VALUES, S
+from obcp.engine.store.columns import ACTIVE, LEASED_VALUES, S
 from obcp.engine.store.promotion import (
     CLAIM_COLUMNS,
     entered_successful,
@@ -104,11 +104,14 @@ def finish(
         taken = {c.id for c in done.claimed}
         make_ready(conn, [r.id for r in promoted if r.id not in taken])
         return done  # the task is RUNNING: it has live or READY subtasks
+    active = _active_of_task(conn, run.task_id, claim_room)
+    if active:  # still RUNNING: claim what is READY of it (most often nothing: its siblings still run)
+        ready = [r for r in active if r.state == SubtaskState.READY.value and r.class_name in classes]
+        done.claimed = claim_rows(conn, ready[:claim_room], who) if claim_room > 0 else []
+        return done
     # While a run is live its task is RUNNING, in rollback mode exactly when the run is a rollback.
     rolling_back = run.operation == Operation.ROLLBACK.value
     done.task_state = settle_task_state(conn, run.task_id, known=(TaskState.RUNNING.value, rolling_back))
-    if claim_room > 0 and done.task_state == TaskState.RUNNING.value:
-        done.claimed = claim_rows(conn, _ready_of_task(conn, run.task_id, classes, claim_room), who)
     return done
 
 
@@ -172,10 +175,13 @@ def _promote_downstreams(conn: Connection, run: Claimed, result: _Result, *, def
     return []
 
 
-def _ready_of_task(conn: Connection, task_id: int, classes: frozenset[str], limit: int) -> list[Any]:
+def _active_of_task(conn: Connection, task_id: int, claim_room: int) -> list[Any]:
+    """The task's active subtasks, READY ones first (up to `claim_room` of them, at least one row): one
+    query answers both "is the task still RUNNING" and "what could this owner claim next"."""
     query = (
-        select(*CLAIM_COLUMNS)
-        .where(S.task_id == task_id, S.state == SubtaskState.READY.value, S.class_name.in_(classes))
-        .limit(limit)
+        select(*CLAIM_COLUMNS, S.state)
+        .where(S.task_id == task_id, S.state.in_(ACTIVE))
+        .order_by(case((S.state == SubtaskState.READY.value, 0), else_=1), S.id)
+        .limit(max(1, claim_room))
     )
     return list(conn.execute(query).all())
