@@ -3,15 +3,29 @@ share a rendering: bench/fleet)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from obcp.api import task_views_cache
-from obcp.engine import Context, Engine, EngineSettings, TemplateBuilder, load_task
+from obcp.api.envelope import dumps
+from obcp.engine import (
+    Context,
+    Engine,
+    EngineSettings,
+    RunContext,
+    Subtask,
+    TemplateBuilder,
+    load_task,
+    register,
+    wrapped_json,
+)
 from obcp.engine.testing import NoopStep
 from obcp.errors import ObcpError
+from obcp.meta import inventory
 from obcp.meta.db import Database
 from obcp.meta.migrate import upgrade
 
@@ -25,24 +39,86 @@ async def test_a_view_is_rendered_again_when_its_task_changes(
     rendered: list[int] = []
     real = load_task
 
-    async def counting(conn: Any, task_id: int, clusters: Any) -> Any:
+    async def counting(conn: Any, task_id: int, clusters: Any, edges: Any = None) -> Any:
         rendered.append(task_id)
-        return await real(conn, task_id, clusters)
+        return await real(conn, task_id, clusters, edges)
 
     monkeypatch.setattr(task_views_cache, "load_task", counting)
     engine = Engine(db, "t", EngineSettings(sweep_seconds=0.05))
     try:
         task_id = await engine.submit(TemplateBuilder("One").then(NoopStep).build(), Context(), creator="t")
-        first = await task_views_cache.task_view(db, task_id)
-        again = await task_views_cache.task_view(db, task_id)
+        first = json.loads((await task_views_cache.task_view(db, task_id)).body)
+        again = json.loads((await task_views_cache.task_view(db, task_id)).body)
         assert first["status"] == again["status"] == "RUNNING" and rendered == [task_id]
         await engine.start()
         assert await engine.wait_task(task_id, 20) == "SUCCESSFUL"
-        done = await task_views_cache.task_view(db, task_id)
+        done = json.loads((await task_views_cache.task_view(db, task_id)).body)
         assert done["status"] == "SUCCESSFUL" and rendered == [task_id, task_id]
         assert [s["status"] for s in done["subtasks"]] == ["SUCCESSFUL"]
         with pytest.raises(ObcpError):
             await task_views_cache.task_view(db, task_id + 1)
+    finally:
+        await engine.stop()
+        await db.dispose()
+
+
+@register
+class _SlowStep(Subtask):
+    """Slow enough for a follower to see the fan-out between its transitions."""
+
+    key = "obcp.test.views.SlowStep"
+    name = "Slow test step"
+    timeout = 60
+
+    async def run(self, ctx: RunContext) -> None:
+        await asyncio.sleep(0.03)
+
+
+async def test_a_view_built_from_kept_subtasks_is_the_view_rendered_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At every change of a running fan-out the kept view is byte for byte `dumps(wrapped_json(...))` of
+    the task read anew, and only the subtasks whose row changed are encoded again."""
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    upgrade(url)
+    db = Database(url)
+    encoded: list[int] = []
+    real = task_views_cache.subtask_json
+
+    def counting(s: Any, data: Any) -> Any:
+        encoded.append(s.id)
+        return real(s, data)
+
+    monkeypatch.setattr(task_views_cache, "subtask_json", counting)
+    engine = Engine(db, "t", EngineSettings(sweep_seconds=0.05, max_running=2))
+    ctx = Context()
+    ctx.put_list("items", [str(n) for n in range(6)])
+    try:
+        fanout = TemplateBuilder("Fan-out").then(_SlowStep).then(_SlowStep, split_key="items").wait().build()
+        task_id = await engine.submit(fanout, ctx, creator="t")
+        first = await task_views_cache.task_view(db, task_id)
+        subtasks = len(json.loads(first.body)["subtasks"])
+        assert subtasks == 8 and len(encoded) == subtasks
+        await engine.start()
+        seen: list[bytes] = []
+        mismatches = 0
+        while True:
+            encoded.clear()
+            view = await task_views_cache.task_view(db, task_id)
+            async with db.read() as conn:
+                whole = dumps(wrapped_json(await load_task(conn, task_id, inventory.cluster_briefs)))
+            if view.body != whole:  # the task moved on between the two reads: read both again
+                mismatches += 1
+                assert mismatches < 20, (view.body, whole)
+                continue
+            mismatches = 0
+            if not seen or view.body != seen[-1]:
+                seen.append(view.body)
+                assert len(encoded) < subtasks or len(seen) == 1, "an unchanged subtask was encoded again"
+            if json.loads(view.body)["status"] != "RUNNING":
+                break
+            await asyncio.sleep(0.01)
+        assert json.loads(seen[-1])["status"] == "SUCCESSFUL" and len(seen) >= 3
     finally:
         await engine.stop()
         await db.dispose()

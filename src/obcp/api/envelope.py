@@ -114,6 +114,28 @@ def ok(data: Any = None, status: int = 200) -> OcpJSONResponse:
     return OcpJSONResponse(envelope(status, data=data), status_code=status)
 
 
+@dataclass(frozen=True)
+class EncodedData:
+    """A `data` value already cleaned and encoded by `dumps`: a view many followers are sent unchanged
+    (a task GET of a 3 x 10 restart spent more CPU cleaning and encoding 236 subtasks than reading them)."""
+
+    body: bytes
+
+
+class EncodedDataResponse(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        data: EncodedData = content[0]
+        rest: dict[str, Any] = content[1]
+        # "data" sorts before every other key of the envelope, so the encoded value goes first as is.
+        return b'{"data":' + data.body + b"," + dumps(rest)[1:]
+
+
+def ok_encoded(data: EncodedData, status: int = 200) -> EncodedDataResponse:
+    return EncodedDataResponse((data, envelope(status)), status_code=status)
+
+
 def no_data() -> OcpJSONResponse:
     """OCP's NoDataResponse: the envelope without a `data` key."""
     return ok(None)

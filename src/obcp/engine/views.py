@@ -39,12 +39,15 @@ async def no_clusters(conn: AsyncConnection, cluster_ids: Collection[int]) -> Ma
     return {}
 
 
+Edges = dict[int, list[int]]
+
+
 @dataclass
 class TaskData:
     task: Any
     subtasks: list[Any]
-    upstreams: dict[int, list[int]]
-    downstreams: dict[int, list[int]]
+    upstreams: Edges
+    downstreams: Edges
     cluster: dict[str, Any] | None
 
 
@@ -61,18 +64,24 @@ async def load_tasks(
         return {}
     tasks = (await conn.execute(select(task_instance).where(T.id.in_(task_ids)))).all()
     subs = (await conn.execute(select(*columns).where(S.task_id.in_(task_ids)).order_by(S.series_id))).all()
-    ups: dict[int, list[int]] = defaultdict(list)
-    downs: dict[int, list[int]] = defaultdict(list)
-    if edges:
-        for e in (await conn.execute(select(D.parent_id, D.child_id).where(D.task_id.in_(task_ids)))).all():
-            ups[e.child_id].append(e.parent_id)
-            downs[e.parent_id].append(e.child_id)
+    ups, downs = await load_edges(conn, task_ids) if edges else ({}, {})
     cluster_ids = {t.cluster_id for t in tasks if t.cluster_id is not None}
     known = await clusters(conn, cluster_ids) if cluster_ids else {}
     by_task: dict[int, list[Any]] = defaultdict(list)
     for s in subs:
         by_task[s.task_id].append(s)
     return {t.id: TaskData(t, by_task[t.id], ups, downs, _cluster(known, t.cluster_id)) for t in tasks}
+
+
+async def load_edges(conn: AsyncConnection, task_ids: Collection[int]) -> tuple[Edges, Edges]:
+    """The tasks' upstreams and downstreams of every subtask, by subtask id. A task's edges are written
+    with it and never change."""
+    ups: Edges = defaultdict(list)
+    downs: Edges = defaultdict(list)
+    for e in (await conn.execute(select(D.parent_id, D.child_id).where(D.task_id.in_(task_ids)))).all():
+        ups[e.child_id].append(e.parent_id)
+        downs[e.parent_id].append(e.child_id)
+    return ups, downs
 
 
 def creator_json(task: Any) -> dict[str, Any]:
@@ -113,8 +122,9 @@ def task_prohibits_rollback(data: TaskData) -> bool:
     return any(s.prohibit_rollback and s.state not in ("PENDING", "READY") for s in data.subtasks)
 
 
-def wrapped_json(data: TaskData) -> dict[str, Any]:
-    """Shape C: `GET /api/v2/tasks/instances/{id}` and the retry/rollback responses."""
+def wrapped_json(data: TaskData, *, subtasks: bool = True) -> dict[str, Any]:
+    """Shape C: `GET /api/v2/tasks/instances/{id}` and the retry/rollback responses; without `subtasks`,
+    its `subtasks` list is left empty for a caller that renders them one by one."""
     t = data.task
     return {
         "cluster": data.cluster,
@@ -128,7 +138,7 @@ def wrapped_json(data: TaskData) -> dict[str, Any]:
         "prohibitRollback": task_prohibits_rollback(data),
         "startTime": iso_ms(t.start_time),
         "status": t.state,
-        "subtasks": [subtask_json(s, data) for s in data.subtasks],
+        "subtasks": [subtask_json(s, data) for s in data.subtasks] if subtasks else [],
         "taskDefinitionId": -1,
         "type": t.type,
     }

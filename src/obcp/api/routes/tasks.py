@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query
 
 from obcp.api.auth import require
 from obcp.api.deps import DbDep, EngineDep
-from obcp.api.envelope import OcpJSONResponse, no_data, ok, paged
+from obcp.api.envelope import EncodedDataResponse, OcpJSONResponse, no_data, ok, ok_encoded, paged
 from obcp.api.paging import PageQuery, page_query
 from obcp.api.params import IdPath
 from obcp.api.task_views_cache import task_view
@@ -35,8 +35,8 @@ router = APIRouter(tags=["tasks"])
 STATES = {s.value for s in TaskState}
 
 
-async def _wrapped(db: Database, task_id: int) -> OcpJSONResponse:
-    return ok(await task_view(db, task_id))
+async def _wrapped(db: Database, task_id: int) -> EncodedDataResponse:
+    return ok_encoded(await task_view(db, task_id))
 
 
 def _states(status: str | None) -> set[str] | None:
@@ -80,7 +80,7 @@ async def list_task_instances(
 @router.get("/api/v2/tasks/instances/{taskInstanceId}", summary="A task with its subtasks")
 async def get_task(
     db: DbDep, taskInstanceId: IdPath, _: Principal = Depends(require("TASK:{taskInstanceId}:READ"))
-) -> OcpJSONResponse:
+) -> EncodedDataResponse:
     return await _wrapped(db, taskInstanceId)
 
 
@@ -90,7 +90,7 @@ async def retry_task(
     engine: EngineDep,
     taskInstanceId: IdPath,
     _: Principal = Depends(require("TASK:{taskInstanceId}:UPDATE")),
-) -> OcpJSONResponse:
+) -> EncodedDataResponse:
     await engine.retry_task(taskInstanceId)
     return await _wrapped(db, taskInstanceId)
 
@@ -101,7 +101,7 @@ async def rollback_task(
     engine: EngineDep,
     taskInstanceId: IdPath,
     _: Principal = Depends(require("TASK:{taskInstanceId}:UPDATE")),
-) -> OcpJSONResponse:
+) -> EncodedDataResponse:
     await engine.rollback_task(taskInstanceId)
     return await _wrapped(db, taskInstanceId)
 
