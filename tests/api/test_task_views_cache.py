@@ -12,6 +12,7 @@ import pytest
 
 from obcp.api import task_views_cache
 from obcp.api.envelope import dumps
+from obcp.api.task_event_views import task_event_data
 from obcp.engine import (
     Context,
     Engine,
@@ -21,6 +22,7 @@ from obcp.engine import (
     TemplateBuilder,
     load_task,
     register,
+    task_signature,
     wrapped_json,
 )
 from obcp.engine.testing import NoopStep
@@ -119,6 +121,69 @@ async def test_a_view_built_from_kept_subtasks_is_the_view_rendered_whole(
                 break
             await asyncio.sleep(0.01)
         assert json.loads(seen[-1])["status"] == "SUCCESSFUL" and len(seen) >= 3
+    finally:
+        await engine.stop()
+        await db.dispose()
+
+
+@register
+class _RecordingStep(Subtask):
+    """Records a START_SERVICE_TIME in the context it passes on, as the restart's steps do."""
+
+    key = "obcp.test.views.RecordingStep"
+    name = "Recording test step"
+    timeout = 60
+
+    async def run(self, ctx: RunContext) -> None:
+        await asyncio.sleep(0.03)
+        ctx.put(
+            f"server.{ctx.parallel_idx + 100}.start_service_time_after", str(1_000_000 + ctx.parallel_idx)
+        )
+
+
+async def test_event_data_built_from_kept_subtasks_is_the_data_rendered_whole(tmp_path: Path) -> None:
+    """At every change of a running fan-out the event kept for its watchers is what a watcher arriving then
+    would be sent from nothing (a fresh metadb handle: nothing kept), service times included."""
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    upgrade(url)
+    db = Database(url)
+    engine = Engine(db, "t", EngineSettings(sweep_seconds=0.05, max_running=2))
+    ctx = Context()
+    ctx.put_list("items", [str(n) for n in range(5)])
+    template = (
+        TemplateBuilder("Fan-out").then(_SlowStep).then(_RecordingStep, split_key="items").wait().build()
+    )
+    try:
+        task_id = await engine.submit(template, ctx, creator="t")
+        await engine.start()
+        seen: list[str] = []
+        mismatches = 0
+        while True:
+            async with db.read() as conn:
+                signature = await task_signature(conn, task_id)
+            assert signature is not None
+            kept = await task_event_data(db, task_id, signature)
+            fresh_db = Database(url)
+            try:
+                whole = await task_event_data(fresh_db, task_id, signature)
+            finally:
+                await fresh_db.dispose()
+            assert kept is not None and whole is not None
+            if kept != whole:  # the task moved on between the two reads: read both again
+                mismatches += 1
+                assert mismatches < 20, (kept, whole)
+                continue
+            mismatches = 0
+            if not seen or kept != seen[-1]:
+                seen.append(kept)
+            if json.loads(kept)["status"] != "RUNNING":
+                break
+            await asyncio.sleep(0.01)
+        last = json.loads(seen[-1])
+        assert last["status"] == "SUCCESSFUL" and len(seen) >= 3
+        assert last["outcome"]["serviceTimes"] == [
+            {"serverId": 100 + i, "after": 1_000_000 + i} for i in range(5)
+        ]
     finally:
         await engine.stop()
         await db.dispose()

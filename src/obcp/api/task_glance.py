@@ -14,7 +14,7 @@ import json
 import re
 from typing import Any
 
-from obcp.engine import Context, RunSpan, TaskData
+from obcp.engine import Context, RunSpan
 from obcp.operations import keys
 from obcp.timefmt import iso_ms
 
@@ -29,7 +29,7 @@ def _params(raw: str | None) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _context(raw: str | None) -> Context:
+def task_context_of(raw: str | None) -> Context:
     try:
         return Context.from_json(raw) if raw else Context()
     except (ValueError, KeyError, TypeError):
@@ -48,39 +48,53 @@ def _server_id(
     return int(servers[idx]) if idx < len(servers) and servers[idx].isdigit() else None
 
 
-def annotate_subtasks(body: dict[str, Any], data: TaskData, runs: dict[int, list[RunSpan]]) -> None:
-    """Adds `zone`, `serverId` and (for a retried subtask) `runs` to the subtasks of `body`."""
-    task_context = _context(data.task.context)
-    cluster = data.task.cluster_id
-    rows = {s.id: s for s in data.subtasks}
-    for sub in body["subtasks"]:
-        row = rows[sub["id"]]
-        params = _params(row.params)
-        zone = params.get("zone") if isinstance(params.get("zone"), str) else None
-        if zone:
-            sub["zone"] = zone
-        server = _server_id(params, zone, row.parallel_idx, task_context, cluster)
-        if server is not None:
-            sub["serverId"] = server
-        if sub["id"] in runs:
-            sub["runs"] = [
-                {
-                    "runTime": r.run_time,
-                    "operation": r.operation,
-                    "startTime": iso_ms(r.started_ms),
-                    "lastWrittenTime": iso_ms(r.last_written_ms),
-                }
-                for r in runs[sub["id"]]
-            ]
+def subtask_extras(
+    row: Any, task_context: Context, cluster: int | None, runs: list[RunSpan] | None
+) -> dict[str, Any]:
+    """What the live view adds to a subtask's OCP shape: its last `error`, its `zone` and `serverId` when its
+    step acts on one, and a retried subtask's `runs`."""
+    extras: dict[str, Any] = {}
+    if row.error:
+        extras["error"] = row.error
+    params = _params(row.params)
+    zone = params.get("zone") if isinstance(params.get("zone"), str) else None
+    if zone:
+        extras["zone"] = zone
+    server = _server_id(params, zone, row.parallel_idx, task_context, cluster)
+    if server is not None:
+        extras["serverId"] = server
+    if runs:
+        extras["runs"] = [
+            {
+                "runTime": r.run_time,
+                "operation": r.operation,
+                "startTime": iso_ms(r.started_ms),
+                "lastWrittenTime": iso_ms(r.last_written_ms),
+            }
+            for r in runs
+        ]
+    return extras
 
 
-def service_times(data: TaskData) -> list[dict[str, Any]]:
-    """Each server's START_SERVICE_TIME (epoch µs) before the task and after its restart, as its steps
-    recorded them in the contexts they passed on."""
-    found: dict[int, dict[str, int]] = {}
-    for s in data.subtasks:
-        for key, value in _context(s.context).string_map.items():
-            m = _SERVICE_TIME.match(key)
-            if m and value.isdigit():
-                found.setdefault(int(m.group(1)), {})[m.group(2)] = int(value)
+ServiceTimes = dict[int, dict[str, int]]
+
+
+def recorded_service_times(context: str | None) -> ServiceTimes:
+    """The START_SERVICE_TIMEs (epoch µs) before and after a restart that one step's context carries, by
+    server id."""
+    found: ServiceTimes = {}
+    for key, value in task_context_of(context).string_map.items():
+        m = _SERVICE_TIME.match(key)
+        if m and value.isdigit():
+            found.setdefault(int(m.group(1)), {})[m.group(2)] = int(value)
+    return found
+
+
+def service_times(recorded: list[ServiceTimes]) -> list[dict[str, Any]]:
+    """Each server's START_SERVICE_TIME before the task and after its restart, from what its steps recorded
+    in the contexts they passed on (a later step's record of a server wins)."""
+    found: ServiceTimes = {}
+    for one in recorded:
+        for sid, times in one.items():
+            found.setdefault(sid, {}).update(times)
     return [{"serverId": sid, **found[sid]} for sid in sorted(found)]
