@@ -22,6 +22,8 @@ from obcp.engine import (
     TemplateBuilder,
     load_task,
     register,
+    reload_task,
+    subtask_json,
     task_signature,
     wrapped_json,
 )
@@ -39,13 +41,13 @@ async def test_a_view_is_rendered_again_when_its_task_changes(
     upgrade(url)
     db = Database(url)
     rendered: list[int] = []
-    real = load_task
+    real = reload_task
 
-    async def counting(conn: Any, task_id: int, clusters: Any, edges: Any = None) -> Any:
+    async def counting(conn: Any, task_id: int, clusters: Any, known: Any) -> Any:
         rendered.append(task_id)
-        return await real(conn, task_id, clusters, edges)
+        return await real(conn, task_id, clusters, known)
 
-    monkeypatch.setattr(task_views_cache, "load_task", counting)
+    monkeypatch.setattr(task_views_cache, "reload_task", counting)
     engine = Engine(db, "t", EngineSettings(sweep_seconds=0.05))
     try:
         task_id = await engine.submit(TemplateBuilder("One").then(NoopStep).build(), Context(), creator="t")
@@ -85,7 +87,7 @@ async def test_a_view_built_from_kept_subtasks_is_the_view_rendered_whole(
     upgrade(url)
     db = Database(url)
     encoded: list[int] = []
-    real = task_views_cache.subtask_json
+    real = subtask_json
 
     def counting(s: Any, data: Any) -> Any:
         encoded.append(s.id)

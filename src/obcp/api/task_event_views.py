@@ -2,11 +2,11 @@
 and shared by all its watchers.
 
 The event is the task's WrappedTaskInstance with each subtask's extras (obcp.api.task_glance) and the task's
-outcome. Each subtask's part of it is kept encoded with what its output context says (the START_SERVICE_TIMEs
-its step recorded) until its row changes (`version`, `updated_at`): a change of a running restart reads and
-encodes only the subtasks it changed, and reads only their contexts (~2.4 KB each; bench/fleet measured 50
-watchers of 3 x 10 restarts reading and encoding all 236 of every task on every change at 43 % of the
-server's CPU). A retried subtask (its runs' times move while it runs) is encoded again every time.
+outcome. Each subtask's part is kept encoded, with the START_SERVICE_TIMEs its output context recorded,
+until its row changes (`version`, `updated_at`): a change of a running restart reads again, and encodes,
+only the subtasks it changed, their rows and contexts (~2.4 KB each). bench/fleet measured the stream at
+43 % of the server's CPU when 50 watchers of 3 x 10 restarts read and encoded all 236 on every change.
+A retried subtask (its runs' times move while it runs) is encoded again every time.
 """
 
 from __future__ import annotations
@@ -27,9 +27,7 @@ from obcp.api.task_glance import (
     subtask_extras,
     task_context_of,
 )
-from obcp.engine import TaskSignature, load_task, run_spans, subtask_json, wrapped_json
-from obcp.engine.views import Edges
-from obcp.errors import ObcpError
+from obcp.engine import KnownTask, TaskSignature, reload_task, run_spans, subtask_json, wrapped_json
 from obcp.meta import inventory
 from obcp.meta.db import Database
 from obcp.meta.task_tables import subtask_instance
@@ -50,7 +48,7 @@ class _Part:
 class _Entry:
     signature: TaskSignature
     text: str
-    edges: tuple[Edges, Edges]
+    known: KnownTask
     parts: dict[int, _Part] = field(default_factory=dict)
 
 
@@ -71,9 +69,8 @@ async def task_event_data(db: Database, task_id: int, signature: TaskSignature) 
         return hit.text
     parts = hit.parts if hit is not None else {}
     async with db.read() as conn:
-        try:
-            data = await load_task(conn, task_id, inventory.cluster_briefs, hit.edges if hit else None)
-        except ObcpError:  # deleted since its signature was read
+        data = await reload_task(conn, task_id, inventory.cluster_briefs, hit.known if hit else None)
+        if data is None:  # deleted since its signature was read
             return None
         runs = await run_spans(conn, task_id)
         stale = [s.id for s in data.subtasks if _stale(parts.get(s.id), s, runs)]
@@ -100,7 +97,8 @@ async def task_event_data(db: Database, task_id: int, signature: TaskSignature) 
     text = head.replace(
         _NO_SUBTASKS, '"subtasks": [' + ", ".join(parts[s.id].text for s in data.subtasks) + "]"
     )
-    cache[task_id] = _Entry(signature, text, (data.upstreams, data.downstreams), parts)
+    known = KnownTask((data.upstreams, data.downstreams), {s.id: s for s in data.subtasks})
+    cache[task_id] = _Entry(signature, text, known, parts)
     cache.move_to_end(task_id)
     while len(cache) > MAX_TASKS:
         cache.popitem(last=False)

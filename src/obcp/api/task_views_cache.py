@@ -7,7 +7,7 @@ so a view is never older than the task; the cluster's name in it may be, for `MA
 
 A view is kept encoded, and so is each of its subtasks: sent again, a view costs neither cleaning nor JSON
 encoding, and rendered again after a change it encodes only the subtasks that changed (a running restart
-changes a few of its 236 at a time). The edges are read once per task: they never change.
+changes a few of its 236 at a time), and reads again only those subtasks' rows (`reload_task`).
 """
 
 from __future__ import annotations
@@ -18,8 +18,15 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from obcp.api.envelope import EncodedData, dumps
-from obcp.engine import TaskData, TaskSignature, load_task, subtask_json, task_signature, wrapped_json
-from obcp.engine.views import Edges
+from obcp.engine import (
+    KnownTask,
+    TaskData,
+    TaskSignature,
+    reload_task,
+    subtask_json,
+    task_signature,
+    wrapped_json,
+)
 from obcp.errors import ErrorCode, ObcpError
 from obcp.meta import inventory
 from obcp.meta.db import Database
@@ -36,7 +43,7 @@ class _Entry:
     signature: TaskSignature
     rendered_at: float
     view: EncodedData
-    edges: tuple[Edges, Edges]
+    known: KnownTask
     fragments: dict[int, tuple[_FragmentKey, bytes]] = field(default_factory=dict)
 
 
@@ -60,9 +67,12 @@ async def task_view(db: Database, task_id: int) -> EncodedData:
         if hit is not None and hit.signature == signature and now - hit.rendered_at < MAX_AGE_SECONDS:
             cache.move_to_end(task_id)
             return hit.view
-        data = await load_task(conn, task_id, inventory.cluster_briefs, hit.edges if hit else None)
+        data = await reload_task(conn, task_id, inventory.cluster_briefs, hit.known if hit else None)
+        if data is None:
+            raise ObcpError(ErrorCode.TASK_NOT_FOUND, task_id)
     fragments = hit.fragments if hit is not None else {}
-    entry = _Entry(signature, now, _encode(data, fragments), (data.upstreams, data.downstreams), fragments)
+    known = KnownTask((data.upstreams, data.downstreams), {s.id: s for s in data.subtasks})
+    entry = _Entry(signature, now, _encode(data, fragments), known, fragments)
     cache[task_id] = entry
     cache.move_to_end(task_id)
     while len(cache) > MAX_TASKS:

@@ -34,10 +34,13 @@ from obcp.engine.states import Operation, SubtaskState, TaskState
 from obcp.engine.template import RunContext, Subtask, Template, TemplateBuilder, WaitNode, register
 from obcp.engine.views import (
     ClusterLookup,
+    Edges,
+    KnownTask,
     TaskData,
     basic_json,
     load_tasks,
     no_clusters,
+    reload_task,
     seed_json,
     subtask_json,
     wrapped_json,
@@ -47,9 +50,11 @@ from obcp.meta.paging import Pager
 __all__ = [
     "ClusterLookup",
     "Context",
+    "Edges",
     "Engine",
     "EngineMetrics",
     "EngineSettings",
+    "KnownTask",
     "LockHolder",
     "Operation",
     "Pager",
@@ -77,6 +82,7 @@ __all__ = [
     "no_clusters",
     "read_log",
     "register",
+    "reload_task",
     "run_spans",
     "running_task_counts",
     "seed_json",

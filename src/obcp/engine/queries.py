@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from obcp.engine.locks import ResourceLock, conflicts
 from obcp.engine.states import TaskState
-from obcp.engine.views import LIST_COLUMNS, VIEW_COLUMNS, ClusterLookup, Edges, TaskData, load_tasks
+from obcp.engine.views import LIST_COLUMNS, VIEW_COLUMNS, ClusterLookup, TaskData, load_tasks
 from obcp.errors import ErrorCode, ObcpError
 from obcp.meta.paging import Pager
 from obcp.meta.task_tables import resource_lock, subtask_instance, subtask_log, task_instance
@@ -78,17 +78,11 @@ async def list_tasks(
     return total, [loaded[i] for i in ids if i in loaded]
 
 
-async def load_task(
-    conn: AsyncConnection, task_id: int, clusters: ClusterLookup, edges: tuple[Edges, Edges] | None = None
-) -> TaskData:
-    """A task with its subtasks and edges (read, unless the caller knows them: they never change); 404
-    (TASK_NOT_FOUND) when there is none."""
-    loaded = await load_tasks(conn, [task_id], clusters=clusters, edges=edges is None, columns=VIEW_COLUMNS)
-    data = loaded.get(task_id)
+async def load_task(conn: AsyncConnection, task_id: int, clusters: ClusterLookup) -> TaskData:
+    """A task with its subtasks and edges; 404 (TASK_NOT_FOUND) when there is none."""
+    data = (await load_tasks(conn, [task_id], clusters=clusters, columns=VIEW_COLUMNS)).get(task_id)
     if data is None:
         raise ObcpError(ErrorCode.TASK_NOT_FOUND, task_id)
-    if edges is not None:
-        data.upstreams, data.downstreams = edges
     return data
 
 

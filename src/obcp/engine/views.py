@@ -73,6 +73,47 @@ async def load_tasks(
     return {t.id: TaskData(t, by_task[t.id], ups, downs, _cluster(known, t.cluster_id)) for t in tasks}
 
 
+@dataclass
+class KnownTask:
+    """What a caller kept of a task it read before: its edges (they never change) and its subtask rows
+    (`VIEW_COLUMNS`), by subtask id."""
+
+    edges: tuple[Edges, Edges]
+    rows: dict[int, Any]
+
+
+async def reload_task(
+    conn: AsyncConnection, task_id: int, clusters: ClusterLookup, known: KnownTask | None
+) -> TaskData | None:
+    """The task as `load_tasks` reads it (`VIEW_COLUMNS`, with edges), reading again only the subtask rows
+    whose `version` or `updated_at` moved since `known`; None when there is no such task."""
+    if known is None:
+        return (await load_tasks(conn, [task_id], clusters=clusters, columns=VIEW_COLUMNS)).get(task_id)
+    task = (await conn.execute(select(task_instance).where(T.id == task_id))).first()
+    if task is None:
+        return None
+    keys = (
+        await conn.execute(
+            select(S.id, S.version, S.updated_at).where(S.task_id == task_id).order_by(S.series_id)
+        )
+    ).all()
+    rows = known.rows
+    changed = [
+        k.id for k in keys if (r := rows.get(k.id)) is None or (r.version, r.updated_at) != (k[1], k[2])
+    ]
+    fresh: dict[int, Any] = {}
+    if changed:
+        fresh = {r.id: r for r in await conn.execute(select(*VIEW_COLUMNS).where(S.id.in_(changed)))}
+    cluster = (
+        _cluster(await clusters(conn, [task.cluster_id]), task.cluster_id)
+        if task.cluster_id is not None
+        else None
+    )
+    # A row is in `fresh` or kept: `changed` holds every id not kept (unless deleted since: left out).
+    subtasks = [row for k in keys if (row := fresh.get(k.id) or rows.get(k.id)) is not None]
+    return TaskData(task, subtasks, known.edges[0], known.edges[1], cluster)
+
+
 async def load_edges(conn: AsyncConnection, task_ids: Collection[int]) -> tuple[Edges, Edges]:
     """The tasks' upstreams and downstreams of every subtask, by subtask id. A task's edges are written
     with it and never change."""
