@@ -75,7 +75,7 @@ class _SlowStep(Subtask):
     timeout = 60
 
     async def run(self, ctx: RunContext) -> None:
-        await asyncio.sleep(0.03)
+        await asyncio.sleep(0.1)
 
 
 async def test_a_view_built_from_kept_subtasks_is_the_view_rendered_whole(
@@ -137,7 +137,7 @@ class _RecordingStep(Subtask):
     timeout = 60
 
     async def run(self, ctx: RunContext) -> None:
-        await asyncio.sleep(0.03)
+        await asyncio.sleep(0.2)
         ctx.put(
             f"server.{ctx.parallel_idx + 100}.start_service_time_after", str(1_000_000 + ctx.parallel_idx)
         )

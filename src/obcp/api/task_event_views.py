@@ -27,7 +27,7 @@ from obcp.api.task_glance import (
     subtask_extras,
     task_context_of,
 )
-from obcp.engine import KnownTask, TaskSignature, reload_task, run_spans, subtask_json, wrapped_json
+from obcp.engine import Context, KnownTask, TaskSignature, reload_task, run_spans, subtask_json, wrapped_json
 from obcp.meta import inventory
 from obcp.meta.db import Database
 from obcp.meta.task_tables import subtask_instance
@@ -49,6 +49,8 @@ class _Entry:
     signature: TaskSignature
     text: str
     known: KnownTask
+    task_context: Context
+    service_times: list[dict[str, Any]]
     parts: dict[int, _Part] = field(default_factory=dict)
 
 
@@ -79,26 +81,30 @@ async def task_event_data(db: Database, task_id: int, signature: TaskSignature) 
             rows = await conn.execute(select(S.id, S.context).where(S.id.in_(stale)))
             contexts = {r.id: r.context for r in rows}
         availability = await inventory.task_availability(conn, task_id)
-    task_context = task_context_of(data.task.context)
+    # A task's context is written with it and never changes.
+    task_context = hit.task_context if hit is not None else task_context_of(data.task.context)
+    times_moved = hit is None
     for s in data.subtasks:
         if s.id in contexts:
             sub = subtask_json(s, data) | subtask_extras(
                 s, task_context, data.task.cluster_id, runs.get(s.id)
             )
-            parts[s.id] = _Part(
-                (s.version, s.updated_at), json.dumps(sub), recorded_service_times(contexts[s.id])
-            )
+            times = recorded_service_times(contexts[s.id])
+            before = parts.get(s.id)
+            times_moved = times_moved or bool(times) or (before is not None and bool(before.service_times))
+            parts[s.id] = _Part((s.version, s.updated_at), json.dumps(sub), times)
+    if hit is not None and not times_moved:
+        times_now = hit.service_times
+    else:
+        times_now = service_times([parts[s.id].service_times for s in data.subtasks])
     body = wrapped_json(data, subtasks=False)
-    body["outcome"] = {
-        "availability": availability,
-        "serviceTimes": service_times([parts[s.id].service_times for s in data.subtasks]),
-    }
+    body["outcome"] = {"availability": availability, "serviceTimes": times_now}
     head = json.dumps(body)
     text = head.replace(
         _NO_SUBTASKS, '"subtasks": [' + ", ".join(parts[s.id].text for s in data.subtasks) + "]"
     )
     known = KnownTask((data.upstreams, data.downstreams), {s.id: s for s in data.subtasks})
-    cache[task_id] = _Entry(signature, text, known, parts)
+    cache[task_id] = _Entry(signature, text, known, task_context, times_now, parts)
     cache.move_to_end(task_id)
     while len(cache) > MAX_TASKS:
         cache.popitem(last=False)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Depends
@@ -38,14 +39,29 @@ STREAM_SECONDS = 300.0
 RECONNECT_MS = 1000
 
 
-async def _signature(db: Database, task_id: int) -> TaskSignature | None:
+# The watchers of one task share a look at its signature this young (they poll every POLL_SECONDS).
+SHARED_LOOK_SECONDS = 0.2
+_looks: weakref.WeakKeyDictionary[Database, dict[int, tuple[float, TaskSignature | None]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def _signature(db: Database, task_id: int, shared: bool = True) -> TaskSignature | None:
+    looks = _looks.setdefault(db, {})
+    look = looks.get(task_id)
+    if shared and look is not None and time.monotonic() - look[0] < SHARED_LOOK_SECONDS:
+        return look[1]
     async with db.read() as conn:
-        return await task_signature(conn, task_id)
+        signature = await task_signature(conn, task_id)
+    if len(looks) > 4096:  # only tasks being watched need a look: forget the others now and then
+        looks.clear()
+    looks[task_id] = (time.monotonic(), signature)
+    return signature
 
 
 async def _existing_task(db: DbDep, taskInstanceId: IdPath) -> int:
     # A dependency, so an unknown task is a 404 envelope before the stream (and its 200) begins.
-    if await _signature(db, taskInstanceId) is None:
+    if await _signature(db, taskInstanceId, shared=False) is None:
         raise ObcpError(ErrorCode.TASK_NOT_FOUND, taskInstanceId)
     return taskInstanceId
 
