@@ -36,10 +36,14 @@ def chain_depth(task: dict[str, Any]) -> int:
 
 
 def ready_waits_ms(task: dict[str, Any]) -> list[float]:
-    """Per subtask that ran: its start minus the moment its last upstream finished (when it became READY)."""
+    """Per subtask that ran once: its start minus the moment its last upstream finished (when it became
+    READY). A subtask run again (`runTime` > 1: a step repeated after a metadb wait, a retry) shows only its
+    last run's start, so its wait would count its earlier runs: it is counted by `reruns` instead."""
     subs = {s["id"]: s for s in task["subtasks"]}
     waits = []
     for s in subs.values():
+        if s.get("runTime", 1) > 1:
+            continue
         # OCP's JSON leaves nulls out: a subtask that never ran has no startTime.
         start = _ms(s.get("startTime"))
         ends = [_ms(subs[u].get("finishTime")) for u in s["upstreams"]]
@@ -47,6 +51,11 @@ def ready_waits_ms(task: dict[str, Any]) -> list[float]:
             continue
         waits.append(start - max(e for e in ends if e is not None))
     return waits
+
+
+def reruns(task: dict[str, Any]) -> int:
+    """The task's subtasks that ran more than once."""
+    return sum(1 for s in task["subtasks"] if s.get("runTime", 1) > 1)
 
 
 def critical_paths(
@@ -74,6 +83,7 @@ def restart_rows(
     tasks: Sequence[dict[str, Any]], crit: dict[int, tuple[float, int]], cluster_of_task: dict[int, int]
 ) -> dict[str, Any]:
     ratios, overheads, ocp_avg, ocp_max, waits, depths = [], [], [], [], [], []
+    ran_again = 0
     statuses: dict[str, int] = defaultdict(int)
     for task in tasks:
         statuses[task["status"]] += 1
@@ -89,6 +99,7 @@ def restart_rows(
         ocp_avg.append((path + depth * 0.5) / path)
         ocp_max.append((path + depth * 1.0) / path)
         waits += ready_waits_ms(task)
+        ran_again += reruns(task)
     return {
         "statuses": dict(statuses),
         "ratio": ratios,
@@ -96,6 +107,7 @@ def restart_rows(
         "ocp_ratio_avg": ocp_avg,
         "ocp_ratio_max": ocp_max,
         "ready_waits_ms": waits,
+        "reruns": ran_again,
         "depth": depths,
         "subtasks": sum(len(t["subtasks"]) for t in tasks),
     }

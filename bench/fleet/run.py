@@ -150,6 +150,9 @@ def print_round(r: dict[str, Any], args: argparse.Namespace) -> None:
     print(f"   OCP model (1 s look-up) / crit, max  {fr.ratio_summary(r['ocp_ratio_max'])}")
     print(f"   obcp overhead, ms per chain step     {fr.summary(r['overhead_ms_per_step'])}")
     print(f"   READY -> running wait (ms)           {fr.summary(r['ready_waits_ms'])}   target max <= 100")
+    if r["reruns"]:
+        print(f"   {r['reruns']} subtasks ran more than once (a step repeated after a metadb wait): "
+              "their waits are left out above")  # fmt: skip
     print(
         f"   task GET, {args.pollers} pollers (ms)      "
         f"{fr.summary(r['task_get_s'], scale=1000)}   target p99 <= 50"
