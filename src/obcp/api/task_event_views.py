@@ -18,8 +18,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
-
 from obcp.api.task_glance import (
     ServiceTimes,
     recorded_service_times,
@@ -27,14 +25,20 @@ from obcp.api.task_glance import (
     subtask_extras,
     task_context_of,
 )
-from obcp.engine import Context, KnownTask, TaskSignature, reload_task, run_spans, subtask_json, wrapped_json
+from obcp.engine import (
+    Context,
+    KnownTask,
+    TaskSignature,
+    reload_task,
+    run_spans,
+    subtask_contexts,
+    subtask_json,
+    wrapped_json,
+)
 from obcp.meta import inventory
 from obcp.meta.db import Database
-from obcp.meta.task_tables import subtask_instance
 
 MAX_TASKS = 256
-
-S = subtask_instance.c
 
 
 @dataclass
@@ -76,10 +80,7 @@ async def task_event_data(db: Database, task_id: int, signature: TaskSignature) 
             return None
         runs = await run_spans(conn, task_id)
         stale = [s.id for s in data.subtasks if _stale(parts.get(s.id), s, runs)]
-        contexts: dict[int, str | None] = {}
-        if stale:
-            rows = await conn.execute(select(S.id, S.context).where(S.id.in_(stale)))
-            contexts = {r.id: r.context for r in rows}
+        contexts = await subtask_contexts(conn, stale)
         availability = await inventory.task_availability(conn, task_id)
     # A task's context is written with it and never changes.
     task_context = hit.task_context if hit is not None else task_context_of(data.task.context)

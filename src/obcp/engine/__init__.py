@@ -25,6 +25,7 @@ from obcp.engine.queries import (
     read_log,
     run_spans,
     running_task_counts,
+    subtask_contexts,
     task_signature,
     task_state,
 )
@@ -34,7 +35,6 @@ from obcp.engine.states import Operation, SubtaskState, TaskState
 from obcp.engine.template import RunContext, Subtask, Template, TemplateBuilder, WaitNode, register
 from obcp.engine.views import (
     ClusterLookup,
-    Edges,
     KnownTask,
     TaskData,
     basic_json,
@@ -50,7 +50,6 @@ from obcp.meta.paging import Pager
 __all__ = [
     "ClusterLookup",
     "Context",
-    "Edges",
     "Engine",
     "EngineMetrics",
     "EngineSettings",
@@ -86,6 +85,7 @@ __all__ = [
     "run_spans",
     "running_task_counts",
     "seed_json",
+    "subtask_contexts",
     "subtask_json",
     "task_signature",
     "task_state",

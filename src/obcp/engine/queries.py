@@ -86,6 +86,14 @@ async def load_task(conn: AsyncConnection, task_id: int, clusters: ClusterLookup
     return data
 
 
+async def subtask_contexts(conn: AsyncConnection, subtask_ids: list[int]) -> dict[int, str | None]:
+    """The output contexts (JSON) of these subtasks, by id."""
+    if not subtask_ids:
+        return {}
+    rows = await conn.execute(select(S.id, S.context).where(S.id.in_(subtask_ids)))
+    return {r.id: r.context for r in rows}
+
+
 async def task_state(conn: AsyncConnection, task_id: int) -> TaskState | None:
     state = await conn.scalar(select(T.state).where(T.id == task_id))
     return TaskState(state) if state is not None else None
