@@ -30,7 +30,10 @@ from obcp.config import Settings
 from obcp.meta.migrate import upgrade
 
 COUNTS = {"reads": 0, "writes": 0, "commits": 0}
+# Statements by their text's head (a census: which of them a subtask costs), with --census.
+CENSUS: dict[str, int] = {}
 _lock = threading.Lock()
+CENSUS_ON = os.environ.get("OBCP_FLEET_CENSUS") == "1"
 
 
 @event.listens_for(Engine, "before_cursor_execute")
@@ -38,6 +41,9 @@ def _count_statement(conn: Any, cursor: Any, statement: str, *args: Any) -> None
     verb = statement.lstrip()[:6].upper()
     with _lock:
         COUNTS["writes" if verb in ("INSERT", "UPDATE", "DELETE") else "reads"] += 1
+        if CENSUS_ON:
+            head = " ".join(statement.split())[:150]
+            CENSUS[head] = CENSUS.get(head, 0) + 1
 
 
 @event.listens_for(Engine, "commit")
@@ -60,7 +66,7 @@ def main() -> None:
     def dump(signum: int, frame: FrameType | None) -> None:
         times = os.times()
         with _lock:
-            payload = {**COUNTS, "cpu": times.user + times.system}
+            payload = {**COUNTS, "cpu": times.user + times.system, "census": dict(CENSUS)}
         path = home / f"counters-{os.getpid()}.json"
         path.with_suffix(".tmp").write_text(json.dumps(payload))
         path.with_suffix(".tmp").rename(path)

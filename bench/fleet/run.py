@@ -51,6 +51,17 @@ async def _sim_call(port: int, op: str) -> dict[str, Any]:
     return await channel.call({"op": op})
 
 
+def _print_census(before: list[dict[str, Any]], after: list[dict[str, Any]], tasks: int) -> None:
+    """The metadb statements the replicas sent during the restarts, per task, most frequent first."""
+    moved: dict[str, int] = {}
+    for b, a in zip(before, after, strict=True):
+        for head, n in a.get("census", {}).items():
+            moved[head] = moved.get(head, 0) + n - b.get("census", {}).get(head, 0)
+    print(f"   metadb statements per task ({sum(moved.values()) / tasks:.0f} in all):")
+    for head, n in sorted(moved.items(), key=lambda kv: -kv[1])[:40]:
+        print(f"   {n / tasks:8.1f}  {head[:120]}")
+
+
 def one_round(args: argparse.Namespace, kind: str, count: int) -> dict[str, Any]:
     """One configuration: a fresh metadb, the simulation, `count` replicas; registration, the restarts."""
     label = f"{kind}, {count} replica{'s' if count > 1 else ''}"
@@ -59,6 +70,8 @@ def one_round(args: argparse.Namespace, kind: str, count: int) -> dict[str, Any]
     # Every zone's fan-out of every cluster at once: the engine's default (64 steps a replica) queues them.
     max_running = args.max_running or max(64, 2 * args.clusters * args.servers)
     engine_env = {"OBCP_ENGINE_MAX_RUNNING": str(max_running)}
+    if args.census:
+        engine_env["OBCP_FLEET_CENSUS"] = "1"
     print(f"   OBCP_ENGINE_MAX_RUNNING={max_running}")
     with (
         fleet_stack.simulation(args, home, args.agent_port, _faults(args)) as sim,
@@ -88,6 +101,8 @@ def one_round(args: argparse.Namespace, kind: str, count: int) -> dict[str, Any]
         task_ids, lat = asyncio.run(restart_and_follow())
         elapsed = time.monotonic() - began
         after = [r.counters() for r in servers]
+        if args.census:
+            _print_census(before, after, len(targets))
         sim_cpu = asyncio.run(_sim_call(sim.channel_port, "cpu"))["cpu"] - sim_cpu_before
         rows_after, bytes_after = fleet_stack.task_table_size(db_url)
         tasks = asyncio.run(fleet_load.fetch_tasks(urls[0], task_ids))
@@ -220,6 +235,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--fail-starts", type=int, default=0, help="simulated observers whose start fails")
     p.add_argument("--hang-agents", type=int, default=0, help="simulated agents that never answer")
+    p.add_argument("--census", action="store_true", help="print the metadb statements per task")
     p.add_argument("--steps", action="store_true", help="print the slowest steps' run times")
     p.add_argument("--log-of", default=None, help="print the first task's log of this step")
     p.add_argument("--json", type=Path, default=None, help="write every figure here")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -64,6 +65,15 @@ ROUTERS += [alarm_channels.router]
 ROUTERS += [console.router, task_events.router]
 
 
+def _quiet_gc() -> None:
+    """What the server built to start (modules, tables, compiled statements) stays for its life: frozen, the
+    collector no longer walks it; and it runs ten times less often (at 700 allocations it took 7 % of a
+    replica's CPU in a fleet-wide restart: bench/fleet). Reference cycles are still collected."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(7_000, 10, 10)
+
+
 def _lifespan(
     settings: Settings, connect: Connector, agent_factory: AgentFactory | None
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
@@ -71,6 +81,7 @@ def _lifespan(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = await Runtime.start(settings, connect, agent_factory)
         runtime.attach(app)
+        _quiet_gc()
         if warning := plain_http_warning(settings):
             log.warning("%s", warning)
         listener = None
