@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, select, update
+from sqlalchemy import ColumnElement, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from obcp.errors import ErrorCode, ObcpError
@@ -72,8 +72,11 @@ def server_json(row: Any, zone_name: str, address: str, hostname: str | None = N
     }
 
 
+_CLUSTER = select(ob_cluster).where(ob_cluster.c.id == bindparam("b_cluster"))
+
+
 async def get_cluster(conn: AsyncConnection, cluster_id: int) -> Any:
-    row = (await conn.execute(select(ob_cluster).where(ob_cluster.c.id == cluster_id))).first()
+    row = (await conn.execute(_CLUSTER, {"b_cluster": cluster_id})).first()
     if row is None:
         raise ObcpError(ErrorCode.CLUSTER_NOT_FOUND, cluster_id)
     return row
@@ -216,21 +219,10 @@ async def server_refs(
 ) -> list[ServerRef]:
     """Every observer of a cluster (or only `server_id` of it) with its agent's address and (encrypted) key,
     for the operations layer."""
-    query = (
-        select(
-            ob_server,
-            ob_zone.c.name.label("zone_name"),
-            compute_host.c.address,
-            compute_host.c.agent_port,
-            compute_host.c.agent_key_enc,
-        )
-        .join(ob_zone, ob_zone.c.id == ob_server.c.zone_id)
-        .join(compute_host, compute_host.c.id == ob_server.c.host_id)
-        .where(ob_server.c.cluster_id == cluster_id)
-        .order_by(ob_zone.c.id, ob_server.c.id)
-    )
-    if server_id is not None:
-        query = query.where(ob_server.c.id == server_id)
+    if server_id is None:
+        rows = await conn.execute(_REFS_OF_CLUSTER, {"b_cluster": cluster_id})
+    else:
+        rows = await conn.execute(_REF_OF_SERVER, {"b_cluster": cluster_id, "b_server": server_id})
     return [
         ServerRef(
             id=r.id,
@@ -246,8 +238,26 @@ async def server_refs(
             agent_key_enc=r.agent_key_enc,
             status=r.status,
         )
-        for r in (await conn.execute(query)).all()
+        for r in rows.all()
     ]
+
+
+# Built once: every per-server step of a restart asks for its server (building the statement cost more
+# than running it).
+_REFS_OF_CLUSTER = (
+    select(
+        ob_server,
+        ob_zone.c.name.label("zone_name"),
+        compute_host.c.address,
+        compute_host.c.agent_port,
+        compute_host.c.agent_key_enc,
+    )
+    .join(ob_zone, ob_zone.c.id == ob_server.c.zone_id)
+    .join(compute_host, compute_host.c.id == ob_server.c.host_id)
+    .where(ob_server.c.cluster_id == bindparam("b_cluster"))
+    .order_by(ob_zone.c.id, ob_server.c.id)
+)
+_REF_OF_SERVER = _REFS_OF_CLUSTER.where(ob_server.c.id == bindparam("b_server"))
 
 
 async def set_cluster_status(conn: AsyncConnection, cluster_id: int, status: str, **values: Any) -> None:

@@ -18,7 +18,7 @@ from obcp.engine.context import Context
 from obcp.engine.logs import state_line
 from obcp.engine.states import Operation, SubtaskState
 from obcp.engine.store.clock import db_now_ms
-from obcp.engine.store.columns import LEASED_VALUES, S
+from obcp.engine.store.columns import LEASED_VALUES, S, one_of
 from obcp.engine.store.inputs import input_context
 from obcp.engine.store.promotion import CLAIM_COLUMNS
 from obcp.engine.store.run_logs import insert_log_row
@@ -222,7 +222,7 @@ def heartbeat(conn: Connection, owner: str, runs: dict[int, int], lease_ms: int)
     ids = list(runs)
     conn.execute(
         update(subtask_instance)
-        .where(S.id.in_(ids), S.owner == owner, S.state.in_(LEASED_VALUES))
+        .where(S.id.in_(ids), S.owner == owner, one_of(S.state, LEASED_VALUES))
         .values(lease_expire_at=db_now_ms() + lease_ms)
     )
     rows = conn.execute(select(S.id, S.owner, S.version, S.state).where(S.id.in_(ids))).all()

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import ColumnElement, literal_column
+
 from obcp.engine.states import LEASED, SubtaskState
 from obcp.meta.task_tables import subtask_dependency, subtask_instance, subtask_log, task_instance
 
@@ -13,3 +18,15 @@ L = subtask_log.c
 # A task with a subtask in one of these is still RUNNING.
 ACTIVE = (SubtaskState.READY.value, SubtaskState.RUNNING.value, SubtaskState.CANCELING.value)
 LEASED_VALUES = tuple(s.value for s in LEASED)
+
+
+def one_of(column: ColumnElement[str], values: Iterable[str]) -> ColumnElement[bool]:
+    """`column IN ('A', 'B')` with the constants written into the statement: an IN of bound values is
+    rendered again at every execution (SQLAlchemy's expanding parameters), ~40 µs of CPU a statement on the
+    engine's hottest statements."""
+    quoted: list[ColumnElement[Any]] = []
+    for value in values:
+        if "'" in value or "\\" in value:
+            raise ValueError(f"not a constant for one_of: {value!r}")
+        quoted.append(literal_column(f"'{value}'"))
+    return column.in_(quoted)

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection
 from obcp.engine.logs import state_line
 from obcp.engine.states import Operation, SubtaskState
 from obcp.engine.store.clock import db_now_ms
-from obcp.engine.store.columns import LEASED_VALUES, S
+from obcp.engine.store.columns import LEASED_VALUES, S, one_of
 from obcp.engine.store.run_logs import append_log_line
 from obcp.engine.store.task_state import lock_task, settle_task_state
 from obcp.meta.db import Database, now_ms
@@ -20,10 +20,10 @@ from obcp.meta.task_tables import subtask_instance
 async def expired(db: Database, owner_restarted: str | None, limit: int = 200) -> list[Any]:
     """Leased runs whose lease ran out by the metadb's clock (or whose owner is this server in a previous
     life, at start-up)."""
-    cond = and_(S.state.in_(LEASED_VALUES), S.lease_expire_at < db_now_ms())
+    cond = and_(one_of(S.state, LEASED_VALUES), S.lease_expire_at < db_now_ms())
     if owner_restarted is not None:
         cond = and_(
-            S.state.in_(LEASED_VALUES), (S.lease_expire_at < db_now_ms()) | (S.owner == owner_restarted)
+            one_of(S.state, LEASED_VALUES), (S.lease_expire_at < db_now_ms()) | (S.owner == owner_restarted)
         )
     async with db.read() as conn:
         return list(
@@ -49,7 +49,7 @@ def interrupt(
     else FAILED with the reason, for an operator to retry or skip."""
     now = now_ms()
     lock_task(conn, task_id)
-    leased = and_(S.id == sid, S.version == version, S.state.in_(LEASED_VALUES))
+    leased = and_(S.id == sid, S.version == version, one_of(S.state, LEASED_VALUES))
     row = conn.execute(select(S.state, S.operation, S.run_time, S.continue_after_crash).where(leased)).first()
     if row is None:
         return False

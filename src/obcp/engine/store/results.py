@@ -13,7 +13,7 @@ from obcp.engine.context import TRANSIENT_KEYS, Context
 from obcp.engine.logs import state_line
 from obcp.engine.states import Operation, SubtaskState, TaskState
 from obcp.engine.store.claims import Claimant, Claimed, claim_rows
-from obcp.engine.store.columns import ACTIVE, LEASED_VALUES, S
+from obcp.engine.store.columns import ACTIVE, LEASED_VALUES, S, one_of
 from obcp.engine.store.promotion import (
     CLAIM_COLUMNS,
     entered_successful,
@@ -31,7 +31,7 @@ _FINISH = (
         S.id == bindparam("b_id"),
         S.owner == bindparam("b_owner"),
         S.version == bindparam("b_version"),
-        S.state.in_(LEASED_VALUES),
+        one_of(S.state, LEASED_VALUES),
     )
     .values(
         state=bindparam("b_state"),
@@ -178,10 +178,12 @@ def _promote_downstreams(conn: Connection, run: Claimed, result: _Result, *, def
 def _active_of_task(conn: Connection, task_id: int, claim_room: int) -> list[Any]:
     """The task's active subtasks, READY ones first (up to `claim_room` of them, at least one row): one
     query answers both "is the task still RUNNING" and "what could this owner claim next"."""
-    query = (
-        select(*CLAIM_COLUMNS, S.state)
-        .where(S.task_id == task_id, S.state.in_(ACTIVE))
-        .order_by(case((S.state == SubtaskState.READY.value, 0), else_=1), S.id)
-        .limit(max(1, claim_room))
-    )
-    return list(conn.execute(query).all())
+    return list(conn.execute(_ACTIVE_OF_TASK, {"b_task": task_id, "b_limit": max(1, claim_room)}).all())
+
+
+_ACTIVE_OF_TASK = (
+    select(*CLAIM_COLUMNS, S.state)
+    .where(S.task_id == bindparam("b_task"), one_of(S.state, ACTIVE))
+    .order_by(case((S.state == SubtaskState.READY.value, 0), else_=1), S.id)
+    .limit(bindparam("b_limit", type_=Integer))
+)

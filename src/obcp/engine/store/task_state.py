@@ -9,7 +9,7 @@ from sqlalchemy.engine import Connection
 
 from obcp.engine.hooks import task_settled
 from obcp.engine.states import Operation, SubtaskState, TaskState
-from obcp.engine.store.columns import ACTIVE, S, T
+from obcp.engine.store.columns import ACTIVE, S, T, one_of
 from obcp.errors import ErrorCode, ObcpError
 from obcp.meta.db import now_ms
 from obcp.meta.task_tables import resource_lock, task_instance
@@ -48,7 +48,7 @@ def settle_task_state(conn: Connection, task_id: int, known: tuple[str, bool] | 
 
 
 def _state_from_subtasks(conn: Connection, task_id: int, rolling_back: bool) -> str:
-    active = conn.scalar(select(S.id).where(S.task_id == task_id, S.state.in_(ACTIVE)).limit(1))
+    active = conn.scalar(select(S.id).where(S.task_id == task_id, one_of(S.state, ACTIVE)).limit(1))
     if active is not None:
         return TaskState.RUNNING.value
     # Going forward every subtask ends SUCCESSFUL; a completed rollback leaves them all PENDING.
