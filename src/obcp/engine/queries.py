@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from obcp.engine.locks import ResourceLock, conflicts
@@ -121,15 +121,24 @@ class TaskSignature(NamedTuple):
 
 
 async def task_signature(conn: AsyncConnection, task_id: int) -> TaskSignature | None:
-    task = (await conn.execute(select(T.version, T.state, T.updated_at).where(T.id == task_id))).first()
-    if task is None:
+    row = (await conn.execute(_SIGNATURE, {"b_task": task_id})).first()
+    if row is None:
         return None
-    subs = (
-        await conn.execute(
-            select(func.count(), func.max(S.updated_at), func.sum(S.version)).where(S.task_id == task_id)
-        )
-    ).one()
-    return TaskSignature(*task, *subs)
+    version, state, updated_at, count, max_updated, versions = row
+    # MySQL sums integers as DECIMAL.
+    return TaskSignature(
+        version, state, updated_at, count, max_updated, None if versions is None else int(versions)
+    )
+
+
+# One round trip: every poller's GET and the event stream's look ask it (a task without subtasks has
+# count 0 and NULLs, as the aggregate over no rows).
+_SIGNATURE = (
+    select(T.version, T.state, T.updated_at, func.count(S.id), func.max(S.updated_at), func.sum(S.version))
+    .select_from(task_instance.outerjoin(subtask_instance, S.task_id == T.id))
+    .where(T.id == bindparam("b_task"))
+    .group_by(T.id, T.version, T.state, T.updated_at)
+)
 
 
 class LockHolder(NamedTuple):
