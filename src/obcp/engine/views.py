@@ -185,8 +185,9 @@ def wrapped_json(data: TaskData, *, subtasks: bool = True) -> dict[str, Any]:
     }
 
 
-def basic_json(data: TaskData) -> dict[str, Any]:
-    """Shape D: an item of `GET /api/v2/tasks/instances`."""
+def basic_json(data: TaskData, subtasks: bool = True) -> dict[str, Any]:
+    """Shape D: an item of `GET /api/v2/tasks/instances` (without `subtasks`, their list left empty for a
+    caller that encodes them itself)."""
     t = data.task
     return {
         "cluster": data.cluster,
@@ -196,11 +197,13 @@ def basic_json(data: TaskData) -> dict[str, Any]:
         "name": t.name,
         "startTime": iso_ms(t.start_time),
         "status": t.state,
-        "subtasks": [
-            {"description": s.name, "id": s.id, "name": s.name, "operation": s.operation, "status": s.state}
-            for s in data.subtasks
-        ],
+        "subtasks": [basic_subtask_json(s) for s in data.subtasks] if subtasks else [],
     }
+
+
+def basic_subtask_json(s: Any) -> dict[str, Any]:
+    """A subtask in a BasicTaskInstance."""
+    return {"description": s.name, "id": s.id, "name": s.name, "operation": s.operation, "status": s.state}
 
 
 def seed_json(data: TaskData) -> dict[str, Any]:

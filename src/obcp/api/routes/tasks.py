@@ -12,14 +12,14 @@ from fastapi import APIRouter, Depends, Query
 
 from obcp.api.auth import require
 from obcp.api.deps import DbDep, EngineDep
-from obcp.api.envelope import EncodedDataResponse, OcpJSONResponse, no_data, ok, ok_encoded, paged
+from obcp.api.envelope import EncodedDataResponse, OcpJSONResponse, no_data, ok, ok_encoded
 from obcp.api.paging import PageQuery, page_query
 from obcp.api.params import IdPath
+from obcp.api.task_list_views import encoded_page
 from obcp.api.task_views_cache import task_view
 from obcp.engine import (
     TaskFilter,
     TaskState,
-    basic_json,
     list_tasks,
     load_task,
     read_log,
@@ -62,7 +62,7 @@ async def list_task_instances(
     host_id: int | None = Query(None, alias="hostId", ge=1),
     pq: PageQuery = Depends(page_query),
     _: Principal = Depends(require("TASK:*:READ")),
-) -> OcpJSONResponse:
+) -> EncodedDataResponse:
     states = _states(status)
     clusters: set[int] | None = {cluster_id} if cluster_id is not None else None
     tenants: set[int] | None = {tenant_id} if tenant_id is not None else None
@@ -74,7 +74,7 @@ async def list_task_instances(
             clusters = named if clusters is None else clusters & named
         filters = TaskFilter(name, states, type.upper() if type else None, clusters, tenants, host_id)
         total, tasks = await list_tasks(conn, filters, pq, inventory.cluster_briefs)
-    return paged([basic_json(t) for t in tasks], pq.result_page(total))
+    return ok_encoded(encoded_page(tasks, pq.result_page(total)))
 
 
 @router.get("/api/v2/tasks/instances/{taskInstanceId}", summary="A task with its subtasks")
