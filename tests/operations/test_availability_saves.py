@@ -87,17 +87,24 @@ async def _until(db: Database, task_id: int, what: str, test: Any, seconds: floa
         await asyncio.sleep(0.02)
 
 
+# The monitored observer; where its SQL port leads, `Switch` decides.
+OBSERVER = ServerRef(
+    id=1, cluster_id=1, zone_id=1, zone_name="zone1", host_id=1, address="127.0.0.1", sql_port=2881,
+    rpc_port=2882, observer_name="obs1", agent_port=2886, agent_key_enc="", status="RUNNING",
+)  # fmt: skip
+
+
+async def _running_task(db: Database) -> int:
+    """A RUNNING task for the monitor to watch (no engine runs it: it stays RUNNING)."""
+    return await Engine(db, "test-server").submit(noop_chain(1), creator="test")
+
+
 async def test_outage_edges_are_saved_at_once_the_rounds_between_periodically(db: Database) -> None:
-    # A RUNNING task for the monitor to watch (no engine runs it: it stays RUNNING).
-    task_id = await Engine(db, "test-server").submit(noop_chain(1), creator="test")
-    ref = ServerRef(
-        id=1, cluster_id=1, zone_id=1, zone_name="zone1", host_id=1, address="127.0.0.1", sql_port=2881,
-        rpc_port=2882, observer_name="obs1", agent_port=2886, agent_key_enc="", status="RUNNING",
-    )  # fmt: skip
+    task_id = await _running_task(db)
     switch = Switch()
     monitors = AvailabilityMonitors(db, interval=0.05, save_every=30.0, connect=switch.connect)
     try:
-        await monitors.ensure(task_id, 1, [ref], "")
+        await monitors.ensure(task_id, 1, [OBSERVER], "")
         await asyncio.sleep(0.5)  # ~10 rounds, every one answered
         quiet = await _row(db, task_id)
         assert quiet.samples == 0 and quiet.outage_since is None, "rounds without a change wait for the save"
@@ -121,14 +128,10 @@ async def test_outage_edges_are_saved_at_once_the_rounds_between_periodically(db
 
 
 async def test_the_rounds_are_saved_every_save_every_seconds(db: Database) -> None:
-    task_id = await Engine(db, "test-server").submit(noop_chain(1), creator="test")
-    ref = ServerRef(
-        id=1, cluster_id=1, zone_id=1, zone_name="zone1", host_id=1, address="127.0.0.1", sql_port=2881,
-        rpc_port=2882, observer_name="obs1", agent_port=2886, agent_key_enc="", status="RUNNING",
-    )  # fmt: skip
+    task_id = await _running_task(db)
     monitors = AvailabilityMonitors(db, interval=0.05, save_every=0.3, connect=Switch().connect)
     try:
-        await monitors.ensure(task_id, 1, [ref], "")
+        await monitors.ensure(task_id, 1, [OBSERVER], "")
         first = await _until(db, task_id, "a periodic save", lambda r: r.samples > 0)
         second = await _until(db, task_id, "the next periodic save", lambda r: r.samples > first.samples)
         assert second.updated_at > first.updated_at and second.failed_samples == 0
