@@ -23,6 +23,7 @@ import signal
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -139,7 +140,7 @@ def one_round(args: argparse.Namespace, kind: str, count: int) -> dict[str, Any]
         "sse_lag_s": lat.sse_lag,
         "sse_events": lat.sse_events,
         "load_errors": lat.errors,
-        "transport_errors": len(lat.transport_errors),
+        "transport_errors": dict(Counter(lat.transport_errors)),
         "submissions_refused": refused,
         "server_cpu_s": cpu,
         "simulation_cpu_s": sim_cpu,
@@ -181,7 +182,8 @@ def print_round(r: dict[str, Any], args: argparse.Namespace) -> None:
         print(f"   {len(r['submissions_refused'])} restart submissions answered 503 and were asked again: "
               f"{r['submissions_refused'][0]}")  # fmt: skip
     if r["transport_errors"]:
-        print(f"   ({r['transport_errors']} requests of the followers failed in transport and were repeated)")
+        kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(r["transport_errors"].items()))
+        print(f"   (followers' requests that failed in transport and were repeated: {kinds})")
     print(f"   server CPU: {r['server_cpu_s']:.1f} s = {r['server_cpu_s'] / n_sub * 1000:.2f} ms per subtask "
           f"(simulation process: {r['simulation_cpu_s']:.1f} s)")  # fmt: skip
     print(f"   metadb: {rows_per_task:.0f} rows and {r['metadb_bytes_per_task'] / 1024:.1f} KiB per task; "
