@@ -82,7 +82,7 @@ def test_the_sixth_key_cannot_be_created_from_the_page(
     w.page.wait_for_selector("#access-keys")
     w.page.click("#create-key")
     w.page.wait_for_selector("#new-key")
-    w.page.wait_for_function("document.querySelector('#create-key').disabled")
+    w.page.wait_for_function("() => document.querySelector('#create-key').disabled")
     assert w.page.locator("#access-keys tbody tr").count() == 5
     assert "at most 5" in (w.page.get_attribute("#create-key", "title") or "")
     w.expect_no_errors()

@@ -79,7 +79,7 @@ def test_login_shows_the_clusters_page_fast(browser: Browser, console: Console, 
     row.wait_for()
     text = row.inner_text()
     assert "RUNNING" in text and "zone1" in text and "zone2" in text and "127.0.0.11:2881" in text
-    w.page.wait_for_function("!document.querySelector('#clusters .last-op').textContent.includes('…')")
+    w.page.wait_for_function("() => !document.querySelector('#clusters .last-op').textContent.includes('…')")
 
     # The console's first load in this browser context (nothing cached) and a reload, from loopback:
     # navigation start to the first page drawn with its data (the clusters table).
