@@ -25,6 +25,7 @@ import pymysql
 from obcp.netpolicy import DestinationRefused, check_destination
 from obcp.ob.errors import (
     CR_CONNECTION_ERROR,
+    CR_SERVER_LOST,
     ER_ACCESS_DENIED,
     ObConnectError,
     ObLoginError,
@@ -183,7 +184,20 @@ async def connect(endpoint: ObEndpoint, timeouts: ObTimeouts | None = None) -> O
     except OSError as exc:
         conn.close()
         raise ObConnectError(endpoint.address, statement, CR_CONNECTION_ERROR, _os_text(exc)) from None
+    except RuntimeError as exc:
+        # aiomysql sets its socket options right after the TCP connect; when the observer reset the
+        # connection in between (a restarting observer does, under uvloop often), the transport is closed
+        # already and aiomysql raises this instead of a connection error.
+        conn.close()
+        if str(exc) != _TRANSPORT_CLOSED:
+            raise
+        raise ObConnectError(
+            endpoint.address, statement, CR_SERVER_LOST, "the observer closed the connection during login"
+        ) from None
     return ObConnection(endpoint, timeouts, conn)
+
+
+_TRANSPORT_CLOSED = "Transport does not expose socket instance"
 
 
 @asynccontextmanager
