@@ -79,3 +79,25 @@ def test_an_exited_observer_not_yet_reaped_is_gone(tmp_path: Path) -> None:
         settle(watch)
         assert watch.live()[str(base)] == []
         proc.wait(timeout=10)
+
+
+def test_what_runs_at_the_mark_counts_though_it_is_gone_before_the_next_poll(tmp_path: Path) -> None:
+    # No poll of its own in between (a loaded machine): the mark's own poll is the only sighting of the
+    # first process, which must still count as running at the mark.
+    base = tmp_path / "obs1"
+    base.mkdir()
+    first = start(base)
+    try:
+        with ObserverWatch([base], interval=3600) as watch:
+            time.sleep(0.3)
+            since = watch.mark()
+            stop(first)
+            second = start(base)
+            try:
+                settle(watch)
+                assert watch.pids_since(since)[str(base)] == [first.pid, second.pid]
+            finally:
+                stop(second)
+    finally:
+        if first.poll() is None:
+            stop(first)

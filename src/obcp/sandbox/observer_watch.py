@@ -154,9 +154,11 @@ class ObserverWatch:
         )
 
     def mark(self) -> float:
-        """A moment to count from (`pids_since`)."""
+        """A moment to count from (`pids_since`): what runs at the mark counts, also when it is gone before
+        the next poll (the moment is taken before this poll, so that the poll's sightings are after it)."""
+        moment = time.monotonic()
         self.poll()
-        return time.monotonic()
+        return moment
 
     def since(self, since: float) -> dict[str, list[Sighting]]:
         """Per base dir, every process seen there alive at some moment since `since`, in order."""
