@@ -262,7 +262,14 @@ class ObserverProcess:
                 close_fds=True,
             )
         if self.kind.daemonizes:
-            tracked = wait_for_daemon(popen, self.kind, before, launched_at, deadline)
+            try:
+                tracked = wait_for_daemon(popen, self.kind, before, launched_at, deadline)
+            except ServerGone as gone:
+                # Gone before it could be tracked (a quick death under load): its exit is still this
+                # observer's last one, as when it dies while tracked.
+                with self._state_lock:
+                    self._last_exit = LastExit(popen.pid, gone.code, time.time(), False, True)
+                raise
         else:
             try:
                 created = psutil.Process(popen.pid).create_time()
