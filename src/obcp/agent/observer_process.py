@@ -266,7 +266,8 @@ class ObserverProcess:
                 tracked = wait_for_daemon(popen, self.kind, before, launched_at, deadline)
             except ServerGone as gone:
                 # Gone before it could be tracked (a quick death under load): its exit is still this
-                # observer's last one, as when it dies while tracked.
+                # observer's last one, as when it dies while tracked; under the launcher's pid, the only
+                # one known.
                 with self._state_lock:
                     self._last_exit = LastExit(popen.pid, gone.code, time.time(), False, True)
                 raise

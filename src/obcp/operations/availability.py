@@ -3,8 +3,8 @@ interval in which none of them answered SQL — the outage the operation caused,
 
 One monitor per task, in the server process that runs the task's steps; it saves its figures in the metadb
 every five seconds and whenever an outage begins or ends, so another replica (after a crash) resumes it and
-the time nobody watched is counted apart (`unobserved_ms`) rather than passed off as availability: at most
-the five seconds before the crash are counted so although they were watched.
+the time nobody watched is counted apart (`unobserved_ms`) rather than passed off as availability (the up
+to five seconds since the last save before a crash count as unobserved, although they were watched).
 """
 
 from __future__ import annotations
