@@ -67,6 +67,10 @@ def redacted(url: str | URL) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+# An execution option: on SQLite, no BEGIN; every statement sees what was committed before it.
+STATEMENT_SNAPSHOTS = "obcp_statement_snapshots"
+
+
 def install_sqlite_pragmas(sync_engine: Any) -> None:
     """WAL, a busy timeout, and BEGIN IMMEDIATE for transactions, so read-then-write claims are serialised.
 
@@ -87,7 +91,10 @@ def install_sqlite_pragmas(sync_engine: Any) -> None:
 
     @event.listens_for(sync_engine, "begin")
     def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("immediate") else "BEGIN")
+        options = conn.get_execution_options()
+        if options.get(STATEMENT_SNAPSHOTS):
+            return  # each statement runs in a transaction of its own (`Database.read`)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("immediate") else "BEGIN")
 
 
 class Database:
@@ -127,13 +134,16 @@ class Database:
         # Reads on PostgreSQL run in autocommit: under READ COMMITTED every statement takes its own snapshot
         # anyway, so BEGIN and COMMIT around a read only cost two round trips (for a one-statement read,
         # three instead of one: bench/fleet's steps read the inventory that way). psycopg switches it on
-        # the client, without a statement. SQLite keeps its transaction (a read's statements share one
-        # snapshot there); MySQL's drivers would send SET autocommit, which saves nothing.
-        self._reader = (
-            self.engine.execution_options(isolation_level="AUTOCOMMIT")
-            if self.dialect == "postgresql"
-            else self.engine
-        )
+        # the client, without a statement. On SQLite a read sends no BEGIN either, so that its statements
+        # see what was committed before each, as on the other metadbs: aiosqlite hands each statement to
+        # the connection's thread and back four times, and a BEGIN was as costly as a read's one statement.
+        # MySQL's drivers would send SET autocommit, which saves nothing.
+        if self.dialect == "postgresql":
+            self._reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        elif self.dialect == "sqlite":
+            self._reader = self.engine.execution_options(**{STATEMENT_SNAPSHOTS: True})
+        else:
+            self._reader = self.engine
         if self.dialect == "sqlite":
             install_sqlite_pragmas(self.engine.sync_engine)
         else:
