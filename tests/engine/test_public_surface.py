@@ -39,6 +39,7 @@ PUBLIC = {
     "WaitNode",
     "basic_json",
     "list_tasks",
+    "load_list_items",
     "load_task",
     "load_tasks",
     "lock_holder",
@@ -53,7 +54,9 @@ PUBLIC = {
     "running_task_counts",
     "seed_json",
     "subtask_json",
+    "task_page",
     "task_signature",
+    "task_signatures",
     "task_state",
     "wrapped_json",
 }

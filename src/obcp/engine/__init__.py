@@ -19,6 +19,7 @@ from obcp.engine.queries import (
     TaskSignature,
     TaskSummary,
     list_tasks,
+    load_list_items,
     load_task,
     lock_holder,
     newest_tasks,
@@ -26,7 +27,9 @@ from obcp.engine.queries import (
     run_spans,
     running_task_counts,
     subtask_contexts,
+    task_page,
     task_signature,
+    task_signatures,
     task_state,
 )
 from obcp.engine.scheduler import Engine
@@ -74,6 +77,7 @@ __all__ = [
     "WaitNode",
     "basic_json",
     "list_tasks",
+    "load_list_items",
     "load_task",
     "load_tasks",
     "lock_holder",
@@ -87,7 +91,9 @@ __all__ = [
     "seed_json",
     "subtask_contexts",
     "subtask_json",
+    "task_page",
     "task_signature",
+    "task_signatures",
     "task_state",
     "wrapped_json",
 ]

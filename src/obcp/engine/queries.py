@@ -71,11 +71,24 @@ async def list_tasks(
     conn: AsyncConnection, filters: TaskFilter, pager: Pager, clusters: ClusterLookup
 ) -> tuple[int, list[TaskData]]:
     """One page of the tasks that match (newest first unless sorted), without edges, and the total."""
+    total, ids = await task_page(conn, filters, pager)
+    loaded = await load_list_items(conn, ids, clusters)
+    return total, [loaded[i] for i in ids if i in loaded]
+
+
+async def load_list_items(
+    conn: AsyncConnection, ids: list[int], clusters: ClusterLookup
+) -> dict[int, TaskData]:
+    """These tasks as the task list shows them (no edges, the list's columns), by id."""
+    return await load_tasks(conn, ids, clusters=clusters, edges=False, columns=LIST_COLUMNS)
+
+
+async def task_page(conn: AsyncConnection, filters: TaskFilter, pager: Pager) -> tuple[int, list[int]]:
+    """The ids of one page of the tasks that match (newest first unless sorted), and the total."""
     conds = filters.conditions()
     total = int(await conn.scalar(select(func.count()).select_from(task_instance).where(*conds)) or 0)
     ids = list((await conn.execute(pager.apply(select(T.id).where(*conds), SORTABLE, T.id.desc()))).scalars())
-    loaded = await load_tasks(conn, ids, clusters=clusters, edges=False, columns=LIST_COLUMNS)
-    return total, [loaded[i] for i in ids if i in loaded]
+    return total, ids
 
 
 async def load_task(conn: AsyncConnection, task_id: int, clusters: ClusterLookup) -> TaskData:
@@ -122,13 +135,29 @@ class TaskSignature(NamedTuple):
 
 async def task_signature(conn: AsyncConnection, task_id: int) -> TaskSignature | None:
     row = (await conn.execute(_SIGNATURE, {"b_task": task_id})).first()
-    if row is None:
-        return None
-    version, state, updated_at, count, max_updated, versions = row
+    return None if row is None else _signature_of(*row)
+
+
+def _signature_of(
+    version: int, state: str, updated_at: int, count: int, max_updated: int | None, versions: Any
+) -> TaskSignature:
     # MySQL sums integers as DECIMAL.
     return TaskSignature(
         version, state, updated_at, count, max_updated, None if versions is None else int(versions)
     )
+
+
+async def task_signatures(conn: AsyncConnection, task_ids: list[int]) -> dict[int, TaskSignature]:
+    """The signatures of these tasks (those that exist), in one statement."""
+    if not task_ids:
+        return {}
+    rows = await conn.execute(
+        select(T.id, *_SIGNATURE.selected_columns)
+        .select_from(task_instance.outerjoin(subtask_instance, S.task_id == T.id))
+        .where(T.id.in_(task_ids))
+        .group_by(T.id, T.version, T.state, T.updated_at)
+    )
+    return {task_id: _signature_of(*signature) for task_id, *signature in rows}
 
 
 # One round trip: every poller's GET and the event stream's look ask it (a task without subtasks has

@@ -15,15 +15,15 @@ from obcp.api.deps import DbDep, EngineDep
 from obcp.api.envelope import EncodedDataResponse, OcpJSONResponse, no_data, ok, ok_encoded
 from obcp.api.paging import PageQuery, page_query
 from obcp.api.params import IdPath
-from obcp.api.task_list_views import encoded_page
+from obcp.api.task_list_views import encoded_items_page, page_items
 from obcp.api.task_views_cache import task_view
 from obcp.engine import (
     TaskFilter,
     TaskState,
-    list_tasks,
     load_task,
     read_log,
     subtask_json,
+    task_page,
 )
 from obcp.errors import ErrorCode, ObcpError
 from obcp.iam.store import Principal
@@ -73,8 +73,9 @@ async def list_task_instances(
             named = set(await inventory.cluster_ids_named(conn, cluster_name or cluter_name or ""))
             clusters = named if clusters is None else clusters & named
         filters = TaskFilter(name, states, type.upper() if type else None, clusters, tenants, host_id)
-        total, tasks = await list_tasks(conn, filters, pq, inventory.cluster_briefs)
-    return ok_encoded(encoded_page(tasks, pq.result_page(total)))
+        total, ids = await task_page(conn, filters, pq)
+        items = await page_items(db, conn, ids, inventory.cluster_briefs)
+    return ok_encoded(encoded_items_page(items, pq.result_page(total)))
 
 
 @router.get("/api/v2/tasks/instances/{taskInstanceId}", summary="A task with its subtasks")
