@@ -246,16 +246,17 @@ def _header_ms(content: str, fallback: int) -> int:
         return fallback
 
 
+_RETRIED_RUNS = (
+    select(L.subtask_id, L.run_time, L.operation, L.content, L.created_at, L.updated_at)
+    .join(subtask_instance, S.id == L.subtask_id)
+    .where(S.task_id == bindparam("b_task"), S.run_time > 1)
+    .order_by(L.subtask_id, L.run_time, L.id)
+)
+
+
 async def run_spans(conn: AsyncConnection, task_id: int) -> dict[int, list[RunSpan]]:
     """The runs of the task's subtasks that ran more than once (retried), oldest first, by subtask id."""
-    rows = (
-        await conn.execute(
-            select(L.subtask_id, L.run_time, L.operation, L.content, L.created_at, L.updated_at)
-            .join(subtask_instance, S.id == L.subtask_id)
-            .where(S.task_id == task_id, S.run_time > 1)
-            .order_by(L.subtask_id, L.run_time, L.id)
-        )
-    ).all()
+    rows = (await conn.execute(_RETRIED_RUNS, {"b_task": task_id})).all()
     spans: dict[int, list[RunSpan]] = {}
     for r in rows:
         start = _header_ms(r.content[:120], r.created_at)

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from obcp.engine.context import Context
@@ -82,6 +82,15 @@ class KnownTask:
     rows: dict[int, Any]
 
 
+# A followed task is read again at each of its changes (every poller's GET, every event stream): these are
+# built once, with bound parameters, rather than at every read.
+_TASK_ROW = select(task_instance).where(T.id == bindparam("b_task"))
+_SUBTASK_KEYS = (
+    select(S.id, S.version, S.updated_at).where(S.task_id == bindparam("b_task")).order_by(S.series_id)
+)
+_VIEW_ROWS = select(*VIEW_COLUMNS).where(S.id.in_(bindparam("b_ids", expanding=True)))
+
+
 async def reload_task(
     conn: AsyncConnection, task_id: int, clusters: ClusterLookup, known: KnownTask | None
 ) -> TaskData | None:
@@ -89,21 +98,17 @@ async def reload_task(
     whose `version` or `updated_at` moved since `known`; None when there is no such task."""
     if known is None:
         return (await load_tasks(conn, [task_id], clusters=clusters, columns=VIEW_COLUMNS)).get(task_id)
-    task = (await conn.execute(select(task_instance).where(T.id == task_id))).first()
+    task = (await conn.execute(_TASK_ROW, {"b_task": task_id})).first()
     if task is None:
         return None
-    keys = (
-        await conn.execute(
-            select(S.id, S.version, S.updated_at).where(S.task_id == task_id).order_by(S.series_id)
-        )
-    ).all()
+    keys = (await conn.execute(_SUBTASK_KEYS, {"b_task": task_id})).all()
     rows = known.rows
     changed = [
         k.id for k in keys if (r := rows.get(k.id)) is None or (r.version, r.updated_at) != (k[1], k[2])
     ]
     fresh: dict[int, Any] = {}
     if changed:
-        fresh = {r.id: r for r in await conn.execute(select(*VIEW_COLUMNS).where(S.id.in_(changed)))}
+        fresh = {r.id: r for r in await conn.execute(_VIEW_ROWS, {"b_ids": changed})}
     cluster = (
         _cluster(await clusters(conn, [task.cluster_id]), task.cluster_id)
         if task.cluster_id is not None

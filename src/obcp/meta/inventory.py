@@ -326,15 +326,20 @@ def _availability_json(m: Any) -> dict[str, Any]:
 
 async def task_availability(conn: AsyncConnection, task_id: int) -> dict[str, Any] | None:
     """The availability obcp measured while the task ran (`lastOperation.availability`'s shape), if any."""
-    row = (
-        await conn.execute(select(operation_availability).where(operation_availability.c.task_id == task_id))
-    ).first()
+    row = (await conn.execute(_AVAILABILITY_OF_TASK, {"b_task": task_id})).first()
     return _availability_json(row) if row is not None else None
+
+
+# Asked at each change of a task its event streams follow, and by every task view (its cluster).
+_AVAILABILITY_OF_TASK = select(operation_availability).where(
+    operation_availability.c.task_id == bindparam("b_task")
+)
+_CLUSTERS = select(ob_cluster).where(ob_cluster.c.id.in_(bindparam("b_ids", expanding=True)))
 
 
 async def cluster_briefs(conn: AsyncConnection, cluster_ids: Collection[int]) -> dict[int, dict[str, Any]]:
     """OCP's short cluster object (as a task shows its cluster), by id."""
-    rows = await conn.execute(select(ob_cluster).where(ob_cluster.c.id.in_(sorted(cluster_ids))))
+    rows = await conn.execute(_CLUSTERS, {"b_ids": sorted(cluster_ids)})
     return {r.id: {"id": r.id, "name": r.name, "obClusterId": r.ob_cluster_id, "type": r.type} for r in rows}
 
 
