@@ -8,12 +8,15 @@ subtask with its last `error`, its `zone` and `serverId` when its step acts on o
 minutes; the browser's EventSource reconnects by itself (and is authenticated again).
 
 The event's data is kept and shared by every watcher of the task between its changes
-(obcp.api.task_event_views).
+(obcp.api.task_event_views). While the metadb cannot be reached (down, or its pool busy past its timeout)
+the stream stays open: it says so once, as a comment naming the error's class, and goes on when the metadb
+answers (it ended in an unhandled error before: 372 of them in one bench/fleet round).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import weakref
 from collections.abc import AsyncIterator
@@ -28,8 +31,9 @@ from obcp.api.task_event_views import task_event_data
 from obcp.engine import TaskSignature, TaskState, task_signature
 from obcp.errors import ErrorCode, ObcpError
 from obcp.iam.store import Principal
-from obcp.meta.db import Database
+from obcp.meta.db import Database, metadb_unreachable
 
+log = logging.getLogger("obcp.api")
 router = APIRouter(tags=["tasks"])
 
 POLL_SECONDS = 0.5
@@ -79,17 +83,31 @@ async def task_events(
     seen: TaskSignature | None = None
     ends = time.monotonic() + STREAM_SECONDS
     first = True
+    waiting = False  # for the metadb: said once in the stream, as a comment, until it answers again
     while time.monotonic() < ends:
-        signature = await _signature(db, task_id)
+        try:
+            signature = await _signature(db, task_id)
+            data = None
+            if signature is not None and signature != seen:
+                data = await task_event_data(db, task_id, signature)
+        except Exception as exc:
+            if not metadb_unreachable(exc):
+                raise
+            if not waiting:
+                waiting = True
+                # Only the class: the exception's text may name the metadb's host and user.
+                log.warning("event stream of task %s: metadb unreachable: %s", task_id, type(exc).__name__)
+                yield ServerSentEvent(comment=f"metadb unreachable ({type(exc).__name__}): waiting for it")
+            await asyncio.sleep(POLL_SECONDS)
+            continue
+        waiting = False
         if signature is None:  # deleted while watched
             yield ServerSentEvent(event="gone", data={"id": task_id})
             return
-        if signature != seen:
-            data = await task_event_data(db, task_id, signature)
-            if data is not None:
-                seen = signature
-                retry = RECONNECT_MS if first else None
-                yield ServerSentEvent(event="task", raw_data=data, id=str(signature.version), retry=retry)
-                first = False
+        if data is not None:
+            seen = signature
+            retry = RECONNECT_MS if first else None
+            yield ServerSentEvent(event="task", raw_data=data, id=str(signature.version), retry=retry)
+            first = False
         running = signature.state == TaskState.RUNNING
         await asyncio.sleep(POLL_SECONDS if running else IDLE_POLL_SECONDS)
