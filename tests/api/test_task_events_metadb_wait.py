@@ -5,15 +5,16 @@ streams in one round)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from fastapi.sse import ServerSentEvent
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from obcp.api.routes import task_events
-from obcp.engine import Context, Engine, EngineSettings, TemplateBuilder
+from obcp.engine import Context, Engine, EngineSettings, TemplateBuilder, task_signature
 from obcp.engine.testing import NoopStep
 from obcp.iam.store import Principal
 from obcp.meta.db import Database
@@ -27,7 +28,7 @@ async def test_the_stream_waits_for_the_metadb_and_goes_on(
     upgrade(url)
     db = Database(url)
     monkeypatch.setattr(task_events, "POLL_SECONDS", 0.02)
-    real = task_events.task_signature
+    real = task_signature
     looks = 0
 
     async def unreachable_for_a_while(conn: Any, task_id: int) -> Any:
@@ -42,7 +43,8 @@ async def test_the_stream_waits_for_the_metadb_and_goes_on(
     seen: list[ServerSentEvent] = []
     try:
         task_id = await engine.submit(TemplateBuilder("One").then(NoopStep).build(), Context(), creator="t")
-        stream = task_events.task_events(db, Principal(1, "admin", ()), task_id)
+        events = task_events.task_events(db, Principal(1, "admin", ()), task_id)
+        stream = cast(AsyncGenerator[ServerSentEvent, None], events)
         async for event in stream:
             seen.append(event)
             if event.comment is not None:

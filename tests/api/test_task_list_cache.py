@@ -22,6 +22,7 @@ from obcp.engine import (
     TaskFilter,
     TemplateBuilder,
     list_tasks,
+    load_list_items,
     register,
     task_page,
     task_signature,
@@ -67,7 +68,7 @@ async def test_a_page_reads_only_the_tasks_that_changed(
     upgrade(url)
     db = Database(url)
     loaded: list[list[int]] = []
-    real = task_list_views.load_list_items
+    real = load_list_items
 
     async def counting(conn: Any, ids: list[int], clusters: Any) -> Any:
         loaded.append(sorted(ids))
