@@ -4,12 +4,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select
 
 from obcp.api.runtime import Runtime
+from obcp.meta.db import sync_url
 from obcp.meta.tables import compute_host
 from tests.api.conftest import Inventory
 
 
 def stored_key(client: TestClient, host_id: int) -> str:
-    engine = create_engine(str(Runtime.of(client.app).db.url).replace("+aiosqlite", ""))
+    engine = create_engine(sync_url(Runtime.of(client.app).db.url))
     try:
         with engine.connect() as conn:
             return str(conn.scalar(select(compute_host.c.agent_key_enc).where(compute_host.c.id == host_id)))

@@ -13,12 +13,12 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, Opera
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from obcp.meta import oceanbase
+from obcp.meta import oceanbase, sqlite_driver
 
 # MySQL, MariaDB and OceanBase (seekdb) all go through obcp's MySQL drivers: aiomysql and PyMySQL, reading
 # OceanBase's table definitions too (see `oceanbase`).
 _MYSQL_ASYNC, _MYSQL_SYNC = oceanbase.ASYNC_DRIVER, oceanbase.SYNC_DRIVER
-_ASYNC_DRIVERS = {"sqlite": "aiosqlite", "mysql": _MYSQL_ASYNC, "mariadb": _MYSQL_ASYNC}
+_ASYNC_DRIVERS = {"sqlite": sqlite_driver.ASYNC_DRIVER, "mysql": _MYSQL_ASYNC, "mariadb": _MYSQL_ASYNC}
 _ASYNC_DRIVERS["postgresql"] = "psycopg"
 _SYNC_DRIVERS = {"sqlite": "pysqlite", "mysql": _MYSQL_SYNC, "mariadb": _MYSQL_SYNC, "postgresql": "psycopg"}
 
@@ -135,8 +135,8 @@ class Database:
         # anyway, so BEGIN and COMMIT around a read only cost two round trips (for a one-statement read,
         # three instead of one: bench/fleet's steps read the inventory that way). psycopg switches it on
         # the client, without a statement. On SQLite a read sends no BEGIN either, so that its statements
-        # see what was committed before each, as on the other metadbs: aiosqlite hands each statement to
-        # the connection's thread and back four times, and a BEGIN was as costly as a read's one statement.
+        # see what was committed before each, as on the other metadbs: every statement is a trip to the
+        # connection's thread and back (`sqlite_driver`), and a BEGIN cost as much as a read's one statement.
         # MySQL's drivers would send SET autocommit, which saves nothing.
         if self.dialect == "postgresql":
             self._reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
