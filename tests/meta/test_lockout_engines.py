@@ -29,3 +29,21 @@ def test_lockout_on_each_engine(metadb_url: str, tmp_path: Path) -> None:
         assert "lockedUntil" in ok(client.get(f"/api/v2/iam/users/{user['id']}", auth=admin))
         ok(client.post(f"/api/v2/iam/users/{user['id']}/unlock", auth=admin))
         assert ok(client.get(ME, auth=right))["username"] == "Pat"
+
+
+def test_a_cached_credential_reads_user_and_roles_on_each_engine(metadb_url: str, tmp_path: Path) -> None:
+    # A request with a cached credential reads the user and its roles in one statement (a LEFT JOIN): two
+    # roles in name order, then none (the user still logs in), then a deleted user is refused at once.
+    admin = ("admin", "admin-test-password")
+    with make_client(metadb_url, tmp_path / "home") as client:
+        user = create_user(client, admin, "Kim", "kim-password-1", ["TASK_MANAGER", "CLUSTER_VIEWER"])
+        kim = ("Kim", "kim-password-1")
+        for _ in range(2):  # the second is answered from the credential cache
+            me = ok(client.get(ME, auth=kim))
+            assert [r["name"] for r in me["roles"]] == ["CLUSTER_VIEWER", "TASK_MANAGER"], me
+            assert "TASK:*:*" in me["permissions"] and "CLUSTER:*:READ" in me["permissions"]
+        ok(client.put(f"/api/v2/iam/users/{user['id']}/roles", json={"roles": []}, auth=admin))
+        me = ok(client.get(ME, auth=kim))
+        assert me["username"] == "Kim" and me["roles"] == [] and me["permissions"] == []
+        ok(client.delete(f"/api/v2/iam/users/{user['id']}", auth=admin))
+        error(client.get(ME, auth=kim), 401, 3004)

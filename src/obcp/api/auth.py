@@ -100,10 +100,10 @@ class Authenticator:
             entry = self._cache.get(key)
             if entry is not None and entry.expires > time.monotonic():
                 async with self.db.read() as conn:
-                    user = await _enabled_user(conn, username, valid_name)
-                    if user is not None and self._current(entry, user):
-                        # A lock or a password change raised the epoch: a cached success outlives neither.
-                        return await store.principal(conn, user)
+                    user, roles = await store.user_and_roles(conn, username) if valid_name else (None, [])
+                if user is not None and user.enabled and self._current(entry, user):
+                    # A lock or a password change raised the epoch: a cached success outlives neither.
+                    return store.principal_of(user, roles)
             checking = self._checking.get(key)
             if checking is None:
                 break

@@ -74,8 +74,42 @@ _parsed: dict[str, frozenset[str]] = {}
 
 async def principal(conn: AsyncConnection, user_row: Any) -> Principal:
     roles = (await conn.execute(_ROLES_OF_USER, {"b_user": user_row.id})).all()
-    perms: frozenset[str] = frozenset().union(*(_permissions(r.permissions) for r in roles))
-    return Principal(user_row.id, user_row.username, tuple(r.name for r in roles), perms)
+    return principal_of(user_row, [(r.name, r.permissions) for r in roles])
+
+
+def principal_of(user_row: Any, roles: list[tuple[str, str]]) -> Principal:
+    """The principal of a user with its roles' (name, permissions text), sorted by name."""
+    perms: frozenset[str] = frozenset().union(*(_permissions(text) for _, text in roles))
+    return Principal(user_row.id, user_row.username, tuple(name for name, _ in roles), perms)
+
+
+# Every request with a cached Basic credential reads its user and the user's roles again (a lock, a
+# password or role change takes effect at once): one round trip for both.
+_USER_AND_ROLES = (
+    select(iam_user, iam_role.c.name.label("obcp_role_name"), iam_role.c.permissions.label("obcp_role_perms"))
+    .select_from(
+        iam_user.outerjoin(iam_user_role, iam_user_role.c.user_id == iam_user.c.id).outerjoin(
+            iam_role, iam_role.c.id == iam_user_role.c.role_id
+        )
+    )
+    .where(iam_user.c.username == bindparam("b_name"))
+    .order_by(iam_user.c.id, iam_role.c.name)
+)
+
+
+async def user_and_roles(conn: AsyncConnection, username: str) -> tuple[Any, list[tuple[str, str]]]:
+    """The user whose name is exactly `username` (None if none) and its roles' (name, permissions text),
+    sorted by name, in one statement."""
+    user: Any = None
+    roles: list[tuple[str, str]] = []
+    for row in await conn.execute(_USER_AND_ROLES, {"b_name": username}):
+        # MySQL's default collation also finds "ADMIN" or "admin " for "admin".
+        if row.username != username:
+            continue
+        user = row
+        if row.obcp_role_name is not None:
+            roles.append((row.obcp_role_name, row.obcp_role_perms))
+    return user, roles
 
 
 def _permissions(text: str) -> frozenset[str]:
