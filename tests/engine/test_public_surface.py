@@ -50,6 +50,7 @@ PUBLIC = {
     "run_spans",
     "reload_task",
     "KnownTask",
+    "ReloadedTask",
     "subtask_contexts",
     "running_task_counts",
     "seed_json",

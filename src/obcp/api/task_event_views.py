@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import weakref
 from collections import OrderedDict
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,7 +42,6 @@ MAX_TASKS = 256
 
 @dataclass
 class _Part:
-    key: tuple[int, int]  # the row's (version, updated_at)
     text: str
     service_times: ServiceTimes
 
@@ -75,42 +73,40 @@ async def task_event_data(db: Database, task_id: int, signature: TaskSignature) 
         return hit.text
     parts = hit.parts if hit is not None else {}
     async with db.read() as conn:
-        data = await reload_task(conn, task_id, inventory.cluster_briefs, hit.known if hit else None)
-        if data is None:  # deleted since its signature was read
+        reloaded = await reload_task(conn, task_id, inventory.cluster_briefs, hit.known if hit else None)
+        if reloaded is None:  # deleted since its signature was read
             return None
         runs = await run_spans(conn, task_id)
-        stale = [s.id for s in data.subtasks if _stale(parts.get(s.id), s, runs)]
+        keys = reloaded.known.keys
+        if hit is None or reloaded.changed is None:
+            stale = list(keys)
+        else:
+            # The rows read again (a new subtask's among them) and a retried subtask's: its runs' times
+            # move while it runs.
+            stale = list(reloaded.changed | (runs.keys() & keys.keys()))
         contexts = await subtask_contexts(conn, stale)
         availability = await inventory.task_availability(conn, task_id)
+    data, rows = reloaded.data, reloaded.known.rows
     # A task's context is written with it and never changes.
     task_context = hit.task_context if hit is not None else task_context_of(data.task.context)
     times_moved = hit is None
-    for s in data.subtasks:
-        if s.id in contexts:
-            sub = subtask_json(s, data) | subtask_extras(
-                s, task_context, data.task.cluster_id, runs.get(s.id)
-            )
-            times = recorded_service_times(contexts[s.id])
-            before = parts.get(s.id)
-            times_moved = times_moved or bool(times) or (before is not None and bool(before.service_times))
-            parts[s.id] = _Part((s.version, s.updated_at), json.dumps(sub), times)
+    for sid, context in contexts.items():
+        s = rows[sid]
+        sub = subtask_json(s, data) | subtask_extras(s, task_context, data.task.cluster_id, runs.get(sid))
+        times = recorded_service_times(context)
+        before = parts.get(sid)
+        times_moved = times_moved or bool(times) or (before is not None and bool(before.service_times))
+        parts[sid] = _Part(json.dumps(sub), times)
     if hit is not None and not times_moved:
         times_now = hit.service_times
     else:
-        times_now = service_times([parts[s.id].service_times for s in data.subtasks])
+        times_now = service_times([parts[sid].service_times for sid in keys])
     body = wrapped_json(data, subtasks=False)
     body["outcome"] = {"availability": availability, "serviceTimes": times_now}
     head = json.dumps(body)
-    text = head.replace(
-        _NO_SUBTASKS, '"subtasks": [' + ", ".join(parts[s.id].text for s in data.subtasks) + "]"
-    )
-    known = KnownTask((data.upstreams, data.downstreams), {s.id: s for s in data.subtasks})
-    cache[task_id] = _Entry(signature, text, known, task_context, times_now, parts)
+    text = head.replace(_NO_SUBTASKS, '"subtasks": [' + ", ".join(parts[sid].text for sid in keys) + "]")
+    cache[task_id] = _Entry(signature, text, reloaded.known, task_context, times_now, parts)
     cache.move_to_end(task_id)
     while len(cache) > MAX_TASKS:
         cache.popitem(last=False)
     return text
-
-
-def _stale(part: _Part | None, row: Any, runs: Mapping[int, object]) -> bool:
-    return part is None or part.key != (row.version, row.updated_at) or row.id in runs

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from obcp.api.envelope import EncodedData, dumps
 from obcp.engine import (
     KnownTask,
-    TaskData,
+    ReloadedTask,
     TaskSignature,
     reload_task,
     subtask_json,
@@ -67,12 +67,11 @@ async def task_view(db: Database, task_id: int) -> EncodedData:
         if hit is not None and hit.signature == signature and now - hit.rendered_at < MAX_AGE_SECONDS:
             cache.move_to_end(task_id)
             return hit.view
-        data = await reload_task(conn, task_id, inventory.cluster_briefs, hit.known if hit else None)
-        if data is None:
+        reloaded = await reload_task(conn, task_id, inventory.cluster_briefs, hit.known if hit else None)
+        if reloaded is None:
             raise ObcpError(ErrorCode.TASK_NOT_FOUND, task_id)
     fragments = hit.fragments if hit is not None else {}
-    known = KnownTask((data.upstreams, data.downstreams), {s.id: s for s in data.subtasks})
-    entry = _Entry(signature, now, _encode(data, fragments), known, fragments)
+    entry = _Entry(signature, now, _encode(reloaded, fragments), reloaded.known, fragments)
     cache[task_id] = entry
     cache.move_to_end(task_id)
     while len(cache) > MAX_TASKS:
@@ -80,16 +79,16 @@ async def task_view(db: Database, task_id: int) -> EncodedData:
     return entry.view
 
 
-def _encode(data: TaskData, fragments: dict[int, tuple[_FragmentKey, bytes]]) -> EncodedData:
+def _encode(reloaded: ReloadedTask, fragments: dict[int, tuple[_FragmentKey, bytes]]) -> EncodedData:
     """`dumps(wrapped_json(data))`, with each subtask's encoding reused while its row is unchanged."""
+    data, rows = reloaded.data, reloaded.known.rows
     parts = []
-    for s in data.subtasks:
-        key = (s.version, s.updated_at)
-        known = fragments.get(s.id)
-        if known is None or known[0] != key:
-            known = (key, dumps(subtask_json(s, data)))
-            fragments[s.id] = known
-        parts.append(known[1])
+    for sid, key in reloaded.known.keys.items():
+        kept = fragments.get(sid)
+        if kept is None or kept[0] != key:
+            kept = (key, dumps(subtask_json(rows[sid], data)))
+            fragments[sid] = kept
+        parts.append(kept[1])
     head = dumps(wrapped_json(data, subtasks=False))
     assert head.count(_NO_SUBTASKS) == 1
     return EncodedData(head.replace(_NO_SUBTASKS, b'"subtasks":[' + b",".join(parts) + b"]"))
