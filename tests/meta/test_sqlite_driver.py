@@ -50,26 +50,29 @@ def test_a_statement_is_one_trip_to_the_thread(tmp_path: Path, monkeypatch: pyte
         trips.append(getattr(fn, "__name__", repr(fn)))
         return await original(self, fn, *args, **kwargs)
 
-    async def body(db: Database) -> tuple[list[str], list[str]]:
+    async def body(db: Database) -> tuple[list[str], list[str], list[str]]:
         async with db.read() as conn:
-            await conn.execute(text("SELECT 1"))  # the connection is opened and set up before counting
-            trips.clear()
+            await conn.execute(text("SELECT 1"))  # the pool's connection is opened and set up
+        trips.clear()
+        async with db.read() as conn:
             rows = (await conn.execute(select(_items))).all()
-            select_trips = list(trips)
-            trips.clear()
             assert rows == []
+        read_trips = list(trips)  # the read, its end and the connection given back
         async with db.tx() as conn:
             trips.clear()
             await conn.execute(insert(_items).values(name="a"))
             insert_trips = list(trips)
-        return select_trips, insert_trips
+            trips.clear()
+        commit_trips = list(trips)
+        return read_trips, insert_trips, commit_trips
 
     monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
-    select_trips, insert_trips = _run(tmp_path, body)
-    # SQLAlchemy's adapter takes four for a SELECT (open the cursor, execute, fetch, close) and three for
-    # an INSERT.
-    assert select_trips == ["_run_statement"], select_trips
+    read_trips, insert_trips, commit_trips = _run(tmp_path, body)
+    # SQLAlchemy's adapter takes four for a SELECT (open the cursor, execute, fetch, close), one each for
+    # the read's commit and the pool's rollback, and three for an INSERT.
+    assert read_trips == ["_run_statement"], read_trips
     assert insert_trips == ["_run_statement"], insert_trips
+    assert commit_trips == ["commit"], commit_trips  # a write transaction is committed
 
 
 def test_it_answers_as_a_dbapi_cursor(tmp_path: Path) -> None:

@@ -6,6 +6,8 @@ Each hand-off wakes the thread, then the event loop through its self-pipe, and t
 each other; under load (bench/fleet: hundreds of steps and followers at once) those hand-offs were most of
 a replica's time on SQLite. The cursor here does all four in one hand-off: the statement's rows,
 description, row count and last row id come back together, as aiosqlite's own `execute_fetchall` does it.
+A commit or rollback with no transaction open (a read's end, a connection given back to the pool) takes
+no trip at all.
 
 Server-side cursors (`stream_results`) keep SQLAlchemy's adapter: they fetch in parts by design.
 """
@@ -125,6 +127,21 @@ class OneHandOffConnection(AsyncAdapt_aiosqlite_connection):
     __slots__ = ()
 
     _cursor_cls = OneHandOffCursor
+
+    # A read sends no BEGIN (`Database.read`), yet SQLAlchemy commits it at its end and the pool rolls
+    # back every connection given back: two trips to the thread for nothing. SQLite says whether a
+    # transaction is open without one (the flag is read while no statement of this connection runs).
+    def commit(self) -> None:
+        if self._in_transaction():
+            super().commit()
+
+    def rollback(self) -> None:
+        if self._in_transaction():
+            super().rollback()
+
+    def _in_transaction(self) -> bool:
+        raw = self._connection._connection
+        return raw is not None and bool(raw.in_transaction)
 
 
 class OneHandOffDBAPI(AsyncAdapt_aiosqlite_dbapi):
