@@ -19,8 +19,10 @@ from typing import Any
 
 from obcp.api.task_glance import (
     ServiceTimes,
+    fold_service_times,
     recorded_service_times,
-    service_times,
+    refold_service_times,
+    service_time_list,
     subtask_extras,
     task_context_of,
 )
@@ -52,6 +54,7 @@ class _Entry:
     text: str
     known: KnownTask
     task_context: Context
+    folded: ServiceTimes  # every step's record of START_SERVICE_TIMEs, folded (`fold_service_times`)
     service_times: list[dict[str, Any]]
     parts: dict[int, _Part] = field(default_factory=dict)
 
@@ -89,23 +92,23 @@ async def task_event_data(db: Database, task_id: int, signature: TaskSignature) 
     data, rows = reloaded.data, reloaded.known.rows
     # A task's context is written with it and never changes.
     task_context = hit.task_context if hit is not None else task_context_of(data.task.context)
-    times_moved = hit is None
+    changes: list[tuple[ServiceTimes, ServiceTimes]] = []
     for sid, context in contexts.items():
         s = rows[sid]
         sub = subtask_json(s, data) | subtask_extras(s, task_context, data.task.cluster_id, runs.get(sid))
         times = recorded_service_times(context)
         before = parts.get(sid)
-        times_moved = times_moved or bool(times) or (before is not None and bool(before.service_times))
+        changes.append((before.service_times if before is not None else {}, times))
         parts[sid] = _Part(json.dumps(sub), times)
-    if hit is not None and not times_moved:
-        times_now = hit.service_times
-    else:
-        times_now = service_times([parts[sid].service_times for sid in keys])
+    folded = refold_service_times(hit.folded, changes) if hit is not None else None
+    if folded is None or len(parts) != len(keys):  # (a subtask gone: folded anew without its record)
+        folded = fold_service_times(parts[sid].service_times for sid in keys)
+    times_now = hit.service_times if hit is not None and folded is hit.folded else service_time_list(folded)
     body = wrapped_json(data, subtasks=False)
     body["outcome"] = {"availability": availability, "serviceTimes": times_now}
     head = json.dumps(body)
     text = head.replace(_NO_SUBTASKS, '"subtasks": [' + ", ".join(parts[sid].text for sid in keys) + "]")
-    cache[task_id] = _Entry(signature, text, reloaded.known, task_context, times_now, parts)
+    cache[task_id] = _Entry(signature, text, reloaded.known, task_context, folded, times_now, parts)
     cache.move_to_end(task_id)
     while len(cache) > MAX_TASKS:
         cache.popitem(last=False)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from obcp.engine import Context, RunSpan
@@ -90,11 +91,48 @@ def recorded_service_times(context: str | None) -> ServiceTimes:
     return found
 
 
-def service_times(recorded: list[ServiceTimes]) -> list[dict[str, Any]]:
-    """Each server's START_SERVICE_TIME before the task and after its restart, from what its steps recorded
-    in the contexts they passed on (a later step's record of a server wins)."""
+def fold_service_times(recorded: Iterable[ServiceTimes]) -> ServiceTimes:
+    """Each server's START_SERVICE_TIMEs before the task and after its restart, from what its steps recorded
+    in the contexts they passed on, in the task's order (a later step's record of a server wins)."""
     found: ServiceTimes = {}
     for one in recorded:
         for sid, times in one.items():
-            found.setdefault(sid, {}).update(times)
-    return [{"serverId": sid, **found[sid]} for sid in sorted(found)]
+            if times:
+                found.setdefault(sid, {}).update(times)
+    return found
+
+
+def refold_service_times(
+    folded: ServiceTimes, changes: Iterable[tuple[ServiceTimes, ServiceTimes]]
+) -> ServiceTimes | None:
+    """`folded` (`fold_service_times` of every step's record) after some steps' records changed from old
+    to new, without folding them all again; None when only that tells.
+
+    A step's context carries every time recorded before it, so a running restart's steps record the same
+    times again and again (236 steps, up to 30 servers each): a record that keeps its old times and agrees
+    with the fold leaves it as it is, wherever the step is in the order, and a time no step recorded
+    before is added. A record that drops or changes a time, or disagrees with the fold, needs the whole
+    fold (a retried step recording a new time)."""
+    result: ServiceTimes | None = None
+    for old, new in changes:
+        if old == new:
+            continue
+        for sid, times in old.items():
+            now = new.get(sid)
+            if now is None or any(now.get(key) != value for key, value in times.items()):
+                return None
+        for sid, times in new.items():
+            for key, value in times.items():
+                have = (result if result is not None else folded).get(sid, {}).get(key)
+                if have is None:
+                    if result is None:
+                        result = {s: dict(t) for s, t in folded.items()}
+                    result.setdefault(sid, {})[key] = value
+                elif have != value:
+                    return None
+    return folded if result is None else result
+
+
+def service_time_list(folded: ServiceTimes) -> list[dict[str, Any]]:
+    """The event's `serviceTimes`: one object per server, by server id."""
+    return [{"serverId": sid, **folded[sid]} for sid in sorted(folded)]
