@@ -1,6 +1,6 @@
-"""The server's SQLite driver (`obcp.meta.sqlite_driver`): each statement is one trip to the connection's
-thread, and it answers as SQLAlchemy's aiosqlite adapter does (rows, primary keys, row counts, errors,
-rollback, streamed results)."""
+"""The server's SQLite drivers (`obcp.meta.sqlite_driver`): a write's statement is one trip to the
+connection's thread, a read none (it runs on the event loop's thread, and writes nothing); both answer as
+SQLAlchemy's aiosqlite adapter does (rows, primary keys, row counts, errors, rollback, streamed results)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select,
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from obcp.meta.db import Database
-from obcp.meta.sqlite_driver import OneHandOffDialect
+from obcp.meta.sqlite_driver import InlineDialect, OneHandOffDialect
 
 _md = MetaData()
 _items = Table("items", _md, Column("id", Integer, primary_key=True), Column("name", String, unique=True))
@@ -34,15 +34,21 @@ def _run(tmp_path: Path, body: Callable[[Database], Awaitable[Any]]) -> Any:
     return asyncio.run(scenario())
 
 
-def test_the_server_uses_it_on_sqlite(tmp_path: Path) -> None:
-    assert _run(tmp_path, lambda db: _value(type(db.engine.dialect))) is OneHandOffDialect
+def test_the_server_uses_them_on_sqlite(tmp_path: Path) -> None:
+    async def dialects(db: Database) -> tuple[type, type]:
+        async with db.read() as conn:
+            return type(db.engine.dialect), type(conn.dialect)
+
+    assert _run(tmp_path, dialects) == (OneHandOffDialect, InlineDialect)
 
 
 async def _value(v: Any) -> Any:
     return v
 
 
-def test_a_statement_is_one_trip_to_the_thread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_write_is_one_trip_to_the_thread_and_a_read_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     trips: list[str] = []
     original: Any = aiosqlite.Connection._execute
 
@@ -57,7 +63,7 @@ def test_a_statement_is_one_trip_to_the_thread(tmp_path: Path, monkeypatch: pyte
         async with db.read() as conn:
             rows = (await conn.execute(select(_items))).all()
             assert rows == []
-        read_trips = list(trips)  # the read, its end and the connection given back
+        read_trips = list(trips)  # the read, its end and the connection given back: none
         async with db.tx() as conn:
             trips.clear()
             await conn.execute(insert(_items).values(name="a"))
@@ -70,7 +76,7 @@ def test_a_statement_is_one_trip_to_the_thread(tmp_path: Path, monkeypatch: pyte
     read_trips, insert_trips, commit_trips = _run(tmp_path, body)
     # SQLAlchemy's adapter takes four for a SELECT (open the cursor, execute, fetch, close), one each for
     # the read's commit and the pool's rollback, and three for an INSERT.
-    assert read_trips == ["_run_statement"], read_trips
+    assert read_trips == [], read_trips
     assert insert_trips == ["_run_statement"], insert_trips
     assert commit_trips == ["commit"], commit_trips  # a write transaction is committed
 
@@ -123,3 +129,16 @@ def test_errors_are_sqlalchemys_and_a_failed_transaction_leaves_nothing(tmp_path
     assert "UNIQUE constraint failed: items.name" in dup
     assert "no such column: nope" in bad
     assert count == 1  # "b" went with the failed transaction
+
+
+def test_a_read_writes_nothing(tmp_path: Path) -> None:
+    # A write inside a read fails at once (it would wait for the write lock on the event loop's thread).
+    async def body(db: Database) -> str:
+        with pytest.raises(OperationalError) as refused:
+            async with db.read() as conn:
+                await conn.execute(insert(_items).values(name="a"))
+        async with db.read() as conn:
+            assert (await conn.execute(text("SELECT count(*) FROM items"))).scalar_one() == 0
+        return str(refused.value.orig)
+
+    assert "readonly database" in _run(tmp_path, body)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, text
+from sqlalchemy.engine import Engine
 
 from obcp.meta.db import Database
 
@@ -19,10 +20,11 @@ def test_a_read_sends_no_begin_and_a_write_begins_immediate(tmp_path: Path) -> N
     async def scenario() -> list[Any]:
         db = Database(f"sqlite:///{tmp_path / 'meta.db'}")
 
-        @event.listens_for(db.engine.sync_engine, "before_cursor_execute")
         def _sent(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
             sent.append(statement)
 
+        # Reads and writes have engines of their own (reads on the event loop's thread): both are heard.
+        event.listen(Engine, "before_cursor_execute", _sent)
         try:
             async with db.tx() as conn:
                 await conn.execute(text("CREATE TABLE t (n INTEGER)"))
@@ -36,6 +38,7 @@ def test_a_read_sends_no_begin_and_a_write_begins_immediate(tmp_path: Path) -> N
                 second = (await conn.execute(text("SELECT count(*) FROM t"))).scalar_one()
             return [writes, first, second]
         finally:
+            event.remove(Engine, "before_cursor_execute", _sent)
             await db.dispose()
 
     writes, first, second = asyncio.run(scenario())

@@ -97,6 +97,23 @@ def install_sqlite_pragmas(sync_engine: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("immediate") else "BEGIN")
 
 
+# A read on the event loop's thread that meets a lock (under WAL only while SQLite recovers its index after a
+# crash) holds the loop while it waits: not for SQLite's 30 s, but at most this long, then fails.
+SQLITE_READ_BUSY_SECONDS = 2.0
+
+
+def install_sqlite_reader_pragmas(sync_engine: Any) -> None:
+    """Reads only (`PRAGMA query_only`: a write in a read fails at once rather than wait for the write lock
+    on the event loop), each statement in a transaction of its own (no BEGIN)."""
+
+    @event.listens_for(sync_engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA query_only=ON")
+        cur.close()
+
+
 class Database:
     """The metadb of this process: `tx()` for writes, `read()` for reads; both short-lived."""
 
@@ -135,11 +152,21 @@ class Database:
         # anyway, so BEGIN and COMMIT around a read only cost two round trips (for a one-statement read,
         # three instead of one: bench/fleet's steps read the inventory that way). psycopg switches it on
         # the client, without a statement. On SQLite a read sends no BEGIN either, so that its statements
-        # see what was committed before each, as on the other metadbs: every statement is a trip to the
-        # connection's thread and back (`sqlite_driver`), and a BEGIN cost as much as a read's one statement.
-        # MySQL's drivers would send SET autocommit, which saves nothing.
+        # see what was committed before each, as on the other metadbs; a SQLite file is read on the event
+        # loop's thread, with an engine and a pool of its own (`sqlite_driver`). MySQL's drivers would send
+        # SET autocommit, which saves nothing.
+        self._read_engine: AsyncEngine | None = None
         if self.dialect == "postgresql":
             self._reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        elif self.dialect == "sqlite" and self.url.database not in (None, "", ":memory:"):
+            self._read_engine = create_async_engine(
+                self.url.set(drivername=f"sqlite+{sqlite_driver.INLINE_DRIVER}"),
+                pool_size=pool_size * 3,
+                max_overflow=0,
+                connect_args={"timeout": SQLITE_READ_BUSY_SECONDS},
+            )
+            install_sqlite_reader_pragmas(self._read_engine.sync_engine)
+            self._reader = self._read_engine
         elif self.dialect == "sqlite":
             self._reader = self.engine.execution_options(**{STATEMENT_SNAPSHOTS: True})
         else:
@@ -160,11 +187,15 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A read: each statement sees what was committed before it (no snapshot across statements); on a
+        SQLite file, reads only, on the event loop's thread."""
         async with self._reader.connect() as conn, conn.begin():
             yield conn
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._read_engine is not None:
+            await self._read_engine.dispose()
 
 
 # A pooled connection is tried before it is lent only when it sat unused this long. SQLAlchemy's

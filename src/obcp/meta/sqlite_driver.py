@@ -9,6 +9,11 @@ description, row count and last row id come back together, as aiosqlite's own `e
 A commit or rollback with no transaction open (a read's end, a connection given back to the pool) takes
 no trip at all.
 
+Reads go further (`obcp_sqlite_inline`, `Database.read`): they run on the event loop's own thread, with no
+trip at all. Under WAL a read takes no lock and waits for no writer, and an indexed read of a few rows costs
+SQLite less than one trip to a thread and back; the thread of each such connection only opens and closes it.
+Writes keep their thread: BEGIN IMMEDIATE may wait for another writer.
+
 Server-side cursors (`stream_results`) keep SQLAlchemy's adapter: they fetch in parts by design.
 """
 
@@ -27,6 +32,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 )
 
 ASYNC_DRIVER = "obcp_aiosqlite"
+INLINE_DRIVER = "obcp_sqlite_inline"
 
 _Outcome = tuple[Any, list[Any], int, int | None]
 
@@ -160,4 +166,50 @@ class OneHandOffDialect(SQLiteDialect_aiosqlite):
         return OneHandOffDBAPI(__import__("aiosqlite"), __import__("sqlite3"))
 
 
+class InlineCursor(OneHandOffCursor):
+    """A cursor whose statement runs on the caller's thread (the event loop's)."""
+
+    __slots__ = ()
+
+    # Still a coroutine, run to its end at once: SQLAlchemy's async engine insists that a statement awaits.
+    async def _execute_async(self, operation: Any, parameters: Any) -> Any:
+        self._keep(_run_statement(self._connection._conn, operation, parameters))
+
+    async def _executemany_async(self, operation: Any, seq_of_parameters: Any) -> Any:
+        self._keep(_run_many(self._connection._conn, operation, seq_of_parameters))
+
+
+class InlineConnection(OneHandOffConnection):
+    __slots__ = ()
+
+    _cursor_cls = InlineCursor
+
+    def commit(self) -> None:
+        if self._in_transaction():
+            self._connection._conn.commit()
+
+    def rollback(self) -> None:
+        if self._in_transaction():
+            self._connection._conn.rollback()
+
+
+class InlineDBAPI(AsyncAdapt_aiosqlite_dbapi):
+    def connect(self, *arg: Any, **kw: Any) -> InlineConnection:
+        # Used on the event loop's thread, opened on the connection's own.
+        kw["check_same_thread"] = False
+        adapted = super().connect(*arg, **kw)
+        return InlineConnection(self, adapted._connection)
+
+
+class InlineDialect(SQLiteDialect_aiosqlite):
+    """SQLite read on the event loop's thread (`Database.read` only: see the module's text)."""
+
+    supports_statement_cache = True
+
+    @classmethod
+    def import_dbapi(cls) -> InlineDBAPI:
+        return InlineDBAPI(__import__("aiosqlite"), __import__("sqlite3"))
+
+
 registry.register(f"sqlite.{ASYNC_DRIVER}", __name__, "OneHandOffDialect")
+registry.register(f"sqlite.{INLINE_DRIVER}", __name__, "InlineDialect")
