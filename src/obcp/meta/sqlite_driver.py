@@ -38,7 +38,7 @@ _Outcome = tuple[Any, list[Any], int, int | None]
 
 
 def _run_statement(conn: sqlite3.Connection, operation: str, parameters: Any) -> _Outcome:
-    """In the connection's thread: the statement run and read to its end, its cursor closed."""
+    """The statement run and read to its end, its cursor closed (on the connection's thread, or inline)."""
     cursor = conn.cursor()
     try:
         if parameters is None:
@@ -133,6 +133,7 @@ class OneHandOffConnection(AsyncAdapt_aiosqlite_connection):
     __slots__ = ()
 
     _cursor_cls = OneHandOffCursor
+    on_loop_thread = False  # whether its statements run on the event loop's thread
 
     # A read sends no BEGIN (`Database.read`), yet SQLAlchemy commits it at its end and the pool rolls
     # back every connection given back: two trips to the thread for nothing. SQLite says whether a
@@ -148,22 +149,6 @@ class OneHandOffConnection(AsyncAdapt_aiosqlite_connection):
     def _in_transaction(self) -> bool:
         raw = self._connection._connection
         return raw is not None and bool(raw.in_transaction)
-
-
-class OneHandOffDBAPI(AsyncAdapt_aiosqlite_dbapi):
-    def connect(self, *arg: Any, **kw: Any) -> OneHandOffConnection:
-        adapted = super().connect(*arg, **kw)
-        return OneHandOffConnection(self, adapted._connection)
-
-
-class OneHandOffDialect(SQLiteDialect_aiosqlite):
-    """aiosqlite, each statement one trip to its connection's thread."""
-
-    supports_statement_cache = True  # compiles statements exactly as its parent
-
-    @classmethod
-    def import_dbapi(cls) -> OneHandOffDBAPI:
-        return OneHandOffDBAPI(__import__("aiosqlite"), __import__("sqlite3"))
 
 
 class InlineCursor(OneHandOffCursor):
@@ -183,6 +168,7 @@ class InlineConnection(OneHandOffConnection):
     __slots__ = ()
 
     _cursor_cls = InlineCursor
+    on_loop_thread = True
 
     def commit(self) -> None:
         if self._in_transaction():
@@ -193,22 +179,36 @@ class InlineConnection(OneHandOffConnection):
             self._connection._conn.rollback()
 
 
-class InlineDBAPI(AsyncAdapt_aiosqlite_dbapi):
-    def connect(self, *arg: Any, **kw: Any) -> InlineConnection:
-        # Used on the event loop's thread, opened on the connection's own.
-        kw["check_same_thread"] = False
+class _DBAPI(AsyncAdapt_aiosqlite_dbapi):
+    """aiosqlite's connections, adapted by `connection_cls`."""
+
+    def __init__(self, connection_cls: type[OneHandOffConnection]) -> None:
+        super().__init__(__import__("aiosqlite"), __import__("sqlite3"))
+        self.connection_cls = connection_cls
+
+    def connect(self, *arg: Any, **kw: Any) -> OneHandOffConnection:
+        if self.connection_cls.on_loop_thread:
+            kw["check_same_thread"] = False  # opened on the connection's thread, used on the loop's
         adapted = super().connect(*arg, **kw)
-        return InlineConnection(self, adapted._connection)
+        return self.connection_cls(self, adapted._connection)
 
 
-class InlineDialect(SQLiteDialect_aiosqlite):
+class OneHandOffDialect(SQLiteDialect_aiosqlite):
+    """aiosqlite, each statement one trip to its connection's thread."""
+
+    supports_statement_cache = True  # compiles statements exactly as its parent
+    connection_cls: type[OneHandOffConnection] = OneHandOffConnection
+
+    @classmethod
+    def import_dbapi(cls) -> _DBAPI:
+        return _DBAPI(cls.connection_cls)
+
+
+class InlineDialect(OneHandOffDialect):
     """SQLite read on the event loop's thread (`Database.read` only: see the module's text)."""
 
     supports_statement_cache = True
-
-    @classmethod
-    def import_dbapi(cls) -> InlineDBAPI:
-        return InlineDBAPI(__import__("aiosqlite"), __import__("sqlite3"))
+    connection_cls = InlineConnection
 
 
 registry.register(f"sqlite.{ASYNC_DRIVER}", __name__, "OneHandOffDialect")
