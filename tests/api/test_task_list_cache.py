@@ -114,8 +114,14 @@ async def test_signatures_of_a_page_are_each_tasks_signature(metadb_url: str) ->
         async with db.read() as conn:
             together = await task_signatures(conn, [*ids, 10**9])
             alone = {i: await task_signature(conn, i) for i in ids}
-        assert together == alone
-        assert together[ids[0]].subtasks == 2
+        assert together == alone and set(together) == set(ids)
+        await engine.start()
+        assert await engine.wait_task(ids[0], 20) == "SUCCESSFUL"
+        async with db.read() as conn:
+            after = await task_signatures(conn, ids[:1])
+        # The first claim, then each finish (the second claim in the first's transaction): each bumped it.
+        assert after[ids[0]].version >= together[ids[0]].version + 3
+        assert after[ids[0]].state == "SUCCESSFUL"
     finally:
         await engine.stop()
         await db.dispose()

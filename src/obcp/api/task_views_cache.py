@@ -2,8 +2,9 @@
 one task — pollers, `obcp task watch`, console pages — share one rendering between its changes.
 
 bench/fleet measured a GET of a running 3 x 10 restart (236 subtasks) at ~20 ms of the server's CPU;
-the signature (one row and one aggregate) is a small part of that. Every transition bumps the signature,
-so a view is never older than the task; the cluster's name in it may be, for `MAX_AGE_SECONDS` at most.
+the signature (the task's row, read by its key) is a small part of that. Every change of the task's subtasks
+bumps the signature, so a view is never older than the task; the cluster's name in it may be, for
+`MAX_AGE_SECONDS` at most.
 
 A view is kept encoded, and so is each of its subtasks: sent again, a view costs neither cleaning nor JSON
 encoding, and rendered again after a change it encodes only the subtasks that changed (a running restart

@@ -79,11 +79,13 @@ SubtaskKey = tuple[int, int]  # a subtask row's (version, updated_at): every wri
 @dataclass
 class KnownTask:
     """What a caller kept of a task it read before: its edges (they never change), its subtask rows
-    (`VIEW_COLUMNS`) and their keys, by subtask id (`keys` in the task's order)."""
+    (`VIEW_COLUMNS`) and their keys, by subtask id (`keys` in the task's order), and the task's version
+    when they were read."""
 
     edges: tuple[Edges, Edges]
     rows: dict[int, Any]
     keys: dict[int, SubtaskKey]
+    version: int
 
 
 @dataclass
@@ -99,57 +101,57 @@ class ReloadedTask:
 # A followed task is read again at each of its changes (every poller's GET, every event stream): these are
 # built once, with bound parameters, rather than at every read.
 _TASK_ROW = select(task_instance).where(T.id == bindparam("b_task"))
-_SUBTASK_KEYS = (
-    select(S.id, S.version, S.updated_at).where(S.task_id == bindparam("b_task")).order_by(S.series_id)
+_CHANGED_ROWS = (
+    select(*VIEW_COLUMNS)
+    .where(S.task_id == bindparam("b_task"), S.task_version > bindparam("b_version"))
+    .order_by(S.series_id)
 )
-_VIEW_ROWS = select(*VIEW_COLUMNS).where(S.id.in_(bindparam("b_ids", expanding=True)))
 
 
 async def reload_task(
     conn: AsyncConnection, task_id: int, clusters: ClusterLookup, known: KnownTask | None
 ) -> ReloadedTask | None:
     """The task as `load_tasks` reads it (`VIEW_COLUMNS`, with edges), reading again only the subtask rows
-    whose `version` or `updated_at` moved since `known`; None when there is no such task.
+    changed since `known`: those whose `task_version` is above the task's version it was read at. None
+    when there is no such task.
 
-    A followed task is read again at each of its changes, a few of its hundreds of subtasks at a time:
-    the keys are compared as tuples, with no attribute of a row read (bench/fleet: reading two attributes
-    of each of 236 rows was a tenth of the console's event stream)."""
+    A followed task is read again at each of its changes, a few of its hundreds of subtasks at a time
+    (bench/fleet: reading the keys of all 236 subtasks of a 3 x 10 restart at each change was most of a
+    poller's GET). The task row is read first: a change committed after it is read again next time, and
+    none committed before it is missed, since a task's changes commit in the order of its version (each
+    holds the task row's lock). A task's subtasks are written with it and deleted only with it."""
     if known is None:
-        data = (await load_tasks(conn, [task_id], clusters=clusters, columns=VIEW_COLUMNS)).get(task_id)
-        if data is None:
-            return None
-        rows = {s.id: s for s in data.subtasks}
-        keys = {sid: (s.version, s.updated_at) for sid, s in rows.items()}
-        return ReloadedTask(data, KnownTask((data.upstreams, data.downstreams), rows, keys), None)
+        return await _load_whole(conn, task_id, clusters)
     task = (await conn.execute(_TASK_ROW, {"b_task": task_id})).first()
     if task is None:
         return None
-    found = await conn.execute(_SUBTASK_KEYS, {"b_task": task_id})
-    keys = {sid: (version, updated_at) for sid, version, updated_at in found}
-    before = known.keys
-    changed = [sid for sid, key in keys.items() if before.get(sid) != key]
-    rows = known.rows
-    if changed:
-        rows = dict(rows)
-        fetched = set()
-        for row in await conn.execute(_VIEW_ROWS, {"b_ids": changed}):
+    found = (await conn.execute(_CHANGED_ROWS, {"b_task": task_id, "b_version": known.version})).all()
+    rows, keys = known.rows, known.keys
+    if found:
+        if any(row.id not in keys for row in found):  # not a subtask it had: read the task whole
+            return await _load_whole(conn, task_id, clusters)
+        rows, keys = dict(rows), dict(keys)
+        for row in found:
             rows[row.id] = row
-            keys[row.id] = (row.version, row.updated_at)  # it may have moved on since its key was read
-            fetched.add(row.id)
-        for sid in changed:
-            if sid not in fetched:  # deleted since its key was read
-                del keys[sid]
-                rows.pop(sid, None)
-    # Every id in `keys` has its row now; a row deleted since the last read is left out.
-    if len(rows) != len(keys):
-        rows = {sid: rows[sid] for sid in keys}
+            keys[row.id] = (row.version, row.updated_at)
     cluster = (
         _cluster(await clusters(conn, [task.cluster_id]), task.cluster_id)
         if task.cluster_id is not None
         else None
     )
     data = TaskData(task, [rows[sid] for sid in keys], known.edges[0], known.edges[1], cluster)
-    return ReloadedTask(data, KnownTask(known.edges, rows, keys), frozenset(changed))
+    changed = frozenset(row.id for row in found)
+    return ReloadedTask(data, KnownTask(known.edges, rows, keys, task.version), changed)
+
+
+async def _load_whole(conn: AsyncConnection, task_id: int, clusters: ClusterLookup) -> ReloadedTask | None:
+    data = (await load_tasks(conn, [task_id], clusters=clusters, columns=VIEW_COLUMNS)).get(task_id)
+    if data is None:
+        return None
+    rows = {s.id: s for s in data.subtasks}
+    keys = {sid: (s.version, s.updated_at) for sid, s in rows.items()}
+    known = KnownTask((data.upstreams, data.downstreams), rows, keys, data.task.version)
+    return ReloadedTask(data, known, None)
 
 
 async def load_edges(conn: AsyncConnection, task_ids: Collection[int]) -> tuple[Edges, Edges]:

@@ -1,8 +1,9 @@
 """The task engine's tables: tasks, their subtasks and edges, per-run logs and resource operation locks.
 
 Only the engine reads or writes them: every state column is written only by guarded updates (in
-`obcp.engine.store`), everything else reads through `obcp.engine`'s queries. `version` is bumped on every
-subtask transition and doubles as the fencing token of the run that holds the lease.
+`obcp.engine.store`), everything else reads through `obcp.engine`'s queries. A subtask's `version` is bumped
+on every transition and doubles as the fencing token of the run that holds the lease; the task's `version`
+is bumped by every transaction that changes its subtasks, and the rows it changes record it (`task_version`).
 """
 
 from __future__ import annotations
@@ -66,6 +67,9 @@ subtask_instance = Table(
     Column("continue_after_crash", Boolean, nullable=False, default=False),
     Column("prohibit_rollback", Boolean, nullable=False, default=False),
     Column("version", Integer, nullable=False, default=0),
+    # The task's `version` when this row last changed (a lease's extension aside): a follower that has read
+    # the task at version v reads again only the rows with `task_version > v`.
+    Column("task_version", Integer, nullable=False, default=0, server_default="0"),
     Column("owner", String(128), nullable=True),
     Column("lease_expire_at", BigInteger, nullable=True),
     Column("deadline_at", BigInteger, nullable=True),

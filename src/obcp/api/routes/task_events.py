@@ -1,7 +1,7 @@
 """Live task updates for the console: `GET /api/v2/tasks/instances/{id}/events` (server-sent events).
 
-The stream polls the metadb (the task's `version`, bumped by every subtask transition, and its subtasks'
-`updated_at`) rather than listening to this process's engine, so a browser connected to one replica sees
+The stream polls the metadb (the task's row: its `version` is bumped by every change of its subtasks)
+rather than listening to this process's engine, so a browser connected to one replica sees
 work done by any replica. Each change sends a `task` event with the task in WrappedTaskInstance shape, each
 subtask with its last `error`, its `zone` and `serverId` when its step acts on one, and a retried one's
 `runs`; and the task's `outcome` (see obcp.api.task_glance). A stream ends after a few

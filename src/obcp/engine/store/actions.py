@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 from obcp.engine.context import Context
 from obcp.engine.logs import state_line
 from obcp.engine.states import Operation, SubtaskState, TaskState
-from obcp.engine.store.columns import S, T
+from obcp.engine.store.columns import TASK_VERSION_NOW, S, T
 from obcp.engine.store.inputs import input_context
 from obcp.engine.store.promotion import entered_successful, promote_rollback, promote_rollback_parents
 from obcp.engine.store.run_logs import insert_log_row
@@ -50,6 +50,7 @@ def _run_failed_again(conn: Connection, *which: ColumnElement[bool]) -> None:
             error=None,
             end_time=None,
             updated_at=now_ms(),
+            task_version=TASK_VERSION_NOW,
         )
     )
 
@@ -101,7 +102,9 @@ def rollback_task(conn: Connection, task_id: int) -> None:
     now = now_ms()
     started = (S.task_id == task_id, S.state != SubtaskState.PENDING.value)
     conn.execute(
-        update(subtask_instance).where(*started).values(operation=Operation.ROLLBACK.value, updated_at=now)
+        update(subtask_instance)
+        .where(*started)
+        .values(operation=Operation.ROLLBACK.value, updated_at=now, task_version=TASK_VERSION_NOW)
     )
     conn.execute(
         update(task_instance)
@@ -148,6 +151,7 @@ def skip_subtask(conn: Connection, task_id: int, sid: int, by: str) -> None:
             error=None,
             end_time=now,
             updated_at=now,
+            task_version=TASK_VERSION_NOW,
         )
     )
     body = f"Skipped by {by}\n{state_line(sid, row.state, new.value)}"
@@ -161,7 +165,7 @@ def skip_subtask(conn: Connection, task_id: int, sid: int, by: str) -> None:
 
 def cancel_subtask(conn: Connection, task_id: int, sid: int) -> Any:
     """RUNNING → CANCELING; the owner (told by its heartbeat, or at once when local) interrupts the run."""
-    _task_row(conn, task_id)
+    lock_task(conn, task_id)
     row = _subtask_row(conn, task_id, sid)
     if row.state != SubtaskState.RUNNING.value:
         raise ObcpError(ErrorCode.TASK_STATE_INVALID, f"{task_id}/{sid}", row.state)
@@ -171,7 +175,7 @@ def cancel_subtask(conn: Connection, task_id: int, sid: int) -> Any:
     res = conn.execute(
         update(subtask_instance)
         .where(S.id == sid, S.state == SubtaskState.RUNNING.value, S.version == row.version)
-        .values(state=SubtaskState.CANCELING.value, updated_at=now_ms())
+        .values(state=SubtaskState.CANCELING.value, updated_at=now_ms(), task_version=TASK_VERSION_NOW)
     )
     if res.rowcount != 1:
         raise ObcpError(ErrorCode.TASK_STATE_INVALID, f"{task_id}/{sid}", "changing")

@@ -18,11 +18,11 @@ from obcp.engine.context import Context
 from obcp.engine.logs import state_line
 from obcp.engine.states import Operation, SubtaskState
 from obcp.engine.store.clock import db_now_ms
-from obcp.engine.store.columns import LEASED_VALUES, S, one_of
+from obcp.engine.store.columns import LEASED_VALUES, TASK_VERSION_NOW, S, one_of
 from obcp.engine.store.inputs import input_context
 from obcp.engine.store.promotion import CLAIM_COLUMNS
 from obcp.engine.store.run_logs import insert_log_row
-from obcp.engine.store.task_state import settle_task_state
+from obcp.engine.store.task_state import lock_task, settle_task_state
 from obcp.errors import ObcpError
 from obcp.meta.db import Database, now_ms
 from obcp.meta.task_tables import subtask_instance
@@ -86,6 +86,7 @@ def _claim_statement(guard: Any) -> Any:
             start_time=bindparam("b_now"),
             end_time=None,
             updated_at=bindparam("b_now"),
+            task_version=TASK_VERSION_NOW,
         )
     )
 
@@ -107,11 +108,15 @@ def claim(
     from_pending: bool = False,
 ) -> Claimed | None:
     """READY → RUNNING for `owner` iff nobody else moved it, with this run's input. `row` (CLAIM_COLUMNS,
-    read in the same transaction) saves a query; `from_pending` claims a subtask promoted in this same
-    transaction straight from PENDING (once nothing waits)."""
+    read in the same transaction, which has locked the task) saves a query; `from_pending` claims a
+    subtask promoted in this same transaction straight from PENDING (once nothing waits)."""
     now = now_ms()
-    row = row if row is not None else _ready_row(conn, sid, version)
-    if row is None or (classes is not None and row.class_name not in classes):
+    if row is None:
+        row = _ready_row(conn, sid, version)
+        if row is None or (classes is not None and row.class_name not in classes):
+            return None
+        lock_task(conn, row.task_id)
+    elif classes is not None and row.class_name not in classes:
         return None
     if not _take_lease(conn, row, version, owner, lease_ms, now, from_pending):
         return None
@@ -206,6 +211,8 @@ def _fail_before_run(conn: Connection, row: Any, version: int, reason: str, now:
             version=version + 2,
             error=reason[:1000],
             end_time=now,
+            updated_at=now,
+            task_version=TASK_VERSION_NOW,
         )
     )
     line = state_line(row.id, SubtaskState.RUNNING.value, SubtaskState.FAILED.value)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, literal_column
+from sqlalchemy import ColumnElement, literal_column, select
 
 from obcp.engine.states import LEASED, SubtaskState
 from obcp.meta.task_tables import subtask_dependency, subtask_instance, subtask_log, task_instance
@@ -18,6 +18,10 @@ L = subtask_log.c
 # A task with a subtask in one of these is still RUNNING.
 ACTIVE = (SubtaskState.READY.value, SubtaskState.RUNNING.value, SubtaskState.CANCELING.value)
 LEASED_VALUES = tuple(s.value for s in LEASED)
+
+# `task_version=TASK_VERSION_NOW` in every update of a subtask row but a lease's extension: the task's version
+# as this transaction's `lock_task` left it, which no follower has read yet.
+TASK_VERSION_NOW = select(T.version).where(T.id == S.task_id).scalar_subquery()
 
 
 def one_of(column: ColumnElement[str], values: Iterable[str]) -> ColumnElement[bool]:

@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Connection
 
 from obcp.engine.states import Operation, SubtaskState
-from obcp.engine.store.columns import D, S, T
+from obcp.engine.store.columns import TASK_VERSION_NOW, D, S, T
 from obcp.meta.db import now_ms
 from obcp.meta.task_tables import subtask_dependency, subtask_instance
 
@@ -40,13 +40,15 @@ _CHILDREN_OF = select(*CLAIM_COLUMNS, S.waiting, S.state).where(
     S.id.in_(select(D.child_id).where(D.parent_id == bindparam("b_parent")))
 )
 _WAITING_DOWN = (
-    update(subtask_instance).where(S.id.in_(bindparam("b_ids", expanding=True))).values(waiting=S.waiting - 1)
+    update(subtask_instance)
+    .where(S.id.in_(bindparam("b_ids", expanding=True)))
+    .values(waiting=S.waiting - 1, task_version=TASK_VERSION_NOW)
 )
 # On PostgreSQL the decrement returns the children as it leaves them: one round trip instead of two.
 _WAITING_DOWN_RETURNING = (
     update(subtask_instance)
     .where(S.id.in_(select(D.child_id).where(D.parent_id == bindparam("b_parent"))))
-    .values(waiting=S.waiting - 1)
+    .values(waiting=S.waiting - 1, task_version=TASK_VERSION_NOW)
     .returning(*CLAIM_COLUMNS, (S.waiting + 1).label("waiting"), S.state)
 )
 _DONE = (SubtaskState.SUCCESSFUL.value, SubtaskState.FAILED.value)
@@ -84,7 +86,12 @@ def make_ready(conn: Connection, ids: list[int]) -> None:
         conn.execute(
             update(subtask_instance)
             .where(S.id.in_(ids), S.state == SubtaskState.PENDING.value)
-            .values(state=SubtaskState.READY.value, version=S.version + 1, updated_at=now_ms())
+            .values(
+                state=SubtaskState.READY.value,
+                version=S.version + 1,
+                updated_at=now_ms(),
+                task_version=TASK_VERSION_NOW,
+            )
         )
 
 
@@ -99,7 +106,11 @@ def _left_successful(conn: Connection, sids: list[int]) -> None:
     for sid in sids:
         children = list((conn.execute(select(D.child_id).where(D.parent_id == sid))).scalars())
         if children:
-            conn.execute(update(subtask_instance).where(S.id.in_(children)).values(waiting=S.waiting + 1))
+            conn.execute(
+                update(subtask_instance)
+                .where(S.id.in_(children))
+                .values(waiting=S.waiting + 1, task_version=TASK_VERSION_NOW)
+            )
 
 
 def promote_rollback_parents(conn: Connection, sid: int) -> None:
@@ -133,6 +144,11 @@ def promote_rollback(conn: Connection, candidates: list[int]) -> None:
     conn.execute(
         update(subtask_instance)
         .where(S.id.in_([r.id for r in rows]), S.state.in_(_DONE))
-        .values(state=SubtaskState.READY.value, version=S.version + 1, updated_at=now_ms())
+        .values(
+            state=SubtaskState.READY.value,
+            version=S.version + 1,
+            updated_at=now_ms(),
+            task_version=TASK_VERSION_NOW,
+        )
     )
     _left_successful(conn, [r.id for r in rows if r.state == SubtaskState.SUCCESSFUL.value])

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection
 from obcp.engine.logs import state_line
 from obcp.engine.states import Operation, SubtaskState
 from obcp.engine.store.clock import db_now_ms
-from obcp.engine.store.columns import LEASED_VALUES, S, one_of
+from obcp.engine.store.columns import LEASED_VALUES, TASK_VERSION_NOW, S, one_of
 from obcp.engine.store.run_logs import append_log_line
 from obcp.engine.store.task_state import lock_task, settle_task_state
 from obcp.meta.db import Database, now_ms
@@ -60,6 +60,7 @@ def interrupt(
         "deadline_at": None,
         "version": version + 1,
         "updated_at": now,
+        "task_version": TASK_VERSION_NOW,
     }
     if rerun:
         values.update(state=SubtaskState.READY.value, run_time=row.run_time + 1, end_time=None)

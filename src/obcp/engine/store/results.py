@@ -13,7 +13,7 @@ from obcp.engine.context import TRANSIENT_KEYS, Context
 from obcp.engine.logs import state_line
 from obcp.engine.states import Operation, SubtaskState, TaskState
 from obcp.engine.store.claims import Claimant, Claimed, claim_rows
-from obcp.engine.store.columns import ACTIVE, LEASED_VALUES, S, one_of
+from obcp.engine.store.columns import ACTIVE, LEASED_VALUES, TASK_VERSION_NOW, S, one_of
 from obcp.engine.store.promotion import (
     CLAIM_COLUMNS,
     entered_successful,
@@ -45,6 +45,7 @@ _FINISH = (
         end_time=bindparam("b_now"),
         updated_at=bindparam("b_now"),
         version=bindparam("b_version", type_=Integer) + 1,
+        task_version=TASK_VERSION_NOW,
     )
 )
 
