@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import insert, update
 
 from obcp.api import task_views_cache
 from obcp.api.envelope import dumps
@@ -30,8 +31,9 @@ from obcp.engine import (
 from obcp.engine.testing import NoopStep
 from obcp.errors import ObcpError
 from obcp.meta import inventory
-from obcp.meta.db import Database
+from obcp.meta.db import Database, now_ms
 from obcp.meta.migrate import upgrade
+from obcp.meta.tables import ob_cluster
 
 
 async def test_a_view_is_rendered_again_when_its_task_changes(
@@ -43,9 +45,9 @@ async def test_a_view_is_rendered_again_when_its_task_changes(
     rendered: list[int] = []
     real = reload_task
 
-    async def counting(conn: Any, task_id: int, clusters: Any, known: Any) -> Any:
+    async def counting(conn: Any, task_id: int, clusters: Any, known: Any, **kw: Any) -> Any:
         rendered.append(task_id)
-        return await real(conn, task_id, clusters, known)
+        return await real(conn, task_id, clusters, known, **kw)
 
     monkeypatch.setattr(task_views_cache, "reload_task", counting)
     engine = Engine(db, "t", EngineSettings(sweep_seconds=0.05))
@@ -186,6 +188,39 @@ async def test_event_data_built_from_kept_subtasks_is_the_data_rendered_whole(tm
         assert last["outcome"]["serviceTimes"] == [
             {"serverId": 100 + i, "after": 1_000_000 + i} for i in range(5)
         ]
+    finally:
+        await engine.stop()
+        await db.dispose()
+
+
+async def test_a_renamed_cluster_shows_in_a_changed_view_once_its_name_is_old_enough(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    upgrade(url)
+    db = Database(url)
+    engine = Engine(db, "t", EngineSettings(sweep_seconds=0.05))
+    now = now_ms()
+    try:
+        async with db.tx() as conn:
+            await conn.execute(
+                insert(ob_cluster).values(
+                    id=7, name="before", ob_cluster_id=1, status="RUNNING", root_password_enc="x",
+                    creator="t", created_at=now, updated_at=now,
+                )
+            )  # fmt: skip
+        two = TemplateBuilder("Two").then(NoopStep).then(NoopStep).build()
+        task_id = await engine.submit(two, Context(), creator="t", cluster_id=7)
+        assert json.loads((await task_views_cache.task_view(db, task_id)).body)["cluster"]["name"] == "before"
+        async with db.tx() as conn:
+            await conn.execute(update(ob_cluster).where(ob_cluster.c.id == 7).values(name="after"))
+        await engine.start()
+        assert await engine.wait_task(task_id, 20) == "SUCCESSFUL"
+        # Changed, but the cluster was read less than MAX_AGE_SECONDS ago: its name is kept.
+        changed = json.loads((await task_views_cache.task_view(db, task_id)).body)
+        assert changed["status"] == "SUCCESSFUL" and changed["cluster"]["name"] == "before"
+        monkeypatch.setattr(task_views_cache, "MAX_AGE_SECONDS", 0.0)
+        assert json.loads((await task_views_cache.task_view(db, task_id)).body)["cluster"]["name"] == "after"
     finally:
         await engine.stop()
         await db.dispose()

@@ -2,9 +2,9 @@
 one task — pollers, `obcp task watch`, console pages — share one rendering between its changes.
 
 bench/fleet measured a GET of a running 3 x 10 restart (236 subtasks) at ~20 ms of the server's CPU;
-the signature (the task's row, read by its key) is a small part of that. Every change of the task's subtasks
-bumps the signature, so a view is never older than the task; the cluster's name in it may be, for
-`MAX_AGE_SECONDS` at most.
+the signature is a small part of that: the task's row, read by its key, which a rendering then uses. Every
+change of the task's subtasks bumps the signature, so a view is never older than the task; the cluster's
+name in it may be, for `MAX_AGE_SECONDS` at most.
 
 A view is kept encoded, and so is each of its subtasks: sent again, a view costs neither cleaning nor JSON
 encoding, and rendered again after a change it encodes only the subtasks that changed (a running restart
@@ -24,8 +24,9 @@ from obcp.engine import (
     ReloadedTask,
     TaskSignature,
     reload_task,
+    signature_of,
     subtask_json,
-    task_signature,
+    task_row,
     wrapped_json,
 )
 from obcp.errors import ErrorCode, ObcpError
@@ -60,15 +61,19 @@ async def task_view(db: Database, task_id: int) -> EncodedData:
     is none."""
     cache = _caches.setdefault(db, OrderedDict())
     async with db.read() as conn:
-        signature = await task_signature(conn, task_id)
-        if signature is None:
+        task = await task_row(conn, task_id)
+        if task is None:
             raise ObcpError(ErrorCode.TASK_NOT_FOUND, task_id)
+        signature = signature_of(task)
         hit = cache.get(task_id)
         now = time.monotonic()
         if hit is not None and hit.signature == signature and now - hit.rendered_at < MAX_AGE_SECONDS:
             cache.move_to_end(task_id)
             return hit.view
-        reloaded = await reload_task(conn, task_id, inventory.cluster_briefs, hit.known if hit else None)
+        known = hit.known if hit is not None else None
+        reloaded = await reload_task(
+            conn, task_id, inventory.cluster_briefs, known, task=task, cluster_max_age=MAX_AGE_SECONDS
+        )
         if reloaded is None:
             raise ObcpError(ErrorCode.TASK_NOT_FOUND, task_id)
     fragments = hit.fragments if hit is not None else {}

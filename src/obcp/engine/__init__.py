@@ -26,6 +26,7 @@ from obcp.engine.queries import (
     read_log,
     run_spans,
     running_task_counts,
+    signature_of,
     subtask_contexts,
     task_page,
     task_signature,
@@ -47,6 +48,7 @@ from obcp.engine.views import (
     reload_task,
     seed_json,
     subtask_json,
+    task_row,
     wrapped_json,
 )
 from obcp.meta.paging import Pager
@@ -91,9 +93,11 @@ __all__ = [
     "run_spans",
     "running_task_counts",
     "seed_json",
+    "signature_of",
     "subtask_contexts",
     "subtask_json",
     "task_page",
+    "task_row",
     "task_signature",
     "task_signatures",
     "task_state",

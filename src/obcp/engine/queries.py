@@ -131,6 +131,11 @@ class TaskSignature(NamedTuple):
     updated_at: int
 
 
+def signature_of(task: Any) -> TaskSignature:
+    """The signature of a task row as `views.task_row` reads it."""
+    return TaskSignature(task.version, task.state, task.updated_at)
+
+
 async def task_signature(conn: AsyncConnection, task_id: int) -> TaskSignature | None:
     row = (await conn.execute(_SIGNATURE, {"b_task": task_id})).first()
     return None if row is None else TaskSignature(*row)

@@ -7,6 +7,7 @@ The engine knows no clusters: the `cluster` object a shape shows comes from a lo
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -86,6 +87,8 @@ class KnownTask:
     rows: dict[int, Any]
     keys: dict[int, SubtaskKey]
     version: int
+    cluster: dict[str, Any] | None = None
+    cluster_read_at: float = 0.0  # time.monotonic()
 
 
 @dataclass
@@ -108,12 +111,24 @@ _CHANGED_ROWS = (
 )
 
 
+async def task_row(conn: AsyncConnection, task_id: int) -> Any:
+    """The task's row (None: no such task), for a caller that looks at it before `reload_task`."""
+    return (await conn.execute(_TASK_ROW, {"b_task": task_id})).first()
+
+
 async def reload_task(
-    conn: AsyncConnection, task_id: int, clusters: ClusterLookup, known: KnownTask | None
+    conn: AsyncConnection,
+    task_id: int,
+    clusters: ClusterLookup,
+    known: KnownTask | None,
+    *,
+    task: Any = None,
+    cluster_max_age: float = 0.0,
 ) -> ReloadedTask | None:
     """The task as `load_tasks` reads it (`VIEW_COLUMNS`, with edges), reading again only the subtask rows
     changed since `known`: those whose `task_version` is above the task's version it was read at. None
-    when there is no such task.
+    when there is no such task. `task`: its row, when the caller has just read it on `conn`; the cluster
+    `known` has is kept if it was read less than `cluster_max_age` seconds ago.
 
     A followed task is read again at each of its changes, a few of its hundreds of subtasks at a time
     (bench/fleet: reading the keys of all 236 subtasks of a 3 x 10 restart at each change was most of a
@@ -122,9 +137,10 @@ async def reload_task(
     holds the task row's lock). A task's subtasks are written with it and deleted only with it."""
     if known is None:
         return await _load_whole(conn, task_id, clusters)
-    task = (await conn.execute(_TASK_ROW, {"b_task": task_id})).first()
     if task is None:
-        return None
+        task = await task_row(conn, task_id)
+        if task is None:
+            return None
     found = (await conn.execute(_CHANGED_ROWS, {"b_task": task_id, "b_version": known.version})).all()
     rows, keys = known.rows, known.keys
     if found:
@@ -134,14 +150,17 @@ async def reload_task(
         for row in found:
             rows[row.id] = row
             keys[row.id] = (row.version, row.updated_at)
-    cluster = (
-        _cluster(await clusters(conn, [task.cluster_id]), task.cluster_id)
-        if task.cluster_id is not None
-        else None
-    )
-    data = TaskData(task, [rows[sid] for sid in keys], known.edges[0], known.edges[1], cluster)
+    cluster, read_at = known.cluster, known.cluster_read_at
+    now = time.monotonic()
+    if task.cluster_id is None:
+        cluster = None
+    elif cluster is None or cluster.get("id") != task.cluster_id or now - read_at >= cluster_max_age:
+        cluster, read_at = _cluster(await clusters(conn, [task.cluster_id]), task.cluster_id), now
+    shown = dict(cluster) if cluster is not None else None
+    data = TaskData(task, [rows[sid] for sid in keys], known.edges[0], known.edges[1], shown)
     changed = frozenset(row.id for row in found)
-    return ReloadedTask(data, KnownTask(known.edges, rows, keys, task.version), changed)
+    kept = KnownTask(known.edges, rows, keys, task.version, cluster, read_at)
+    return ReloadedTask(data, kept, changed)
 
 
 async def _load_whole(conn: AsyncConnection, task_id: int, clusters: ClusterLookup) -> ReloadedTask | None:
@@ -150,7 +169,8 @@ async def _load_whole(conn: AsyncConnection, task_id: int, clusters: ClusterLook
         return None
     rows = {s.id: s for s in data.subtasks}
     keys = {sid: (s.version, s.updated_at) for sid, s in rows.items()}
-    known = KnownTask((data.upstreams, data.downstreams), rows, keys, data.task.version)
+    edges = (data.upstreams, data.downstreams)
+    known = KnownTask(edges, rows, keys, data.task.version, data.cluster, time.monotonic())
     return ReloadedTask(data, known, None)
 
 
