@@ -1,5 +1,9 @@
 """Typed FastAPI dependencies on the server's `Runtime`: a handler that declares `db: DbDep` gets the
-metadb."""
+metadb.
+
+They are coroutines although they do not wait for anything: FastAPI runs a plain function dependency on
+its thread pool, a hand-off to a thread and back at every request (bench/fleet: 8 % of a task GET).
+"""
 
 from __future__ import annotations
 
@@ -15,28 +19,28 @@ from obcp.operations.services import OperationServices
 from obcp.secretbox import SecretBox
 
 
-def runtime(request: Request) -> Runtime:
+async def runtime(request: Request) -> Runtime:
     return Runtime.of(request.app)
 
 
-def _db(request: Request) -> Database:
-    return runtime(request).db
+async def _db(request: Request) -> Database:
+    return Runtime.of(request.app).db
 
 
-def _engine(request: Request) -> Engine:
-    return runtime(request).engine
+async def _engine(request: Request) -> Engine:
+    return Runtime.of(request.app).engine
 
 
-def _secretbox(request: Request) -> SecretBox:
-    return runtime(request).secretbox
+async def _secretbox(request: Request) -> SecretBox:
+    return Runtime.of(request.app).secretbox
 
 
-def _authenticator(request: Request) -> Authenticator:
-    return runtime(request).authenticator
+async def _authenticator(request: Request) -> Authenticator:
+    return Runtime.of(request.app).authenticator
 
 
-def _operations(request: Request) -> OperationServices:
-    return runtime(request).operations
+async def _operations(request: Request) -> OperationServices:
+    return Runtime.of(request.app).operations
 
 
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
