@@ -40,6 +40,8 @@ from obcp.meta import inventory
 from obcp.meta.db import Database
 
 MAX_TASKS = 256
+# The cluster's name in an event may be this much older than the cluster (it is read again after that).
+CLUSTER_MAX_AGE_SECONDS = 5.0
 
 
 @dataclass
@@ -76,10 +78,15 @@ async def task_event_data(db: Database, task_id: int, signature: TaskSignature) 
         return hit.text
     parts = hit.parts if hit is not None else {}
     async with db.read() as conn:
-        reloaded = await reload_task(conn, task_id, inventory.cluster_briefs, hit.known if hit else None)
+        known = hit.known if hit is not None else None
+        reloaded = await reload_task(
+            conn, task_id, inventory.cluster_briefs, known, cluster_max_age=CLUSTER_MAX_AGE_SECONDS
+        )
         if reloaded is None:  # deleted since its signature was read
             return None
-        runs = await run_spans(conn, task_id)
+        # Only a subtask that ran more than once has runs to show: most tasks have none to read.
+        retried = any(s.run_time > 1 for s in reloaded.known.rows.values())
+        runs = await run_spans(conn, task_id) if retried else {}
         keys = reloaded.known.keys
         if hit is None or reloaded.changed is None:
             stale = list(keys)
