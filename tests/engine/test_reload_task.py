@@ -68,8 +68,8 @@ class _Follower:
 
 
 def _shown(row: Any) -> dict[str, Any]:
-    # Every column but the lease's expiry, which a heartbeat extends without changing the task.
-    return {k: v for k, v in row._mapping.items() if k != "lease_expire_at"}
+    # Every column but the lease's expiry and the count of upstreams it waits for, which no view shows.
+    return {k: v for k, v in row._mapping.items() if k not in ("lease_expire_at", "waiting")}
 
 
 async def _settled(engine: Engine, task_id: int, state: str) -> None:

@@ -21,11 +21,10 @@ from obcp.timefmt import iso_ms
 
 # A step's record in its output context as JSON text (`Context.to_json`): a stringMap entry
 # "server.<id>.start_service_time_<before|after>": "<µs>". A quote inside a JSON string is escaped, and an
-# entry's key opens after `{` or `,`: so these bytes are such an entry's own and nothing else's (a listMap
-# entry's value is a list).
-_RECORDED = re.compile(
-    r'(?<=[{,\s])"server\.([0-9]+)\.start_service_time_(before|after)"\s*:\s*"([0-9]+)"(?=\s*[,}])'
-)
+# entry's key opens after `{` or `,` (checked apart: a pattern that opens with a literal is searched for
+# fast): so these bytes are such an entry's own and nothing else's (a listMap entry's value is a list).
+_RECORDED = re.compile(r'"server\.([0-9]+)\.start_service_time_(before|after)"\s*:\s*"([0-9]+)"(?=\s*[,}])')
+_OPENS_KEY = frozenset("{, \t\n\r")
 
 
 def _params(raw: str | None) -> dict[str, Any]:
@@ -92,8 +91,10 @@ def recorded_service_times(context: str | None) -> ServiceTimes:
     # Found in the text, not by parsing it: each change of a running restart reads tens of contexts of a few
     # KB each, and parsing them was 12 % of the console's event stream (bench/fleet).
     found: ServiceTimes = {}
-    for m in _RECORDED.finditer(context or ""):
-        found.setdefault(int(m.group(1)), {})[m.group(2)] = int(m.group(3))
+    text = context or ""
+    for m in _RECORDED.finditer(text):
+        if m.start() > 0 and text[m.start() - 1] in _OPENS_KEY:
+            found.setdefault(int(m.group(1)), {})[m.group(2)] = int(m.group(3))
     return found
 
 

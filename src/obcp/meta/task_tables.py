@@ -67,8 +67,8 @@ subtask_instance = Table(
     Column("continue_after_crash", Boolean, nullable=False, default=False),
     Column("prohibit_rollback", Boolean, nullable=False, default=False),
     Column("version", Integer, nullable=False, default=0),
-    # The task's `version` when this row last changed (a lease's extension aside): a follower that has read
-    # the task at version v reads again only the rows with `task_version > v`.
+    # The task's `version` when this row last changed in what a view shows (not `waiting`, not the lease's
+    # expiry): a follower that has read the task at version v reads again only rows with `task_version > v`.
     Column("task_version", Integer, nullable=False, default=0, server_default="0"),
     Column("owner", String(128), nullable=True),
     Column("lease_expire_at", BigInteger, nullable=True),

@@ -40,15 +40,13 @@ _CHILDREN_OF = select(*CLAIM_COLUMNS, S.waiting, S.state).where(
     S.id.in_(select(D.child_id).where(D.parent_id == bindparam("b_parent")))
 )
 _WAITING_DOWN = (
-    update(subtask_instance)
-    .where(S.id.in_(bindparam("b_ids", expanding=True)))
-    .values(waiting=S.waiting - 1, task_version=TASK_VERSION_NOW)
+    update(subtask_instance).where(S.id.in_(bindparam("b_ids", expanding=True))).values(waiting=S.waiting - 1)
 )
 # On PostgreSQL the decrement returns the children as it leaves them: one round trip instead of two.
 _WAITING_DOWN_RETURNING = (
     update(subtask_instance)
     .where(S.id.in_(select(D.child_id).where(D.parent_id == bindparam("b_parent"))))
-    .values(waiting=S.waiting - 1, task_version=TASK_VERSION_NOW)
+    .values(waiting=S.waiting - 1)
     .returning(*CLAIM_COLUMNS, (S.waiting + 1).label("waiting"), S.state)
 )
 _DONE = (SubtaskState.SUCCESSFUL.value, SubtaskState.FAILED.value)
@@ -106,11 +104,7 @@ def _left_successful(conn: Connection, sids: list[int]) -> None:
     for sid in sids:
         children = list((conn.execute(select(D.child_id).where(D.parent_id == sid))).scalars())
         if children:
-            conn.execute(
-                update(subtask_instance)
-                .where(S.id.in_(children))
-                .values(waiting=S.waiting + 1, task_version=TASK_VERSION_NOW)
-            )
+            conn.execute(update(subtask_instance).where(S.id.in_(children)).values(waiting=S.waiting + 1))
 
 
 def promote_rollback_parents(conn: Connection, sid: int) -> None:
