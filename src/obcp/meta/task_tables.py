@@ -85,6 +85,8 @@ subtask_instance = Table(
     Column("updated_at", BigInteger, nullable=False),
     Index("ix_subtask_instance_task_id_state", "task_id", "state"),
     Index("ix_subtask_instance_state", "state"),
+    # A follower's reload reads only what changed: without it, every row of the task was looked at.
+    Index("ix_subtask_instance_task_id_task_version", "task_id", "task_version"),
 )
 
 subtask_dependency = Table(
