@@ -48,6 +48,14 @@ CLUSTER_MAX_AGE_SECONDS = 5.0
 class _Part:
     text: str
     service_times: ServiceTimes
+    context_key: tuple[Any, ...]
+
+
+def _context_key(row: Any) -> tuple[Any, ...]:
+    """Moves whenever the subtask's output context may have: the engine writes a context only when a run ends
+    (a new `end_time`, or with the same one a new run, operation or error) or when a subtask is skipped
+    (which ends it and clears its error). A claim or a promotion leaves it: their changes read no context."""
+    return (row.end_time, row.run_time, row.operation, row.error)
 
 
 @dataclass
@@ -58,6 +66,7 @@ class _Entry:
     task_context: Context
     folded: ServiceTimes  # every step's record of START_SERVICE_TIMEs, folded (`fold_service_times`)
     service_times: list[dict[str, Any]]
+    retried: bool  # a subtask has run more than once (`run_time` never goes down)
     parts: dict[int, _Part] = field(default_factory=dict)
 
 
@@ -84,29 +93,38 @@ async def task_event_data(db: Database, task_id: int, signature: TaskSignature) 
         )
         if reloaded is None:  # deleted since its signature was read
             return None
-        # Only a subtask that ran more than once has runs to show: most tasks have none to read.
-        retried = any(s.run_time > 1 for s in reloaded.known.rows.values())
-        runs = await run_spans(conn, task_id) if retried else {}
+        rows = reloaded.known.rows
         keys = reloaded.known.keys
-        if hit is None or reloaded.changed is None:
-            stale = list(keys)
-        else:
-            # The rows read again (a new subtask's among them) and a retried subtask's: its runs' times
-            # move while it runs.
-            stale = list(reloaded.changed | (runs.keys() & keys.keys()))
-        contexts = await subtask_contexts(conn, stale)
+        whole = hit is None or reloaded.changed is None
+        changed = reloaded.changed or frozenset()
+        # Only a subtask that ran more than once has runs to show: most tasks have none to read.
+        changed_rows = rows.values() if whole else (rows[sid] for sid in changed)
+        retried = (hit is not None and hit.retried) or any(s.run_time > 1 for s in changed_rows)
+        runs = await run_spans(conn, task_id) if retried else {}
+        # Read whole: all. Else the rows read again and a retried subtask's (its runs' times move as it runs).
+        stale = list(keys) if whole else list(changed | (runs.keys() & keys.keys()))
+        unread = [
+            sid
+            for sid in stale
+            if (part := parts.get(sid)) is None or part.context_key != _context_key(rows[sid])
+        ]
+        contexts = await subtask_contexts(conn, unread) if unread else {}
         availability = await inventory.task_availability(conn, task_id)
-    data, rows = reloaded.data, reloaded.known.rows
+    data = reloaded.data
     # A task's context is written with it and never changes.
     task_context = hit.task_context if hit is not None else task_context_of(data.task.context)
     changes: list[tuple[ServiceTimes, ServiceTimes]] = []
-    for sid, context in contexts.items():
+    read = set(unread)
+    for sid in stale:
         s = rows[sid]
         sub = subtask_json(s, data) | subtask_extras(s, task_context, data.task.cluster_id, runs.get(sid))
-        times = recorded_service_times(context)
         before = parts.get(sid)
-        changes.append((before.service_times if before is not None else {}, times))
-        parts[sid] = _Part(json.dumps(sub), times)
+        if before is None or sid in read:
+            times = recorded_service_times(contexts.get(sid))
+            changes.append((before.service_times if before is not None else {}, times))
+        else:
+            times = before.service_times
+        parts[sid] = _Part(json.dumps(sub), times, _context_key(s))
     folded = refold_service_times(hit.folded, changes) if hit is not None else None
     if folded is None or len(parts) != len(keys):  # (a subtask gone: folded anew without its record)
         folded = fold_service_times(parts[sid].service_times for sid in keys)
@@ -115,7 +133,7 @@ async def task_event_data(db: Database, task_id: int, signature: TaskSignature) 
     body["outcome"] = {"availability": availability, "serviceTimes": times_now}
     head = json.dumps(body)
     text = head.replace(_NO_SUBTASKS, '"subtasks": [' + ", ".join(parts[sid].text for sid in keys) + "]")
-    cache[task_id] = _Entry(signature, text, reloaded.known, task_context, folded, times_now, parts)
+    cache[task_id] = _Entry(signature, text, reloaded.known, task_context, folded, times_now, retried, parts)
     cache.move_to_end(task_id)
     while len(cache) > MAX_TASKS:
         cache.popitem(last=False)
