@@ -17,6 +17,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+from obcp.api.keyed_locks import KeyedLocks
 from obcp.api.task_glance import (
     ServiceTimes,
     fold_service_times,
@@ -71,6 +72,7 @@ class _Entry:
 
 
 _caches: weakref.WeakKeyDictionary[Database, OrderedDict[int, _Entry]] = weakref.WeakKeyDictionary()
+_locks: weakref.WeakKeyDictionary[Database, KeyedLocks] = weakref.WeakKeyDictionary()
 
 # json.dumps writes a key as `"subtasks": ` and escapes every quote inside a string, so these bytes are the
 # task's own `subtasks` key: no other object of the view has one.
@@ -85,6 +87,17 @@ async def task_event_data(db: Database, task_id: int, signature: TaskSignature) 
     if hit is not None and hit.signature == signature:
         cache.move_to_end(task_id)
         return hit.text
+    async with _locks.setdefault(db, KeyedLocks()).hold(task_id):
+        hit = cache.get(task_id)  # rendered meanwhile by another watcher of the task?
+        if hit is not None and hit.signature == signature:
+            cache.move_to_end(task_id)
+            return hit.text
+        return await _render(db, cache, hit, task_id, signature)
+
+
+async def _render(
+    db: Database, cache: OrderedDict[int, _Entry], hit: _Entry | None, task_id: int, signature: TaskSignature
+) -> str | None:
     parts = hit.parts if hit is not None else {}
     async with db.read() as conn:
         known = hit.known if hit is not None else None

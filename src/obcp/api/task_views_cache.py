@@ -19,6 +19,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from obcp.api.envelope import EncodedData, dumps
+from obcp.api.keyed_locks import KeyedLocks
 from obcp.engine import (
     KnownTask,
     ReloadedTask,
@@ -50,6 +51,7 @@ class _Entry:
 
 
 _caches: weakref.WeakKeyDictionary[Database, OrderedDict[int, _Entry]] = weakref.WeakKeyDictionary()
+_locks: weakref.WeakKeyDictionary[Database, KeyedLocks] = weakref.WeakKeyDictionary()
 
 # Sorted keys make this the only place the bytes `"subtasks":[]` can occur: inside a JSON string a quote
 # is escaped.
@@ -60,6 +62,12 @@ async def task_view(db: Database, task_id: int) -> EncodedData:
     """The task's WrappedTaskInstance, encoded, rendered again only when the task changed; 404 if there
     is none."""
     cache = _caches.setdefault(db, OrderedDict())
+    # Pollers of one task that find its view out of date at once wait for one rendering.
+    async with _locks.setdefault(db, KeyedLocks()).hold(task_id):
+        return await _view(db, cache, task_id)
+
+
+async def _view(db: Database, cache: OrderedDict[int, _Entry], task_id: int) -> EncodedData:
     async with db.read() as conn:
         task = await task_row(conn, task_id)
         if task is None:
