@@ -5,8 +5,11 @@ real engine runs, fails, retries, skips, rolls back and cancels must always end 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from obcp.engine import (
     Context,
@@ -76,70 +79,67 @@ async def _settled(engine: Engine, task_id: int, state: str) -> None:
     assert await engine.wait_task(task_id, 20) == state
 
 
-async def test_a_follower_of_a_task_the_engine_works_on_always_ends_as_a_whole_read(tmp_path: Path) -> None:
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[Engine]:
     url = f"sqlite:///{tmp_path / 'm.db'}"
     upgrade(url)
     db = Database(url)
     engine = Engine(db, "t", EngineSettings(sweep_seconds=0.05))
-    ctx = Context()
-    ctx.put_list("items", ["a", "b", "c"])
-    template = TemplateBuilder("Fan-out").then(NoopStep).then(FailStep, split_key="items").wait().build()
     try:
-        task_id = await engine.submit(template, ctx, creator="t")
-        follower = _Follower(db, task_id)
-        await follower.once()
-        following = asyncio.create_task(follower.run())
-        await engine.start()
-        await _settled(engine, task_id, "FAILED")
-        await follower.agrees()
-        failed = [
-            s.id for s in (follower.known.rows.values() if follower.known else []) if s.state == "FAILED"
-        ]
-        assert len(failed) == 3
-        await engine.skip_subtask(task_id, failed[0], "t")
-        await follower.agrees()
-        await engine.retry_subtask(task_id, failed[1])
-        await _settled(engine, task_id, "FAILED")
-        await follower.agrees()
-        await engine.rollback_task(task_id)
-        await _settled(engine, task_id, "SUCCESSFUL")  # every step undone: all PENDING again
-        await follower.agrees()
-        follower.stop()
-        await following
-        assert follower.partial > 0, "no reload read only some of the rows again"
+        yield engine
     finally:
         await engine.stop()
         await db.dispose()
 
 
-async def test_a_claim_and_a_cancel_are_seen_by_a_follower(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'm.db'}"
-    upgrade(url)
-    db = Database(url)
-    engine = Engine(db, "t", EngineSettings(sweep_seconds=0.05))
+async def test_a_follower_of_a_task_the_engine_works_on_always_ends_as_a_whole_read(engine: Engine) -> None:
+    db = engine.db
+    ctx = Context()
+    ctx.put_list("items", ["a", "b", "c"])
+    template = TemplateBuilder("Fan-out").then(NoopStep).then(FailStep, split_key="items").wait().build()
+    task_id = await engine.submit(template, ctx, creator="t")
+    follower = _Follower(db, task_id)
+    await follower.once()
+    following = asyncio.create_task(follower.run())
+    await engine.start()
+    await _settled(engine, task_id, "FAILED")
+    await follower.agrees()
+    failed = [s.id for s in (follower.known.rows.values() if follower.known else []) if s.state == "FAILED"]
+    assert len(failed) == 3
+    await engine.skip_subtask(task_id, failed[0], "t")
+    await follower.agrees()
+    await engine.retry_subtask(task_id, failed[1])
+    await _settled(engine, task_id, "FAILED")
+    await follower.agrees()
+    await engine.rollback_task(task_id)
+    await _settled(engine, task_id, "SUCCESSFUL")  # every step undone: all PENDING again
+    await follower.agrees()
+    follower.stop()
+    await following
+    assert follower.partial > 0, "no reload read only some of the rows again"
+
+
+async def test_a_claim_and_a_cancel_are_seen_by_a_follower(engine: Engine) -> None:
+    db = engine.db
     ctx = Context()
     ctx.put("sleep_ms", "60000")
     # The first step is claimed by the engine's dispatch, in a transaction of its own.
     template = TemplateBuilder("Long").then(RepeatableStep).then(NoopStep).build()
-    try:
-        task_id = await engine.submit(template, ctx, creator="t")
-        follower = _Follower(db, task_id)
-        first = await follower.once()
-        sleeper = first.data.subtasks[0].id
-        await engine.start()
-        for _ in range(400):
-            state = (await follower.once()).known.rows[sleeper].state
-            if state == "RUNNING":
-                break
-            await asyncio.sleep(0.01)
-        assert state == "RUNNING"
-        await follower.agrees()
-        await engine.cancel_subtask(task_id, sleeper)
-        seen = (await follower.once()).known.rows[sleeper].state
-        assert seen in ("CANCELING", "FAILED")
-        await _settled(engine, task_id, "FAILED")
-        await follower.agrees()
-        assert follower.known is not None and follower.known.rows[sleeper].state == "FAILED"
-    finally:
-        await engine.stop()
-        await db.dispose()
+    task_id = await engine.submit(template, ctx, creator="t")
+    follower = _Follower(db, task_id)
+    first = await follower.once()
+    sleeper = first.data.subtasks[0].id
+    await engine.start()
+    for _ in range(400):
+        state = (await follower.once()).known.rows[sleeper].state
+        if state == "RUNNING":
+            break
+        await asyncio.sleep(0.01)
+    assert state == "RUNNING"
+    await follower.agrees()
+    await engine.cancel_subtask(task_id, sleeper)
+    seen = (await follower.once()).known.rows[sleeper].state
+    assert seen in ("CANCELING", "FAILED")
+    await _settled(engine, task_id, "FAILED")
+    await follower.agrees()
+    assert follower.known is not None and follower.known.rows[sleeper].state == "FAILED"
