@@ -20,7 +20,35 @@ AUTH = ("admin", ADMIN_PASSWORD)
 
 def client(url: str, connections: int = 64) -> httpx.AsyncClient:
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    return httpx.AsyncClient(base_url=url, auth=AUTH, timeout=120, limits=limits, trust_env=False)
+    # Plain HTTP on loopback: without verify=False each client loads the CA bundle (~55 ms of CPU; for the
+    # 151 followers' clients, 8 s of the driver's CPU on the cores the server runs on as the restarts begin).
+    return httpx.AsyncClient(
+        base_url=url, auth=AUTH, timeout=120, limits=limits, trust_env=False, verify=False
+    )
+
+
+def task_head(text: bytes, opening: bytes, closing: bytes) -> dict[str, Any]:
+    """A task view's JSON up to its `subtasks` (`opening`: the bytes the server writes at that one place),
+    closed by `closing`: the task's own fields, without its subtasks. The driver decodes only these:
+    decoding whole 236-subtask views took a third of its CPU, on the cores the server runs on; it still
+    receives every byte of them."""
+    cut = text.find(opening)
+    if cut < 0:
+        raise ValueError(f"no {opening!r} in the task view: {text[:200]!r}")
+    head: dict[str, Any] = json.loads(text[:cut] + opening + closing)
+    return head
+
+
+def get_status(response: httpx.Response) -> str | None:
+    """The status in `GET /api/v2/tasks/instances/{id}`'s answer: {"data":{…,"subtasks":[…]…},…}."""
+    if response.status_code != 200:
+        return None
+    return str(task_head(response.content, b'"subtasks":[', b"]}}")["data"]["status"])
+
+
+def event_task(data: str) -> dict[str, Any]:
+    """An event's task without its subtasks: {…,"status":…,"subtasks": […]…}."""
+    return task_head(data.encode(), b'"subtasks": [', b"]}")
 
 
 def data(response: httpx.Response) -> Any:
@@ -140,7 +168,7 @@ async def follow(urls: Sequence[str], task_ids: Sequence[int], pollers: int, wat
                 began = time.perf_counter()
                 r = await http.get(f"/api/v2/tasks/instances/{task_id}")
                 lat.task_get.append(time.perf_counter() - began)
-                if r.status_code == 200 and r.json()["data"]["status"] != "RUNNING":
+                if get_status(r) not in (None, "RUNNING"):
                     finished.add(task_id)
                 turn += 1
                 if turn % 10 == 1:
@@ -164,7 +192,7 @@ async def follow(urls: Sequence[str], task_ids: Sequence[int], pollers: int, wat
                         if not line.startswith("data:"):
                             continue
                         events += 1
-                        task = json.loads(line[5:])
+                        task = event_task(line[5:])
                         if task.get("status") not in (None, "RUNNING"):
                             lat.sse_lag.append(time.time() - _epoch(task.get("finishTime")))
                             lat.sse_events.append(events)
@@ -188,7 +216,7 @@ async def follow(urls: Sequence[str], task_ids: Sequence[int], pollers: int, wat
                     r = await https[-1].get(f"/api/v2/tasks/instances/{task_id}")
                 except httpx.TransportError:
                     continue
-                if r.status_code == 200 and r.json()["data"]["status"] != "RUNNING":
+                if get_status(r) not in (None, "RUNNING"):
                     finished.add(task_id)
             if len(finished) == len(task_ids):
                 done.set()

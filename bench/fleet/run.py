@@ -52,6 +52,11 @@ async def _sim_call(port: int, op: str) -> dict[str, Any]:
     return await channel.call({"op": op})
 
 
+def _own_cpu() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
 def _print_census(before: list[dict[str, Any]], after: list[dict[str, Any]], tasks: int) -> None:
     """The metadb statements the replicas sent during the restarts, per task, most frequent first."""
     moved: dict[str, int] = {}
@@ -91,6 +96,7 @@ def one_round(args: argparse.Namespace, kind: str, count: int) -> dict[str, Any]
         rows_before, bytes_before = fleet_stack.task_table_size(db_url)
         before = [r.counters() for r in servers]
         sim_cpu_before = asyncio.run(_sim_call(sim.channel_port, "cpu"))["cpu"]
+        driver_cpu_before = _own_cpu()
         began = time.monotonic()
 
         refused: list[str] = []
@@ -101,6 +107,7 @@ def one_round(args: argparse.Namespace, kind: str, count: int) -> dict[str, Any]
 
         task_ids, lat = asyncio.run(restart_and_follow())
         elapsed = time.monotonic() - began
+        driver_cpu = _own_cpu() - driver_cpu_before
         after = [r.counters() for r in servers]
         if args.census:
             _print_census(before, after, len(targets))
@@ -144,6 +151,7 @@ def one_round(args: argparse.Namespace, kind: str, count: int) -> dict[str, Any]
         "submissions_refused": refused,
         "server_cpu_s": cpu,
         "simulation_cpu_s": sim_cpu,
+        "driver_cpu_s": driver_cpu,
         "metadb_writes": writes,
         "metadb_commits": commits,
         "metadb_rows_per_task": {t: (rows_after[t] - rows_before[t]) / len(task_ids) for t in rows_after},
@@ -185,7 +193,8 @@ def print_round(r: dict[str, Any], args: argparse.Namespace) -> None:
         kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(r["transport_errors"].items()))
         print(f"   (followers' requests that failed in transport and were repeated: {kinds})")
     print(f"   server CPU: {r['server_cpu_s']:.1f} s = {r['server_cpu_s'] / n_sub * 1000:.2f} ms per subtask "
-          f"(simulation process: {r['simulation_cpu_s']:.1f} s)")  # fmt: skip
+          f"(simulation process: {r['simulation_cpu_s']:.1f} s; this driver and its followers: "
+          f"{r['driver_cpu_s']:.1f} s)")  # fmt: skip
     print(f"   metadb: {rows_per_task:.0f} rows and {r['metadb_bytes_per_task'] / 1024:.1f} KiB per task; "
           f"{r['metadb_writes'] / r['elapsed_s']:.0f} row-writing statements/s, "
           f"{r['metadb_commits'] / r['elapsed_s']:.0f} commits/s over {r['elapsed_s']:.1f} s")  # fmt: skip
