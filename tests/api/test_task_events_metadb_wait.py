@@ -31,12 +31,12 @@ async def test_the_stream_waits_for_the_metadb_and_goes_on(
     real = task_signature
     looks = 0
 
-    async def unreachable_for_a_while(conn: Any, task_id: int) -> Any:
+    def unreachable_for_a_while(conn: Any, task_id: int) -> Any:
         nonlocal looks
         looks += 1
         if 2 <= looks <= 6:  # after the first event, five looks meet a busy pool
             raise PoolTimeout("QueuePool limit of size 30 overflow 0 reached, connection timed out")
-        return await real(conn, task_id)
+        return real(conn, task_id)
 
     monkeypatch.setattr(task_events, "task_signature", unreachable_for_a_while)
     engine = Engine(db, "t", EngineSettings(sweep_seconds=0.05))

@@ -113,7 +113,7 @@ async def test_signatures_of_a_page_are_each_tasks_signature(metadb_url: str) ->
         ids = [await engine.submit(fan, Context(), creator="t") for _ in range(2)]
         async with db.read() as conn:
             together = await task_signatures(conn, [*ids, 10**9])
-            alone = {i: await task_signature(conn, i) for i in ids}
+            alone = {i: await conn.run_sync(task_signature, i) for i in ids}
         assert together == alone and set(together) == set(ids)
         await engine.start()
         assert await engine.wait_task(ids[0], 20) == "SUCCESSFUL"

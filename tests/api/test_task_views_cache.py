@@ -163,8 +163,7 @@ async def test_event_data_built_from_kept_subtasks_is_the_data_rendered_whole(tm
         seen: list[str] = []
         mismatches = 0
         while True:
-            async with db.read() as conn:
-                signature = await task_signature(conn, task_id)
+            signature = await db.read_whole(lambda conn: task_signature(conn, task_id))
             assert signature is not None
             kept = await task_event_data(db, task_id, signature)
             fresh_db = Database(url)

@@ -99,8 +99,11 @@ class Authenticator:
         while True:
             entry = self._cache.get(key)
             if entry is not None and entry.expires > time.monotonic():
-                async with self.db.read() as conn:
-                    user, roles = await store.user_and_roles(conn, username) if valid_name else (None, [])
+                # Every request with a cached credential: one read, in one hand-off to the driver.
+                if valid_name:
+                    user, roles = await self.db.read_whole(lambda conn: store.user_and_roles(conn, username))
+                else:
+                    user, roles = None, []
                 if user is not None and user.enabled and self._current(entry, user):
                     # A lock or a password change raised the epoch: a cached success outlives neither.
                     return store.principal_of(user, roles)

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, bindparam, func, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from obcp.engine.locks import ResourceLock, conflicts
@@ -136,8 +137,9 @@ def signature_of(task: Any) -> TaskSignature:
     return TaskSignature(task.version, task.state, task.updated_at)
 
 
-async def task_signature(conn: AsyncConnection, task_id: int) -> TaskSignature | None:
-    row = (await conn.execute(_SIGNATURE, {"b_task": task_id})).first()
+def task_signature(conn: Connection, task_id: int) -> TaskSignature | None:
+    """The task's signature (None: no such task); synchronous, for `Database.read_whole`."""
+    row = conn.execute(_SIGNATURE, {"b_task": task_id}).first()
     return None if row is None else TaskSignature(*row)
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from obcp.engine.context import Context
@@ -111,9 +112,10 @@ _CHANGED_ROWS = (
 )
 
 
-async def task_row(conn: AsyncConnection, task_id: int) -> Any:
-    """The task's row (None: no such task), for a caller that looks at it before `reload_task`."""
-    return (await conn.execute(_TASK_ROW, {"b_task": task_id})).first()
+def task_row(conn: Connection, task_id: int) -> Any:
+    """The task's row (None: no such task), for a caller that looks at it before `reload_task`
+    (synchronous, for `Database.read_whole`)."""
+    return conn.execute(_TASK_ROW, {"b_task": task_id}).first()
 
 
 async def reload_task(
@@ -138,7 +140,7 @@ async def reload_task(
     if known is None:
         return await _load_whole(conn, task_id, clusters)
     if task is None:
-        task = await task_row(conn, task_id)
+        task = await conn.run_sync(task_row, task_id)
         if task is None:
             return None
     found = (await conn.execute(_CHANGED_ROWS, {"b_task": task_id, "b_version": known.version})).all()

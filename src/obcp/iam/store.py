@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import ColumnElement, bindparam, delete, func, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from obcp.errors import ErrorCode, ObcpError
@@ -97,12 +98,12 @@ _USER_AND_ROLES = (
 )
 
 
-async def user_and_roles(conn: AsyncConnection, username: str) -> tuple[Any, list[tuple[str, str]]]:
+def user_and_roles(conn: Connection, username: str) -> tuple[Any, list[tuple[str, str]]]:
     """The user whose name is exactly `username` (None if none) and its roles' (name, permissions text),
-    sorted by name, in one statement."""
+    sorted by name, in one statement (synchronous, for `Database.read_whole`)."""
     user: Any = None
     roles: list[tuple[str, str]] = []
-    for row in await conn.execute(_USER_AND_ROLES, {"b_name": username}):
+    for row in conn.execute(_USER_AND_ROLES, {"b_name": username}):
         # MySQL's default collation also finds "ADMIN" or "admin " for "admin".
         if row.username != username:
             continue

@@ -55,8 +55,7 @@ async def _signature(db: Database, task_id: int, shared: bool = True) -> TaskSig
     look = looks.get(task_id)
     if shared and look is not None and time.monotonic() - look[0] < SHARED_LOOK_SECONDS:
         return look[1]
-    async with db.read() as conn:
-        signature = await task_signature(conn, task_id)
+    signature = await db.read_whole(lambda conn: task_signature(conn, task_id))
     if len(looks) > 4096:  # only tasks being watched need a look: forget the others now and then
         looks.clear()
     looks[task_id] = (time.monotonic(), signature)

@@ -25,7 +25,8 @@ async def in_tx(
     """Run `fn` (synchronous SQLAlchemy Core) in one write transaction, again on a deadlock or serialisation
     failure (every step is guarded, so a repeat is harmless).
 
-    On PostgreSQL and MySQL it runs on the async engine (`run_sync`). On SQLite the whole transaction runs in
+    On PostgreSQL and MySQL it runs on the async engine, in one hand-off to SQLAlchemy's greenlet
+    (`Database.tx_whole`). On SQLite the whole transaction runs in
     one hop on a thread of its own with the synchronous driver: SQLite serialises writers anyway, and one
     hop per transaction instead of one per statement is most of the engine's speed there.
 
@@ -37,8 +38,7 @@ async def in_tx(
             if db.dialect == "sqlite":
                 lane = _sqlite_lane(db)
                 return await asyncio.get_running_loop().run_in_executor(lane.executor, lane.run, work)
-            async with db.tx() as conn:
-                return await conn.run_sync(work)
+            return await db.tx_whole(work)
         except (OperationalError, DBAPIError) as exc:
             if attempt == attempts - 1 or not _retryable(exc):
                 raise
