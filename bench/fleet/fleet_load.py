@@ -145,10 +145,12 @@ async def restart_all(urls: Sequence[str], cluster_ids: Sequence[int], refused: 
             await http.aclose()
 
 
-async def follow(urls: Sequence[str], task_ids: Sequence[int], pollers: int, watchers: int) -> Latencies:
-    """P pollers (each: its task every 0.5 s as `obcp task watch` does, a page of the task list every tenth
-    time) and W event-stream
-    watchers, until every task has left RUNNING."""
+async def follow(
+    urls: Sequence[str], task_ids: Sequence[int], pollers: int, watchers: int, poll_seconds: float = 0.5
+) -> Latencies:
+    """P pollers (each: its task `poll_seconds` after its last answer, 0.5 s as `obcp task watch` does, a
+    page of the task list every tenth time) and W event-stream watchers, until every task has left
+    RUNNING."""
     lat = Latencies()
     finished: set[int] = set()
     done = asyncio.Event()
@@ -161,7 +163,7 @@ async def follow(urls: Sequence[str], task_ids: Sequence[int], pollers: int, wat
         http = https[n]
         task_id = task_ids[n % len(task_ids)]
         rng = random.Random(n)
-        await asyncio.sleep(rng.uniform(0, 0.5))
+        await asyncio.sleep(rng.uniform(0, poll_seconds))
         turn = 0
         while not done.is_set():
             try:
@@ -179,7 +181,7 @@ async def follow(urls: Sequence[str], task_ids: Sequence[int], pollers: int, wat
                 lat.transport_errors.append(f"poller: {type(exc).__name__}")
             if len(finished) == len(task_ids):
                 done.set()
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(poll_seconds)
 
     async def watcher(n: int) -> None:
         http = https[pollers + n]

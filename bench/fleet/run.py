@@ -1,7 +1,7 @@
 """Fleet scale, measured by SIMULATION: N clusters of Z zones x S servers restarted at once.
 
     python bench/fleet/run.py --clusters 100 --zones 3 --servers 10 [--restarts R] [--pollers P]
-        [--metadb sqlite|postgresql] [--replicas 1|2] [--json FILE]
+        [--poll-seconds S] [--metadb sqlite|postgresql] [--replicas 1|2] [--json FILE]
 
 Only the observers and their agents are simulated (bench/fleet/sim_*.py: one process serving the agent
 API, signed, on one loopback address per host, and the observers' SQL through obcp's `Connector` seam);
@@ -103,7 +103,9 @@ def one_round(args: argparse.Namespace, kind: str, count: int) -> dict[str, Any]
 
         async def restart_and_follow() -> tuple[list[int], fleet_load.Latencies]:
             task_ids = await fleet_load.restart_all(urls, targets, refused)
-            return task_ids, await fleet_load.follow(urls, task_ids, args.pollers, args.watchers)
+            return task_ids, await fleet_load.follow(
+                urls, task_ids, args.pollers, args.watchers, args.poll_seconds
+            )
 
         task_ids, lat = asyncio.run(restart_and_follow())
         elapsed = time.monotonic() - began
@@ -178,7 +180,7 @@ def print_round(r: dict[str, Any], args: argparse.Namespace) -> None:
         print(f"   {r['reruns']} subtasks ran more than once (a step repeated after a metadb wait): "
               "their waits are left out above")  # fmt: skip
     print(
-        f"   task GET, {args.pollers} pollers (ms)      "
+        f"   task GET, {args.pollers} pollers every {args.poll_seconds:g} s (ms) "
         f"{fr.summary(r['task_get_s'], scale=1000)}   target p99 <= 50"
     )
     print(f"   task list page GET (ms)              {fr.summary(r['page_get_s'], scale=1000)}")
@@ -217,6 +219,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--servers", type=int, default=10, help="servers per zone")
     p.add_argument("--restarts", type=int, default=0, help="clusters restarted at once (default: all)")
     p.add_argument("--pollers", type=int, default=100)
+    p.add_argument(
+        "--poll-seconds",
+        type=float,
+        default=0.5,
+        help="each poller's pause after an answer (default 0.5, as `obcp task watch`)",
+    )
     p.add_argument("--watchers", type=int, default=50, help="event-stream (SSE) watchers")
     p.add_argument("--metadb", choices=["sqlite", "postgresql"], default=None)
     p.add_argument("--replicas", type=int, choices=[1, 2], default=1)
