@@ -258,7 +258,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--steps", action="store_true", help="print the slowest steps' run times")
     p.add_argument("--log-of", default=None, help="print the first task's log of this step")
     p.add_argument("--json", type=Path, default=None, help="write every figure here")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.poll_seconds <= 0:
+        p.error(
+            f"--poll-seconds must be above 0 (a poller would ask without pause), not {args.poll_seconds:g}"
+        )
+    return args
 
 
 def _exit(signum: int, frame: FrameType | None) -> None:
